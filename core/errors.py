@@ -1,0 +1,99 @@
+"""The one error hierarchy of tokenbot.
+
+Every error has a stable `code` (for logs, metrics and JSON answers) and a message that says
+what went wrong and what to do about it. Boundaries (the Flask error blueprint, the bot's error
+handler, the CLI) handle them once; inside, raise `... from` the cause. Messages never contain
+a secret.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class TokenbotError(Exception):
+    """Base of every error tokenbot raises on purpose."""
+
+    code: ClassVar[str] = "tokenbot_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(TokenbotError):
+    """A setting is missing or invalid; `key` names it (e.g. `refresh.margin_seconds`)."""
+
+    code = "config_invalid"
+
+    def __init__(self, key: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{key}: {message}", hint=hint)
+        self.key = key
+
+
+class CryptoError(TokenbotError):
+    """Token material could not be encrypted or decrypted (wrong key, tampered or moved row)."""
+
+    code = "crypto_failed"
+
+
+class StoreError(TokenbotError):
+    """The token store could not do what was asked."""
+
+    code = "store_error"
+
+
+class AccountNotFound(StoreError):
+    """No account with that id or Webex person id."""
+
+    code = "account_not_found"
+
+
+class NeedsReauth(StoreError):
+    """The account's grant is gone (revoked, expired, rejected): someone must log in again."""
+
+    code = "needs_reauth"
+
+
+class StaleWrite(StoreError):
+    """A writer lost its lease or its version is old; its result was not stored."""
+
+    code = "stale_write"
+
+
+class PersistenceFailed(StoreError):
+    """Webex issued new tokens but storing them failed: an alarm, never a silent success."""
+
+    code = "persistence_failed"
+
+
+class OAuthError(TokenbotError):
+    """A call to the Webex OAuth endpoints failed."""
+
+    code = "oauth_error"
+
+
+class FatalOAuthError(OAuthError):
+    """Webex rejected the grant or the client (`invalid_grant`, `invalid_client`): do not retry."""
+
+    code = "oauth_fatal"
+
+    def __init__(self, error: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.error = error
+
+
+class TransientOAuthError(OAuthError):
+    """Timeout, connection error, 5xx or 429: keep the token and retry later."""
+
+    code = "oauth_transient"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after

@@ -1,0 +1,23 @@
+"""The `tokenbot` command line: one group, with a module per command group in `commands/`."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="webex-tokenbot")
+def cli() -> None:
+    """Run a Webex bot on a real user's identity.
+
+    Connect a Webex account once in the admin panel; tokenbot keeps its tokens
+    encrypted and fresh, and the bot answers chat commands with them.
+    """
+
+
+# Command groups register here, one line each (see tokenbot/commands/).
+
+
+def main() -> None:
+    """Run the command line (the `tokenbot` console script)."""
+    cli()
