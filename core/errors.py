@@ -97,3 +97,21 @@ class TransientOAuthError(OAuthError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+
+
+class AdminError(TokenbotError):
+    """A panel administrator or API token could not be created or changed as asked."""
+
+    code = "admin_error"
+
+
+class AdminExists(AdminError):
+    """An admin with that username already exists."""
+
+    code = "admin_exists"
+
+
+class WeakPassword(AdminError):
+    """A password breaks the policy (at least 8 characters; 15 or more recommended)."""
+
+    code = "weak_password"
