@@ -115,3 +115,35 @@ class WeakPassword(AdminError):
     """A password breaks the policy (at least 8 characters; 15 or more recommended)."""
 
     code = "weak_password"
+
+
+class BotError(TokenbotError):
+    """The chat bot could not do what a message asked."""
+
+    code = "bot_error"
+
+
+class CommandArgumentError(BotError):
+    """A chat command's arguments do not match its spec; the message says what is expected."""
+
+    code = "bad_arguments"
+
+
+class WebexApiError(BotError):
+    """A Webex REST call made for the bot failed; `status` is the HTTP status (0: no answer)."""
+
+    code = "webex_api_error"
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class RateLimited(WebexApiError):
+    """Webex answered 429: wait `retry_after` seconds before the next call."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, status=429, hint=hint)
+        self.retry_after = retry_after
