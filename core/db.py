@@ -1,0 +1,139 @@
+"""Engines and transactions for SQLite and PostgreSQL, and migrating a database to head.
+
+SQLite gets WAL, `synchronous=FULL` and a long busy timeout on every connection, and the
+documented SQLAlchemy recipe that takes transaction control away from pysqlite: we emit
+`BEGIN` for reads and `BEGIN IMMEDIATE` for writes ourselves, because a deferred transaction
+that reads and then writes fails at once with "database is locked", whatever the timeout
+(security-reliability.md §6.1, F-10). PostgreSQL runs the same code; writers there rely on
+conditional UPDATEs and `SELECT ... FOR UPDATE` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+# Execution option that tells the `begin` hook which BEGIN a SQLite transaction needs.
+_BEGIN_OPTION = "tokenbot_sqlite_begin"
+_MIGRATIONS = "core:migrations"
+
+
+class Database:
+    """One database: an engine plus read and write transactions as context managers.
+
+    Args:
+        url: A SQLAlchemy URL, `sqlite:///path/to/file.sqlite3` or
+            `postgresql+psycopg://user@host/db`.
+        busy_timeout_seconds: How long a SQLite writer waits for the lock (at least 15 s
+            recommended; R-15).
+        echo: Log every SQL statement (debugging only).
+    """
+
+    def __init__(self, url: str, *, busy_timeout_seconds: float = 15.0, echo: bool = False) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.busy_timeout_seconds = busy_timeout_seconds
+        if self.is_sqlite:
+            _ensure_sqlite_folder(parsed.database)
+            self.engine: Engine = sa.create_engine(
+                parsed,
+                echo=echo,
+                connect_args={"timeout": busy_timeout_seconds, "check_same_thread": False},
+            )
+            _install_sqlite_hooks(self.engine, busy_ms=int(busy_timeout_seconds * 1000))
+            self._write_engine: Engine = self.engine.execution_options(
+                **{_BEGIN_OPTION: "BEGIN IMMEDIATE"}
+            )
+        else:
+            self.engine = sa.create_engine(parsed, echo=echo, pool_pre_ping=True)
+            self._write_engine = self.engine
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Open a plain transaction; commit when the block ends, roll back on error."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """Open a read-then-write transaction (`BEGIN IMMEDIATE` on SQLite).
+
+        On SQLite the write lock is taken at the start, so a writer that finds the database
+        busy waits up to the busy timeout instead of failing half-way. On PostgreSQL this is an
+        ordinary transaction: callers lock rows or use conditional UPDATEs.
+        """
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def upgrade(url: str) -> None:
+    """Migrate the database at `url` to the newest schema; a no-op when already there.
+
+    The migration scripts ship inside the package (core/migrations), so an installed wheel
+    can migrate without an alembic.ini.
+    """
+    from alembic import command
+
+    database = Database(url)
+    try:
+        with database.engine.connect() as connection:
+            config = alembic_config(connection)
+            command.upgrade(config, "head")
+            connection.commit()
+    finally:
+        database.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    """Build the Alembic configuration in code, optionally bound to an open connection."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _ensure_sqlite_folder(database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from pysqlite so that `_on_begin` decides DEFERRED vs IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit in WAL with NORMAL can roll back after power loss (§6.1).
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        begin = connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN")
+        connection.exec_driver_sql(begin)
