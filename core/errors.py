@@ -147,3 +147,24 @@ class RateLimited(WebexApiError):
     def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
         super().__init__(message, status=429, hint=hint)
         self.retry_after = retry_after
+
+
+class LoginStateInvalid(StoreError):
+    """An OAuth callback's `state` is not a pending login of this browser: start over.
+
+    `reason` is one of "missing", "unknown", "foreign", "expired", "replayed".
+    """
+
+    code = "login_state_invalid"
+    REASONS: ClassVar[frozenset[str]] = frozenset(
+        {"missing", "unknown", "foreign", "expired", "replayed"}
+    )
+
+    def __init__(self, reason: str, *, hint: str | None = None) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown LoginStateInvalid reason {reason!r}")
+        super().__init__(
+            f"the login state is {reason}",
+            hint=hint or "start the Webex login again from the admin panel",
+        )
+        self.reason = reason
