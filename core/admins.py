@@ -1,0 +1,483 @@
+"""Panel administrators, their server-side sessions, API tokens and login throttling.
+
+Everything here is data in the same database as the token store, so several panel processes
+share one view of who is logged in and how many logins failed (R-24, R-27). Nothing secret is
+stored in a form that gives it back: passwords are argon2id hashes (argon2-cffi defaults,
+t=3, m=64 MiB, p=4; R-26), session ids and API tokens are SHA-256 hashes of 256-bit random
+values (a fast hash is enough for values that cannot be guessed), and throttle rows are keyed
+by hashes of the username and client address. Framework-free: the panel maps these results to
+HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+
+from core.clock import Clock
+from core.db import Database
+from core.errors import AdminError
+from core.errors import AdminExists
+from core.errors import WeakPassword
+from core.models import Base
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "AdminPrincipal",
+    "AdminSession",
+    "AdminStore",
+    "AdminUser",
+    "ApiToken",
+    "LoginResult",
+    "LoginThrottle",
+    "ThrottleLimit",
+]
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 8
+# argon2 copes with long inputs, but a megabyte "password" is a cheap denial of service.
+MAX_PASSWORD_LENGTH = 1024
+MAX_USERNAME_LENGTH = 150
+API_TOKEN_PREFIX = "tbt_"
+# A session's last_seen_at is written at most this often: the dashboard polls every few
+# seconds, and a write per poll would serialize readers behind SQLite's write lock for nothing.
+_TOUCH_SECONDS = 30
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalize_username(username: str) -> str:
+    """Return the stored form of `username` (trimmed, lower case).
+
+    Raises:
+        AdminError: empty, too long, or containing whitespace or control characters.
+    """
+    name = username.strip().lower()
+    if not name or len(name) > MAX_USERNAME_LENGTH:
+        raise AdminError(
+            f"a username needs 1 to {MAX_USERNAME_LENGTH} characters",
+            hint="choose a short name such as 'alice'",
+        )
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in name):
+        raise AdminError("a username cannot contain spaces or control characters")
+    return name
+
+
+def check_password_policy(password: str) -> None:
+    """Refuse passwords shorter than 8 or longer than 1024 characters (ASVS 6.2.1).
+
+    Raises:
+        WeakPassword: with the rule that was broken; never with the password.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(
+            f"the password is shorter than {MIN_PASSWORD_LENGTH} characters",
+            hint="use 15 or more characters; a passphrase of several words works well",
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise WeakPassword(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+
+
+class AdminUser(Base):
+    """A person who may log in to the panel."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(MAX_USERNAME_LENGTH), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class AdminSession(Base):
+    """A logged-in browser: the cookie holds the id, the table only its SHA-256."""
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    last_seen_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A named bearer token for the JSON API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed logins counted in a fixed window, per username hash or per client address hash."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleLimit:
+    """At most `failures` failed logins per `window_seconds`."""
+
+    failures: int
+    window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPrincipal:
+    """Who a valid session or login belongs to."""
+
+    admin_id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """The outcome of a login attempt.
+
+    `admin` is set on success. `throttled` means the password was not even checked;
+    `retry_after_seconds` says when trying again makes sense. An unknown user and a wrong
+    password give the same result, by design (no user enumeration, ASVS 6.3.8).
+    """
+
+    admin: AdminPrincipal | None
+    throttled: bool = False
+    retry_after_seconds: int = 0
+
+
+class AdminStore:
+    """Admins, sessions, API tokens and throttling over one `Database`.
+
+    Args:
+        database: The database holding the panel's tables (migrated to head).
+        clock: The time source; tests pass a `FrozenClock` to travel past timeouts.
+        hasher: argon2 parameters; the defaults are the production ones (tests may pass a
+            cheaper hasher to stay fast; hashes made with other parameters are upgraded at the
+            next successful login).
+        user_limit: Failed logins allowed per username in a window.
+        ip_limit: Failed logins allowed per client address in a window.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock,
+        hasher: PasswordHasher | None = None,
+        user_limit: ThrottleLimit | None = None,
+        ip_limit: ThrottleLimit | None = None,
+    ) -> None:
+        self._db = database
+        self._clock = clock
+        self._hasher = hasher or PasswordHasher()
+        self.user_limit = user_limit or ThrottleLimit(failures=10, window_seconds=900)
+        self.ip_limit = ip_limit or ThrottleLimit(failures=50, window_seconds=900)
+        self._dummy_hash: str | None = None
+
+    # -- admins -----------------------------------------------------------------------------
+
+    def create_admin(self, username: str, password: str) -> int:
+        """Add an admin and return its id.
+
+        Raises:
+            AdminError: the username is not acceptable.
+            WeakPassword: the password breaks the policy.
+            AdminExists: the username is taken.
+        """
+        name = normalize_username(username)
+        check_password_policy(password)
+        password_hash = self._hasher.hash(password)
+        now = self._clock.now()
+        try:
+            with self._db.write() as session:
+                user = AdminUser(username=name, password_hash=password_hash, created_at=now)
+                session.add(user)
+                session.flush()
+                admin_id = user.id
+        except IntegrityError:
+            raise AdminExists(
+                f"an admin named {name!r} already exists",
+                hint="pick another name, or use `tokenbot admin set-password`",
+            ) from None
+        log.info("admin created", extra={"admin_id": admin_id})
+        return admin_id
+
+    def set_password(self, username: str, password: str) -> None:
+        """Replace an admin's password and end all of their sessions.
+
+        Raises:
+            AdminError: no such admin.
+            WeakPassword: the password breaks the policy.
+        """
+        name = normalize_username(username)
+        check_password_policy(password)
+        password_hash = self._hasher.hash(password)
+        with self._db.write() as session:
+            user = session.scalars(sa.select(AdminUser).where(AdminUser.username == name)).first()
+            if user is None:
+                raise AdminError(f"no admin named {name!r}", hint="create it with admin create")
+            user.password_hash = password_hash
+            session.execute(sa.delete(AdminSession).where(AdminSession.admin_id == user.id))
+
+    def count_admins(self) -> int:
+        """Return how many admins exist."""
+        with self._db.read() as session:
+            return int(session.scalar(sa.select(sa.func.count()).select_from(AdminUser)) or 0)
+
+    def authenticate(self, username: str, password: str, *, client_ip: str) -> LoginResult:
+        """Check a login attempt, counting failures per username and per client address.
+
+        The password is verified outside any transaction (argon2 takes ~0.1 s by design), and
+        an unknown username is verified against a dummy hash so both cases take as long.
+        """
+        now = self._clock.now()
+        try:
+            name = normalize_username(username)
+        except AdminError:
+            name = username
+        keys = (
+            (f"user:{_sha256(name)}", self.user_limit),
+            (f"ip:{_sha256(client_ip)}", self.ip_limit),
+        )
+        with self._db.read() as session:
+            retry_after = self._throttled_for(session, keys, now)
+            user = session.scalars(sa.select(AdminUser).where(AdminUser.username == name)).first()
+            stored_hash = user.password_hash if user else None
+            admin_id = user.id if user else None
+        if retry_after:
+            log.warning("login throttled", extra={"retry_after": retry_after})
+            return LoginResult(admin=None, throttled=True, retry_after_seconds=retry_after)
+
+        valid = self._verify(stored_hash, password)
+        if not valid or admin_id is None:
+            with self._db.write() as session:
+                for key, limit in keys:
+                    self._count_failure(session, key, limit, now)
+            log.warning("login failed")
+            return LoginResult(admin=None)
+
+        new_hash = None
+        if stored_hash and self._hasher.check_needs_rehash(stored_hash):
+            new_hash = self._hasher.hash(password)
+        with self._db.write() as session:
+            values: dict[str, object] = {"last_login_at": now}
+            if new_hash:
+                values["password_hash"] = new_hash
+            session.execute(sa.update(AdminUser).where(AdminUser.id == admin_id).values(values))
+            # A success clears this user's count; the address keeps its count, so one valid
+            # account cannot be used to reset guessing against the others.
+            session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
+        log.info("login succeeded", extra={"admin_id": admin_id})
+        return LoginResult(admin=AdminPrincipal(admin_id=admin_id, username=name))
+
+    def _verify(self, stored_hash: str | None, password: str) -> bool:
+        if stored_hash is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+            stored_hash = self._dummy_hash
+            try:
+                self._hasher.verify(stored_hash, password)
+            except (VerificationError, InvalidHashError):
+                pass
+            return False
+        try:
+            return bool(self._hasher.verify(stored_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @staticmethod
+    def _throttled_for(
+        session: Session, keys: tuple[tuple[str, ThrottleLimit], ...], now: datetime
+    ) -> int:
+        rows = {
+            row.key: row
+            for row in session.scalars(
+                sa.select(LoginThrottle).where(LoginThrottle.key.in_([key for key, _ in keys]))
+            )
+        }
+        wait = 0
+        for key, limit in keys:
+            row = rows.get(key)
+            if row is None or row.failures < limit.failures:
+                continue
+            ends = row.window_started_at + timedelta(seconds=limit.window_seconds)
+            if ends > now:
+                wait = max(wait, int((ends - now).total_seconds()) + 1)
+        return wait
+
+    @staticmethod
+    def _count_failure(session: Session, key: str, limit: ThrottleLimit, now: datetime) -> None:
+        row = session.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            try:
+                with session.begin_nested():
+                    session.add(LoginThrottle(key=key, failures=1, window_started_at=now))
+            except IntegrityError:
+                # Another process counted this key's first failure at the same moment.
+                row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+            if row is None:
+                return
+        window_end = row.window_started_at + timedelta(seconds=limit.window_seconds)
+        if window_end <= now:
+            row.failures = 1
+            row.window_started_at = now
+        else:
+            row.failures += 1
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def start_session(self, admin_id: int) -> str:
+        """Create a server-side session for `admin_id` and return its opaque id (for a cookie)."""
+        session_id = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        with self._db.write() as session:
+            session.add(
+                AdminSession(
+                    id_hash=_sha256(session_id),
+                    admin_id=admin_id,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
+        return session_id
+
+    def resolve_session(
+        self, session_id: str, *, idle_seconds: int, absolute_seconds: int
+    ) -> AdminPrincipal | None:
+        """Return who owns `session_id`, or None when it is unknown, idle or too old.
+
+        An expired session is deleted, so its cookie can never come back to life.
+        """
+        if not session_id:
+            return None
+        now = self._clock.now()
+        id_hash = _sha256(session_id)
+        with self._db.read() as session:
+            row = session.execute(
+                sa.select(AdminSession, AdminUser.username)
+                .join(AdminUser, AdminUser.id == AdminSession.admin_id)
+                .where(AdminSession.id_hash == id_hash)
+            ).first()
+        if row is None:
+            return None
+        stored, username = row
+        idle_end = stored.last_seen_at + timedelta(seconds=idle_seconds)
+        absolute_end = stored.created_at + timedelta(seconds=absolute_seconds)
+        if now >= idle_end or now >= absolute_end:
+            self.end_session(session_id)
+            return None
+        if (now - stored.last_seen_at).total_seconds() >= min(_TOUCH_SECONDS, idle_seconds / 10):
+            with self._db.write() as session:
+                session.execute(
+                    sa.update(AdminSession)
+                    .where(AdminSession.id_hash == id_hash)
+                    .values(last_seen_at=now)
+                )
+        return AdminPrincipal(admin_id=stored.admin_id, username=str(username))
+
+    def end_session(self, session_id: str) -> None:
+        """Invalidate `session_id` on the server (logout)."""
+        with self._db.write() as session:
+            session.execute(
+                sa.delete(AdminSession).where(AdminSession.id_hash == _sha256(session_id))
+            )
+
+    def purge_expired(self, *, idle_seconds: int, absolute_seconds: int) -> int:
+        """Delete sessions past either timeout and throttle rows past a day; return sessions cut."""
+        now = self._clock.now()
+        with self._db.write() as session:
+            result = session.execute(
+                sa.delete(AdminSession).where(
+                    sa.or_(
+                        AdminSession.last_seen_at <= now - timedelta(seconds=idle_seconds),
+                        AdminSession.created_at <= now - timedelta(seconds=absolute_seconds),
+                    )
+                )
+            )
+            session.execute(
+                sa.delete(LoginThrottle).where(
+                    LoginThrottle.window_started_at <= now - timedelta(days=1)
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- API tokens -------------------------------------------------------------------------
+
+    def create_api_token(self, name: str) -> str:
+        """Create a named API token and return it; only its hash is stored, so show it once.
+
+        Raises:
+            AdminError: the name is empty, too long or already used.
+        """
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise AdminError("an API token name needs 1 to 100 characters")
+        token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        try:
+            with self._db.write() as session:
+                session.add(
+                    ApiToken(name=name, token_hash=_sha256(token), created_at=self._clock.now())
+                )
+        except IntegrityError:
+            raise AdminError(
+                f"an API token named {name!r} already exists",
+                hint="pick another name or revoke the old token first",
+            ) from None
+        return token
+
+    def verify_api_token(self, token: str) -> str | None:
+        """Return the name of the API token `token`, or None when it is not one of ours."""
+        if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
+            return None
+        with self._db.read() as session:
+            row = session.scalars(
+                sa.select(ApiToken).where(ApiToken.token_hash == _sha256(token))
+            ).first()
+        if row is None:
+            return None
+        now = self._clock.now()
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= 60:
+            with self._db.write() as session:
+                session.execute(
+                    sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+                )
+        return row.name
+
+    def revoke_api_token(self, name: str) -> bool:
+        """Delete the API token called `name`; return whether one existed."""
+        with self._db.write() as session:
+            result = session.execute(sa.delete(ApiToken).where(ApiToken.name == name.strip()))
+            return bool(getattr(result, "rowcount", 0))
+
+    def api_token_names(self) -> list[str]:
+        """Return the names of all API tokens, oldest first."""
+        with self._db.read() as session:
+            return list(session.scalars(sa.select(ApiToken.name).order_by(ApiToken.id)))
