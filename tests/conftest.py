@@ -5,4 +5,5 @@ from __future__ import annotations
 pytest_plugins = [
     "tests.plugins.netguard",
     "tests.plugins.databases",
+    "tests.plugins.emulator",
 ]

@@ -1,0 +1,13 @@
+"""The Webex REST resources under /v1/, one blueprint per resource."""
+
+from __future__ import annotations
+
+from emulator.rest.memberships import bp as memberships_bp
+from emulator.rest.messages import bp as messages_bp
+from emulator.rest.people import bp as people_bp
+from emulator.rest.rooms import bp as rooms_bp
+from emulator.rest.webhooks import bp as webhooks_bp
+
+BLUEPRINTS = [people_bp, rooms_bp, memberships_bp, messages_bp, webhooks_bp]
+
+__all__ = ["BLUEPRINTS"]
