@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from tokenbot.commands.config import config_group
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="webex-tokenbot")
@@ -16,6 +18,7 @@ def cli() -> None:
 
 
 # Command groups register here, one line each (see tokenbot/commands/).
+cli.add_command(config_group)
 
 
 def main() -> None:

@@ -1,0 +1,91 @@
+"""`tokenbot config check`: prints the configuration with every secret masked, or one error line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from core.crypto import TokenCipher
+from tokenbot.cli import cli
+
+KEY_SPEC = TokenCipher.generate_key_spec("main")
+SECRETS = {
+    "WEBEX_CLIENT_ID": "canary-cli-client-id-41a2",
+    "WEBEX_CLIENT_SECRET": "canary-cli-client-secret-93bd",
+    "TOKENBOT_SECRET_KEY": "canary-cli-session-key-Hq7Lw2Pz9Xc4Vb8Nm3Rt",
+    "TOKENBOT_ENCRYPTION_KEYS": KEY_SPEC,
+    "TOKENBOT_WEBHOOK_SECRET": "canary-cli-webhook-secret-5e6f",
+    "TOKENBOT_DATABASE_URL": "postgresql+psycopg://tokenbot:canary-db-pass-77@db.internal/tb",
+}
+UNSET: dict[str, str | None] = {
+    name: None
+    for name in [
+        *SECRETS,
+        "TOKENBOT_CONFIG",
+        "OAUTHLIB_INSECURE_TRANSPORT",
+        "AUTHLIB_INSECURE_TRANSPORT",
+    ]
+}
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "bot:\n  intake: webhook\n  public_url: https://bot.example.com\n", encoding="utf-8"
+    )
+    return path
+
+
+def test_check_prints_configuration_with_secrets_masked(config_file: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["config", "check", "--config", str(config_file)], env={**UNSET, **SECRETS}
+    )
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.stdout)
+    assert shown["mode"] == "production"
+    assert shown["bot"]["intake"] == "webhook"
+    assert shown["webex"]["client_secret"].startswith("set (sha256:")
+    assert shown["database"]["url"] == "postgresql+psycopg://tokenbot:***@db.internal/tb"
+    assert shown["encryption_key_ids"] == ["main"]
+    assert "configuration ok" in result.stderr
+    everything = result.output
+    for value in [*SECRETS.values(), KEY_SPEC.split(":")[1], "canary-db-pass-77"]:
+        assert value not in everything
+
+
+def test_check_in_demo_mode_generates_and_warns(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["config", "check", "--config", str(empty), "--demo"], env=UNSET
+    )
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.stdout)
+    assert shown["mode"] == "demo"
+    assert shown["panel"]["secret_key"].startswith("generated (sha256:")
+    assert "warning: TOKENBOT_ENCRYPTION_KEYS: not set" in result.stderr
+
+
+def test_check_reports_one_error_line_and_exits_2(config_file: Path) -> None:
+    env = {**UNSET, **SECRETS, "WEBEX_CLIENT_SECRET": None}
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(config_file)], env=env)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: WEBEX_CLIENT_SECRET: is not set; ")
+    assert lines[0].endswith(")")
+    for value in SECRETS.values():
+        assert value not in result.output
+
+
+def test_check_reports_bad_values_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("refresh:\n  margin_seconds: soon\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], env=UNSET)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: refresh.margin_seconds: expected a number")
