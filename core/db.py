@@ -22,6 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+__all__ = ["Database", "alembic_config", "upgrade"]
+
 # Execution option that tells the `begin` hook which BEGIN a SQLite transaction needs.
 _BEGIN_OPTION = "tokenbot_sqlite_begin"
 _MIGRATIONS = "core:migrations"

@@ -20,6 +20,18 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.types import TypeDecorator
 
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "Base",
+    "EventKind",
+    "MODEL_MODULES",
+    "OAuthLogin",
+    "TokenEvent",
+    "UTCDateTime",
+    "schema_metadata",
+]
+
 # Deterministic constraint names, identical on SQLite and PostgreSQL, so migrations can
 # refer to them by name.
 NAMING_CONVENTION = {
@@ -33,7 +45,7 @@ NAMING_CONVENTION = {
 
 # Modules that declare tables on `Base`. Migrations and the schema check import them all, so
 # a module that adds tables appends its name here (and ships its own migration).
-MODEL_MODULES: tuple[str, ...] = ("core.models", "core.admins")
+MODEL_MODULES: tuple[str, ...] = ("core.models", "core.admins", "core.botstate")
 
 
 def schema_metadata() -> sa.MetaData:

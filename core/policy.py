@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+__all__ = ["RefreshPolicy"]
+
 
 @dataclass(frozen=True, slots=True)
 class RefreshPolicy:

@@ -1,0 +1,132 @@
+"""What the token store's parts share: row lookups, fenced updates, events, sealing.
+
+`TokenStore` (core.store) is assembled from `RowAccess` and the refresh leases
+(core.leases); nothing outside those modules uses this one directly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime
+from typing import Any
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.crypto import TokenCipher
+from core.db import Database
+from core.errors import AccountNotFound
+from core.errors import StaleWrite
+from core.logs import redact
+from core.models import Account
+from core.models import AccountStatus
+from core.models import EventKind
+from core.models import TokenEvent
+from core.policy import RefreshPolicy
+from core.records import Claim
+
+__all__ = ["REFRESHABLE", "RowAccess", "execute_update", "token_context"]
+
+REFRESHABLE = (AccountStatus.ACTIVE, AccountStatus.REFRESH_FAILING)
+_MAX_ERROR_CHARS = 500
+
+
+def token_context(person_id: str, column: str) -> str:
+    """Return the associated data that binds a token ciphertext to its row and column."""
+    return f"accounts/{person_id}/{column}"
+
+
+class RowAccess:
+    """The database, cipher, clock and policy of a store, and the helpers that use them."""
+
+    def __init__(
+        self,
+        db: Database,
+        cipher: TokenCipher,
+        *,
+        clock: Clock,
+        policy: RefreshPolicy,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.clock = clock
+        self.policy = policy
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+
+    def _seal(self, person_id: str, column: str, plaintext: str) -> str:
+        return self.cipher.encrypt(plaintext, context=token_context(person_id, column))
+
+    @staticmethod
+    def _scrub(text: str, claim: Claim | None) -> str:
+        if claim is not None:
+            text = text.replace(claim.refresh_token, "[refresh token]")
+        return redact(text)[:_MAX_ERROR_CHARS]
+
+    @staticmethod
+    def _row(
+        session: Session, account_id: int, *, lock: bool = False, fresh: bool = False
+    ) -> Account:
+        query = sa.select(Account).where(Account.id == account_id)
+        if lock:
+            query = query.with_for_update()
+        if fresh:
+            query = query.execution_options(populate_existing=True)
+        row = session.execute(query).scalar_one_or_none()
+        if row is None:
+            raise AccountNotFound(f"no account with id {account_id}")
+        return row
+
+    @staticmethod
+    def _fenced_update(session: Session, claim: Claim, values: dict[str, Any]) -> None:
+        """Apply `values` only if the claim's owner and version still hold; else StaleWrite."""
+        result = execute_update(
+            session,
+            sa.update(Account)
+            .where(
+                Account.id == claim.account_id,
+                Account.lease_owner == claim.owner,
+                Account.version == claim.version,
+            )
+            .values(**values),
+        )
+        if result.rowcount != 1:
+            raise StaleWrite(
+                f"the refresh claim on account {claim.account_id} by {claim.owner!r} "
+                "no longer holds; nothing was stored",
+                hint="another refresher took over; read the account again",
+            )
+
+    def _event(
+        self,
+        session: Session,
+        account_id: int,
+        kind: EventKind,
+        detail: str,
+        *,
+        now: datetime,
+        duration_ms: int | None = None,
+        owner: str | None = None,
+    ) -> TokenEvent:
+        event = TokenEvent(
+            account_id=account_id,
+            kind=kind,
+            at=now,
+            duration_ms=duration_ms,
+            detail=detail,
+            owner=owner or self.owner,
+        )
+        session.add(event)
+        session.flush()
+        return event
+
+
+def execute_update(session: Session, statement: sa.Update) -> CursorResult[Any]:
+    # Core UPDATEs through the session: rowcount is what the fencing rests on, and the ORM's
+    # identity map must not be "synchronized" with values computed in SQL.
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return cast(CursorResult[Any], result)
