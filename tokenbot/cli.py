@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tokenbot.commands.config import config_group
+from tokenbot.commands.emulator import emulator_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +20,7 @@ def cli() -> None:
 
 # Command groups register here, one line each (see tokenbot/commands/).
 cli.add_command(config_group)
+cli.add_command(emulator_command)
 
 
 def main() -> None:
