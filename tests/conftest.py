@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.netguard",
     "tests.plugins.databases",
     "tests.plugins.emulator",
+    "tests.plugins.bot",
 ]

@@ -1,0 +1,60 @@
+"""status: the bot identity's token, as the store sees it (never the token itself)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.context import CommandContext
+from bot.router import Router
+
+__all__ = ["register"]
+
+
+def register(router: Router) -> None:
+    """Add `status` to `router`."""
+    router.command("status")(cmd_status)
+
+
+def cmd_status(ctx: CommandContext) -> str:
+    """Show the bot identity's token: status, time left, last refresh."""
+    ctx.bot.identity.invalidate()
+    identity = ctx.bot.identity.get() or ctx.identity
+    now = ctx.bot.clock.now()
+    left = _left(identity.access_expires_at, now)
+    snapshot = ctx.bot.state.snapshot()
+    lines = [
+        f"**Account** {identity.email}: `{identity.status}`",
+        f"- access token: {left}",
+        f"- last refresh: {_when(identity.last_refreshed_at, now)}",
+        f"- intake: {ctx.bot.options.intake}"
+        + (" (webhook registered)" if snapshot.get("webhook_registered") else ""),
+        f"- commands handled: {snapshot.counters.get('commands_total', 0)}",
+    ]
+    return "\n".join(lines)
+
+
+def _left(expires_at: datetime | None, now: datetime) -> str:
+    if expires_at is None:
+        return "expiry unknown"
+    seconds = int((expires_at - now).total_seconds())
+    if seconds <= 0:
+        return "expired"
+    return f"{_span(seconds)} left (until {expires_at:%Y-%m-%d %H:%M} UTC)"
+
+
+def _when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    return f"{_span(int((now - moment).total_seconds()))} ago"
+
+
+def _span(seconds: int) -> str:
+    seconds = max(0, seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds % 60}s"

@@ -1,0 +1,55 @@
+"""remind: the command with real argument parsing (`remind 10m stretch your legs`)."""
+
+from __future__ import annotations
+
+from bot.args import Arg
+from bot.context import CommandContext
+from bot.router import Router
+
+__all__ = ["register"]
+
+_MAX_DELAY = 24 * 3600
+
+
+def register(router: Router) -> None:
+    """Add `remind` to `router`."""
+    router.command(
+        "remind",
+        args=(
+            Arg(
+                "delay",
+                kind="duration",
+                minimum=1,
+                maximum=_MAX_DELAY,
+                help="when: 90s, 10m, 1h30m (at most 24h)",
+            ),
+            Arg("text", kind="text", help="what to remind of"),
+        ),
+    )(cmd_remind)
+
+
+def cmd_remind(ctx: CommandContext) -> str:
+    """Post a reminder in this thread after a delay (reminders are lost on restart)."""
+    delay = int(ctx.args["delay"])
+    try:
+        ctx.bot.reminders.add(
+            delay,
+            room_id=ctx.message.room_id,
+            parent_id=ctx.message.thread_id,
+            text=str(ctx.args["text"]),
+            requested_by=ctx.message.person_email,
+        )
+    except OverflowError as error:
+        return f"Cannot add a reminder: {error}."
+    return f"OK, I will remind you in {_span(delay)}."
+
+
+def _span(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
+    return "".join(parts) or "0s"

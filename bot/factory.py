@@ -1,0 +1,69 @@
+"""Build the bot from its parts: the one place that wires client, state, router and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from bot.client import TokenSource
+from bot.client import WebexClient
+from bot.commands import register_builtins
+from bot.identity import IdentityCache
+from bot.identity import IdentityStore
+from bot.metrics import BotMetrics
+from bot.options import BotOptions
+from bot.plugins import load_plugins
+from bot.router import Router
+from bot.sdk import Sdk
+from bot.service import Bot
+from core.botstate import BotStateStore
+from core.clock import Clock
+from core.db import Database
+
+__all__ = ["create_bot"]
+
+
+def create_bot(
+    *,
+    options: BotOptions,
+    tokens: TokenSource,
+    store: IdentityStore,
+    database: Database,
+    clock: Clock,
+    registry: CollectorRegistry | None = None,
+    sdk: Sdk | None = None,
+    **client_options: Any,
+) -> Bot:
+    """Return a bot (not started) on the bot identity of `store`, with built-ins and plugins.
+
+    Args:
+        options: The bot's settings (`BotOptions.from_settings(settings)`).
+        tokens: The token service (`core.refresher.TokenService`).
+        store: The token store (`core.store.TokenStore`): the bot identity comes from it.
+        database: The shared database (bot state lives there too).
+        clock: The clock.
+        registry: Where the metrics register (the panel's `/metrics` registry).
+        sdk: Force an SDK (`bot.sdk.load_sdk(...)`); by default the installed one.
+        **client_options: Passed to `WebexClient` (timeout, max_rate_limit_wait, ...).
+    """
+    identity = IdentityCache(store)
+    client = WebexClient(
+        tokens=tokens,
+        account_id=identity.account_id,
+        base_url=options.api_base_url,
+        sdk=sdk,
+        **client_options,
+    )
+    router = Router(prefix=options.prefix, policy=options.policy)
+    register_builtins(router)
+    load_plugins(router, options.plugins)
+    return Bot(
+        options=options,
+        client=client,
+        identity=identity,
+        state=BotStateStore(database, clock),
+        router=router,
+        metrics=BotMetrics(registry),
+        clock=clock,
+    )

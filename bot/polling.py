@@ -1,0 +1,211 @@
+"""Polling intake, for hosts Webex cannot reach: recently active spaces, new messages since a
+stored cursor, within a per-minute call budget, backing off on 429.
+
+A round lists the user's spaces by last activity, and for each space active since its cursor
+fetches the newest messages, keeps those after the cursor, and hands them to the bot oldest
+first. Each message is claimed in the database before it is queued and the cursor moves past it
+after, so a restart neither repeats (the claim) nor misses (the cursor) a message. The first
+round ever only sets cursors (history is not replayed); a space first seen later is read from
+the time of that first round (`poll_watermark`).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+
+from core.botstate import RoomCursor
+from core.errors import NeedsReauth
+from core.errors import RateLimited
+from core.errors import TokenbotError
+
+if TYPE_CHECKING:
+    from bot.message import Message
+    from bot.service import Bot
+
+__all__ = ["CallBudget", "PollReport", "Poller"]
+
+log = logging.getLogger(__name__)
+_MESSAGES_PER_ROOM = 50
+_WATERMARK = "poll_watermark"
+
+
+class CallBudget:
+    """At most `per_minute` calls in any sliding minute."""
+
+    def __init__(self, per_minute: int, *, monotonic: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self._monotonic = monotonic
+        self._spent: collections.deque[float] = collections.deque()
+
+    def try_spend(self) -> bool:
+        """Spend one call if the budget allows; False otherwise."""
+        now = self._monotonic()
+        while self._spent and now - self._spent[0] >= 60.0:
+            self._spent.popleft()
+        if len(self._spent) >= self.per_minute:
+            return False
+        self._spent.append(now)
+        return True
+
+    def remaining(self) -> int:
+        """Return how many calls the current minute still allows."""
+        now = self._monotonic()
+        return self.per_minute - sum(1 for spent in self._spent if now - spent < 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What one polling round did."""
+
+    rooms_checked: int = 0
+    messages_queued: int = 0
+    calls: int = 0
+    skipped: str | None = None
+
+
+class Poller:
+    """Poll Webex for new messages on behalf of `bot`."""
+
+    def __init__(self, bot: Bot, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.bot = bot
+        self.options = bot.options
+        self._monotonic = monotonic
+        self.budget = CallBudget(self.options.poll_api_budget_per_minute, monotonic=monotonic)
+        self._backoff_until = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Poll every `poll_interval_seconds` on a thread until `stop`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="bot-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop polling and wait for the running round."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def poll_once(self) -> PollReport:
+        """Run one round; never raises (errors are logged and recorded)."""
+        with self._lock:
+            if self._monotonic() < self._backoff_until:
+                return PollReport(skipped="rate_limited")
+            calls = [0]
+            try:
+                return self._round(calls)
+            except RateLimited as error:
+                self._backoff_until = self._monotonic() + error.retry_after
+                log.warning("polling paused %.0fs: Webex rate limit", error.retry_after)
+                self.bot.state.set_values({"poll_rate_limited_for": error.retry_after})
+                return PollReport(calls=calls[0], skipped="rate_limited")
+            except NeedsReauth as error:
+                log.error("polling cannot run: %s", error)
+                self.bot.record_error("polling: needs_reauth", None)
+                return PollReport(calls=calls[0], skipped="needs_reauth")
+            except TokenbotError as error:
+                log.warning("polling round failed: %s", error)
+                self.bot.record_error(f"polling failed: {error.code}", None)
+                return PollReport(calls=calls[0], skipped="error")
+
+    def _round(self, calls: list[int]) -> PollReport:
+        bot, state = self.bot, self.bot.state
+        if not self._spend(calls):
+            return PollReport(skipped="budget")
+        rooms = bot.client.list_rooms(limit=self.options.poll_rooms, wait_on_rate_limit=False)
+        cursors = state.cursors()
+        watermark = state.value(_WATERMARK)
+        if watermark is None:
+            self._bootstrap(rooms)
+            return PollReport(rooms_checked=len(rooms), calls=calls[0], skipped="bootstrap")
+        checked = queued = 0
+        for room in rooms:
+            cursor = cursors.get(room["id"]) or RoomCursor(room["id"], None, str(watermark), "")
+            activity = str(room.get("lastActivity") or "")
+            if activity and activity <= cursor.last_activity:
+                continue
+            if not self._spend(calls):
+                break
+            checked += 1
+            messages = bot.client.list_messages(
+                room["id"], limit=_MESSAGES_PER_ROOM, wait_on_rate_limit=False
+            )
+            count, complete = self._hand_over(cursor, _after(messages, cursor), activity)
+            queued += count
+            if not complete:
+                break
+        return PollReport(rooms_checked=checked, messages_queued=queued, calls=calls[0])
+
+    def _hand_over(self, cursor: RoomCursor, new: list[Message], activity: str) -> tuple[int, bool]:
+        """Queue `new` (oldest first), moving the cursor past each; False if the queue filled."""
+        state = self.bot.state
+        queued = 0
+        for message in new:
+            if state.claim_message(message.id, source="polling"):
+                if not self.bot.submit_message(message, intake="polling"):
+                    state.release_message(message.id)
+                    state.save_cursor(cursor)
+                    return queued, False
+                queued += 1
+            cursor = RoomCursor(cursor.room_id, message.id, message.created, cursor.last_activity)
+        state.save_cursor(
+            RoomCursor(cursor.room_id, cursor.message_id, cursor.message_created, activity)
+        )
+        return queued, True
+
+    def _bootstrap(self, rooms: list[dict[str, Any]]) -> None:
+        """First round ever: start every space at its current activity; history is not run."""
+        state = self.bot.state
+        activities = [str(room.get("lastActivity") or "") for room in rooms]
+        watermark = max([a for a in activities if a], default="") or _webex_now(self.bot)
+        for room, activity in zip(rooms, activities, strict=True):
+            mark = activity or watermark
+            state.save_cursor(RoomCursor(room["id"], None, mark, mark))
+        state.set_values({_WATERMARK: watermark})
+        log.info(
+            "polling starts: %d spaces, history before %s is not replayed", len(rooms), watermark
+        )
+
+    def _spend(self, calls: list[int]) -> bool:
+        if not self.budget.try_spend():
+            log.info("polling call budget spent for this minute")
+            return False
+        calls[0] += 1
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll_once()
+            self._stop.wait(self.options.poll_interval_seconds)
+
+
+def _after(messages: list[Message], cursor: RoomCursor) -> list[Message]:
+    """Return the messages after the cursor, oldest first (`messages` come newest first)."""
+    new = []
+    for message in messages:
+        if message.id == cursor.message_id:
+            break
+        if message.created < cursor.message_created:
+            break
+        if message.created == cursor.message_created and cursor.message_id is None:
+            break
+        new.append(message)
+    new.reverse()
+    return new
+
+
+def _webex_now(bot: Bot) -> str:
+    """Our clock in Webex's timestamp format (only when no space has an activity time)."""
+    return bot.clock.now().strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"

@@ -1,0 +1,179 @@
+"""Commands as data, and the router that finds them and decides who may run them.
+
+A command is a record: name, aliases, help (the handler's docstring), argument spec and an
+access rule. The router knows the prefix, finds a command by name or alias, checks access, and
+is what the generated `help` reads. Plugins add commands with `router.command(...)` or
+`router.add(Command(...))`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Literal
+
+from bot.args import Arg
+from bot.args import usage
+
+if TYPE_CHECKING:
+    from bot.context import CommandContext
+
+__all__ = ["Access", "AccessPolicy", "Command", "Handler", "Router"]
+
+Handler = Callable[["CommandContext"], "str | None"]
+# everyone: any sender; allowed: the user and people the policy allows; owner: the user only.
+Access = Literal["everyone", "allowed", "owner"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    """Who, besides the user the bot acts as, may run commands: emails, domains, spaces.
+
+    An empty policy allows nobody else: with a real user's identity, failing closed is the
+    safe default.
+    """
+
+    emails: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    spaces: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        emails: Iterable[str] = (),
+        domains: Iterable[str] = (),
+        spaces: Iterable[str] = (),
+    ) -> AccessPolicy:
+        """Build a policy, normalizing emails and domains to lower case."""
+        return cls(
+            emails=frozenset(email.strip().lower() for email in emails if email.strip()),
+            domains=frozenset(d.strip().lower().lstrip("@") for d in domains if d.strip()),
+            spaces=frozenset(space.strip() for space in spaces if space.strip()),
+        )
+
+    def permits(self, email: str, room_id: str) -> bool:
+        """Return whether a sender `email` in space `room_id` is allowed by this policy."""
+        email = email.lower()
+        domain = email.rpartition("@")[2]
+        return email in self.emails or domain in self.domains or room_id in self.spaces
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One chat command.
+
+    Attributes:
+        name: What follows the prefix (`help` in `/help`).
+        handler: Called with a `CommandContext`; returns the reply (markdown) or None.
+        help: One line (the first) and optional details; from the docstring by default.
+        aliases: Other names that run the same command.
+        args: The argument spec, parsed before the handler runs.
+        access: `everyone`, `allowed` (the user plus the policy) or `owner` (the user only).
+        policy: A policy for this command instead of the router's default one.
+    """
+
+    name: str
+    handler: Handler
+    help: str = ""
+    aliases: tuple[str, ...] = ()
+    args: tuple[Arg, ...] = ()
+    access: Access = "allowed"
+    policy: AccessPolicy | None = field(default=None)
+
+    @property
+    def summary(self) -> str:
+        """Return the first line of the help text."""
+        return self.help.strip().splitlines()[0] if self.help.strip() else ""
+
+    def usage(self, prefix: str) -> str:
+        """Return `/name <args>` for the help and for argument errors."""
+        spec = usage(self.args)
+        return f"{prefix}{self.name} {spec}".rstrip()
+
+
+class Router:
+    """The table of commands, plus the prefix and the default access policy.
+
+    Args:
+        prefix: What starts a command (`/` by default).
+        policy: Who besides the user may run `allowed` commands.
+    """
+
+    def __init__(self, *, prefix: str = "/", policy: AccessPolicy | None = None) -> None:
+        if not prefix or prefix.isspace():
+            raise ValueError("the command prefix must be a visible character")
+        self.prefix = prefix
+        self.policy = policy or AccessPolicy()
+        self._by_name: dict[str, Command] = {}
+        self._commands: list[Command] = []
+
+    def add(self, command: Command) -> Command:
+        """Register `command` under its name and aliases; a taken name is an error."""
+        names = [command.name, *command.aliases]
+        for name in names:
+            key = name.lower()
+            if not key or any(char.isspace() for char in key):
+                raise ValueError(f"command name {name!r} must be one word")
+            if key in self._by_name:
+                raise ValueError(f"command name {name!r} is already taken")
+        for name in names:
+            self._by_name[name.lower()] = command
+        self._commands.append(command)
+        return command
+
+    def command(
+        self,
+        name: str | None = None,
+        *,
+        aliases: Sequence[str] = (),
+        args: Sequence[Arg] = (),
+        access: Access = "allowed",
+        policy: AccessPolicy | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function as a command; its docstring becomes the help."""
+
+        def decorate(handler: Handler) -> Handler:
+            self.add(
+                Command(
+                    name=name or handler.__name__.removeprefix("cmd_"),
+                    handler=handler,
+                    help=inspect.cleandoc(handler.__doc__ or ""),
+                    aliases=tuple(aliases),
+                    args=tuple(args),
+                    access=access,
+                    policy=policy,
+                )
+            )
+            return handler
+
+        return decorate
+
+    def find(self, name: str) -> Command | None:
+        """Return the command called `name` (or aliased so), case-insensitively."""
+        return self._by_name.get(name.lower())
+
+    def commands(self) -> list[Command]:
+        """Return every command once, sorted by name."""
+        return sorted(self._commands, key=lambda command: command.name)
+
+    def may_run(self, command: Command, *, email: str, room_id: str, is_owner: bool) -> bool:
+        """Return whether the sender may run `command` in the space `room_id`."""
+        if command.access == "everyone" or is_owner:
+            return True
+        if command.access == "owner":
+            return False
+        return (command.policy or self.policy).permits(email, room_id)
+
+    def split(self, body: str) -> tuple[str, str]:
+        """Split a command line (prefix already removed) into the name and the rest."""
+        body = body.strip()
+        name, _, rest = body.partition(" ")
+        if "\n" in name:
+            name, _, more = name.partition("\n")
+            rest = f"{more}\n{rest}".strip() if rest else more
+        return name, rest.strip()

@@ -1,0 +1,372 @@
+"""The bot: turns a message into a command run and a reply, safely, and keeps its books.
+
+One message goes through `process`:
+
+1. Loop safety: a message the bot posted itself (known by id, or by content fingerprint while
+   its post call is still in flight) is dropped. The bot posts *as the user*, so without this
+   an `echo /echo` would run forever.
+2. Recognition: a command starts with the prefix; in group spaces a leading mention of the user
+   also works (and is stripped). Messages the user typed count only with the prefix.
+3. Access, argument parsing, the handler, and the reply into the command's thread, split at
+   Webex's byte limit.
+4. One error handler: log with an error id, reply with the id, keep running.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Any
+
+from bot.args import parse_args
+from bot.client import WebexClient
+from bot.context import CommandContext
+from bot.identity import BotIdentity
+from bot.identity import IdentityCache
+from bot.message import Message
+from bot.metrics import BotMetrics
+from bot.options import BotOptions
+from bot.pool import WorkerPool
+from bot.reminders import Reminder
+from bot.reminders import Reminders
+from bot.router import Command
+from bot.router import Router
+from bot.text import split_message
+from bot.text import strip_leading_mention
+from core.botstate import BotStateStore
+from core.clock import Clock
+from core.errors import CommandArgumentError
+from core.errors import NeedsReauth
+from core.errors import TokenbotError
+
+if TYPE_CHECKING:
+    from bot.polling import Poller
+
+__all__ = ["Bot", "fingerprint"]
+
+log = logging.getLogger(__name__)
+# Counters reach the database at most this often (each flush is a write transaction).
+_FLUSH_SECONDS = 1.0
+# Another instance may re-register the webhook; its id is re-read this often.
+_WEBHOOK_ID_TTL = 10.0
+
+
+def fingerprint(room_id: str, content: str) -> str:
+    """Return the fingerprint of a post's content in a space (to spot our own posts)."""
+    return hashlib.sha256(f"{room_id}\0{content.strip()}".encode()).hexdigest()
+
+
+class Bot:
+    """The chat bot on the bot identity's token.
+
+    Build it with `bot.create_bot(...)`; `start()` starts the workers, reminders and the
+    configured intake; `stop()` stops them.
+    """
+
+    def __init__(
+        self,
+        *,
+        options: BotOptions,
+        client: WebexClient,
+        identity: IdentityCache,
+        state: BotStateStore,
+        router: Router,
+        metrics: BotMetrics,
+        clock: Clock,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options
+        self.client = client
+        self.identity = identity
+        self.state = state
+        self.router = router
+        self.metrics = metrics
+        self.clock = clock
+        self._monotonic = monotonic
+        self.pool = WorkerPool(options.workers, options.queue_size)
+        self.reminders = Reminders(self._deliver_reminder)
+        self.poller: Poller | None = None
+        self._counts: Counter[str] = Counter()
+        self._last_event_at: str | None = None
+        self._flushed_at = monotonic()
+        self._counts_lock = threading.Lock()
+        self.started_at = clock.now()
+        self._webhook_id: tuple[float, str | None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers, the reminders and the intake (webhook registration or polling)."""
+        from bot.polling import Poller
+        from bot.registration import ensure_webhook
+
+        self.pool.start()
+        self.reminders.start()
+        values: dict[str, Any] = {
+            "mode": self.options.intake,
+            "started_at": self.started_at.isoformat(),
+        }
+        if self.options.intake == "polling":
+            self.poller = Poller(self)
+            self.poller.start()
+            values["webhook_registered"] = False
+        self.state.set_values(values)
+        if self.options.intake == "webhook":
+            try:
+                ensure_webhook(self)
+            except TokenbotError as error:
+                # A bot that cannot register still serves an existing registration; say so.
+                log.error("webhook registration failed: %s", error)
+                self.state.record_error(f"webhook registration failed: {error.code}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop intake, let queued messages finish, stop workers and reminders, flush counters."""
+        if self.poller is not None:
+            self.poller.stop(timeout)
+        self.pool.stop(timeout)
+        self.reminders.stop(timeout)
+        self.flush(force=True)
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def submit_id(self, message_id: str, *, intake: str) -> bool:
+        """Queue a message known by id (webhook); False when the queue is full."""
+        accepted = self.pool.submit(self.process_id, message_id, intake, self._monotonic())
+        self.metrics.queue_depth.set(self.pool.pending())
+        return accepted
+
+    def submit_message(self, message: Message, *, intake: str) -> bool:
+        """Queue a fetched message (polling); False when the queue is full."""
+        accepted = self.pool.submit(self.process, message, intake, self._monotonic())
+        self.metrics.queue_depth.set(self.pool.pending())
+        return accepted
+
+    def process_id(self, message_id: str, intake: str, received_at: float) -> str:
+        """Fetch a message (deliveries carry no text) and process it; return the outcome."""
+        try:
+            message = self.client.get_message(message_id)
+        except NeedsReauth as error:
+            return self._needs_reauth(error, "fetch message")
+        except TokenbotError as error:
+            log.warning("could not fetch message for processing: %s", error)
+            self.record_error(f"fetch message failed: {error.code}", None)
+            self.metrics.deliveries.labels(intake=intake, outcome="fetch_failed").inc()
+            return "fetch_failed"
+        return self.process(message, intake, received_at)
+
+    def process(self, message: Message, intake: str, received_at: float | None = None) -> str:
+        """Decide what `message` is and act on it; return the outcome (never raises)."""
+        received_at = self._monotonic() if received_at is None else received_at
+        try:
+            outcome = self._process(message, received_at)
+        except NeedsReauth as error:
+            outcome = self._needs_reauth(error, "process message")
+        except Exception as error:  # the one error handler's last line: keep running
+            error_id = secrets.token_hex(4)
+            log.exception("bot failed on a message (error id %s)", error_id)
+            self.record_error(f"{type(error).__name__} (error id {error_id})", error_id)
+            outcome = "error"
+        self.metrics.deliveries.labels(intake=intake, outcome=outcome).inc()
+        self._count("messages", outcome=outcome)
+        self.metrics.queue_depth.set(self.pool.pending())
+        return outcome
+
+    def registered_webhook_id(self) -> str | None:
+        """Return the id of the webhook we registered (cached briefly), or None."""
+        now = self._monotonic()
+        cached = self._webhook_id
+        if cached is None or now - cached[0] > _WEBHOOK_ID_TTL:
+            value = self.state.value("webhook_id")
+            cached = (now, str(value) if value else None)
+            self._webhook_id = cached
+        return cached[1]
+
+    def forget_webhook_id(self) -> None:
+        """Drop the cached webhook id (after registering)."""
+        self._webhook_id = None
+
+    # -- posting -----------------------------------------------------------------------------
+
+    def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> list[Message]:
+        """Post `markdown` as the user (split if long), remembering every part as ours."""
+        posted = []
+        for part in split_message(markdown):
+            key = self.state.begin_post(room_id, fingerprint(room_id, part))
+            try:
+                message = self.client.post_message(room_id, part, parent_id=parent_id)
+            except BaseException:
+                self.state.abandon_post(key)
+                raise
+            self.state.finish_post(key, message.id)
+            posted.append(message)
+        return posted
+
+    def reply(self, message: Message, markdown: str) -> list[Message]:
+        """Answer `message` in its thread."""
+        return self.post(message.room_id, markdown, parent_id=message.thread_id)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def flush(self, *, force: bool = False) -> None:
+        """Write counters and the last event time to the database (at most once a second)."""
+        with self._counts_lock:
+            if not force and self._monotonic() - self._flushed_at < _FLUSH_SECONDS:
+                return
+            counts, self._counts = self._counts, Counter()
+            last_event_at, self._last_event_at = self._last_event_at, None
+            self._flushed_at = self._monotonic()
+        try:
+            if counts:
+                self.state.add_counters(counts)
+            if last_event_at:
+                self.state.set_values({"last_event_at": last_event_at})
+        except Exception:
+            log.exception("could not store the bot's counters")
+            with self._counts_lock:
+                self._counts.update(counts)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _process(self, message: Message, received_at: float) -> str:
+        me = self.identity.get()
+        if me is None:
+            log.warning("a message arrived but no account is the bot identity")
+            return "no_identity"
+        is_owner = message.person_id == me.person_id
+        if is_owner and self._is_own_post(message):
+            return "own_post"
+        found = self._recognize(message, me, is_owner)
+        if found is None:
+            return "ignored"
+        body, explicit = found
+        name, raw_args = self.router.split(body)
+        command = self.router.find(name) if name else None
+        if command is None:
+            if not explicit:
+                return "ignored"
+            self._finish(message, None, "unknown", self._unknown(name), received_at)
+            return "unknown"
+        if not self.router.may_run(
+            command, email=message.person_email, room_id=message.room_id, is_owner=is_owner
+        ):
+            log.info("refused %s to a sender not allowed", command.name)
+            text = f"Sorry, you are not allowed to run `{self.router.prefix}{command.name}` here."
+            self._finish(message, command, "denied", text, received_at)
+            return "denied"
+        try:
+            args = parse_args(command.args, raw_args)
+        except CommandArgumentError as error:
+            text = f"{error.message}. Usage: `{command.usage(self.router.prefix)}`"
+            self._finish(message, command, "bad_arguments", text, received_at)
+            return "bad_arguments"
+        context = CommandContext(
+            bot=self,
+            message=message,
+            command=command,
+            args=args,
+            raw_args=raw_args,
+            identity=me,
+            is_owner=is_owner,
+        )
+        try:
+            result = command.handler(context)
+        except NeedsReauth:
+            self.metrics.commands.labels(command=command.name, outcome="needs_reauth").inc()
+            raise
+        except Exception as error:
+            error_id = secrets.token_hex(4)
+            log.exception("command %s failed (error id %s)", command.name, error_id)
+            self.record_error(
+                f"command {command.name} failed: {_error_name(error)} (error id {error_id})",
+                error_id,
+            )
+            text = (
+                f"Something went wrong running `{self.router.prefix}{command.name}` "
+                f"(error id `{error_id}`). It has been logged."
+            )
+            self._finish(message, command, "error", text, received_at)
+            return "error"
+        self._finish(message, command, "ok", result, received_at)
+        return "ok"
+
+    def _recognize(
+        self, message: Message, me: BotIdentity, is_owner: bool
+    ) -> tuple[str, bool] | None:
+        """Return (command line without prefix or mention, typed with the prefix) or None."""
+        text = message.text.strip()
+        mentioned = False
+        if not is_owner and message.room_type == "group":
+            text, mentioned = strip_leading_mention(text, message.html, me.person_id, me.names)
+            text = text.strip()
+        prefix = self.router.prefix
+        if text.startswith(prefix):
+            return text[len(prefix) :], True
+        if mentioned and text:
+            return text, False
+        return None
+
+    def _is_own_post(self, message: Message) -> bool:
+        prints = {
+            fingerprint(message.room_id, content)
+            for content in (message.markdown, message.text)
+            if content
+        }
+        return self.state.is_own_post(message.id, prints)
+
+    def _finish(
+        self,
+        message: Message,
+        command: Command | None,
+        outcome: str,
+        reply: str | None,
+        received_at: float,
+    ) -> None:
+        name = command.name if command else "unknown"
+        if reply:
+            self.reply(message, reply)
+        self.metrics.commands.labels(command=name, outcome=outcome).inc()
+        self.metrics.latency.observe(self._monotonic() - received_at)
+        self._count("commands", outcome=outcome)
+
+    def _unknown(self, name: str) -> str:
+        prefix = self.router.prefix
+        names = [command.name for command in self.router.commands()]
+        close = difflib.get_close_matches(name.lower(), names, n=1)
+        hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
+        return f"Unknown command `{prefix}{name}`.{hint} Try `{prefix}help`."
+
+    def _needs_reauth(self, error: NeedsReauth, doing: str) -> str:
+        log.error("bot identity needs a new login (%s): %s", doing, error)
+        self.record_error(f"{doing}: needs_reauth", None)
+        self.identity.invalidate()
+        return "needs_reauth"
+
+    def record_error(self, text: str, error_id: str | None = None) -> None:
+        """Keep an error in the bot state (for the panel); never raises."""
+        try:
+            self.state.record_error(text, error_id=error_id)
+        except Exception:
+            log.exception("could not record the bot error in the database")
+
+    def _count(self, family: str, *, outcome: str) -> None:
+        with self._counts_lock:
+            self._counts[f"{family}_{outcome}"] += 1
+            self._counts[f"{family}_total"] += 1
+            self._last_event_at = self.clock.now().isoformat()
+        self.flush()
+
+    def _deliver_reminder(self, reminder: Reminder) -> None:
+        text = f"⏰ Reminder for {reminder.requested_by}: {reminder.text}"
+        self.post(reminder.room_id, text, parent_id=reminder.parent_id)
+
+
+def _error_name(error: BaseException) -> str:
+    code = getattr(error, "code", None)
+    return str(code) if code else type(error).__name__

@@ -1,0 +1,132 @@
+"""The webhook endpoint: check size and signature on the raw bytes, de-duplicate, queue, 2xx.
+
+Order matters (security-reliability.md §5, R-30..R-33): the body size is capped before
+anything reads it (413), the `X-Spark-Signature` HMAC-SHA1 is checked in constant time over the
+exact bytes received *before* JSON parsing (401: nothing processed), and only then is the
+payload parsed (400 when malformed). A delivery for a message some instance already took on is
+acknowledged without acting (200), a full queue answers 503 so Webex tries again, and everything
+else is acknowledged at once (202) and processed on the bot's worker pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import UTC
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+
+from flask import Blueprint
+from flask import Flask
+from flask import Response
+from flask import jsonify
+from flask import request
+
+if TYPE_CHECKING:
+    from bot.service import Bot
+
+__all__ = ["SIGNATURE_HEADER", "create_webhook_app", "verify_signature", "webhook_blueprint"]
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Spark-Signature"
+
+
+def verify_signature(secret: str, body: bytes, signature: str | None) -> bool:
+    """Return whether `signature` is the hex HMAC-SHA1 of `body` keyed with `secret`.
+
+    The comparison is constant-time; case and length must match exactly (Webex sends lowercase).
+    """
+    if not signature or not secret:
+        return False
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace"))
+
+
+def webhook_blueprint(bot: Bot, *, name: str = "bot_webhook") -> Blueprint:
+    """Return a blueprint serving `POST <options.webhook_path>` for `bot`.
+
+    The panel mounts it on its own server; `create_webhook_app` serves it alone.
+    """
+    options = bot.options
+    if not options.webhook_secret:
+        # Fail closed at start: without a secret nothing could be verified (R-30).
+        raise ValueError("the webhook endpoint needs options.webhook_secret")
+    secret = options.webhook_secret
+    cap = options.max_body_bytes
+    blueprint = Blueprint(name, __name__)
+
+    @blueprint.post(options.webhook_path)
+    def receive() -> tuple[Response, int] | Response:
+        length = request.content_length
+        if length is not None and length > cap:
+            return _answer(bot, 413, "too_large")
+        body = request.stream.read(cap + 1)
+        if len(body) > cap:
+            return _answer(bot, 413, "too_large")
+        if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            log.warning("webhook delivery rejected: missing or wrong signature")
+            return _answer(bot, 401, "bad_signature")
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _answer(bot, 400, "malformed")
+        status, outcome = accept_delivery(bot, payload)
+        return _answer(bot, status, outcome)
+
+    return blueprint
+
+
+def create_webhook_app(bot: Bot) -> Flask:
+    """Return a Flask app serving only the webhook endpoint (tests, a bot-only process)."""
+    app = Flask("tokenbot_bot_webhook")
+    # Werkzeug enforces it while reading too (belt and braces with the explicit check).
+    app.config["MAX_CONTENT_LENGTH"] = bot.options.max_body_bytes
+    app.register_blueprint(webhook_blueprint(bot))
+    return app
+
+
+def accept_delivery(bot: Bot, payload: Any) -> tuple[int, str]:
+    """Decide on a verified, parsed delivery; return the HTTP status and the outcome."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+        return 400, "malformed"
+    message_id = payload["data"].get("id")
+    if not isinstance(message_id, str) or not message_id:
+        return 400, "malformed"
+    if payload.get("resource") != "messages" or payload.get("event") != "created":
+        return 200, "not_a_new_message"
+    registered = bot.registered_webhook_id()
+    if registered and payload.get("id") not in (None, registered):
+        log.warning("delivery from a webhook we did not register; ignored")
+        return 403, "unknown_webhook"
+    if _too_old(bot, payload["data"].get("created")):
+        log.warning("delivery of an old message ignored (replay?)")
+        return 200, "stale"
+    if not bot.state.claim_message(message_id, source="webhook"):
+        return 200, "duplicate"
+    if not bot.submit_id(message_id, intake="webhook"):
+        bot.state.release_message(message_id)
+        return 503, "queue_full"
+    return 202, "accepted"
+
+
+def _too_old(bot: Bot, created: Any) -> bool:
+    limit = bot.options.max_event_age_seconds
+    if not limit or not isinstance(created, str):
+        return False
+    try:
+        moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return (bot.clock.now() - moment).total_seconds() > limit
+
+
+def _answer(bot: Bot, status: int, outcome: str) -> tuple[Response, int]:
+    if outcome != "accepted":
+        bot.metrics.deliveries.labels(intake="webhook", outcome=outcome).inc()
+    response = jsonify({"status": outcome})
+    if status == 503:
+        response.headers["Retry-After"] = "1"
+    return response, status

@@ -1,0 +1,253 @@
+"""Fixtures for the bot: its state store on a real database, and a bot on a fake Webex client.
+
+The fake client stands below our own seam (`WebexClient`'s methods) for unit tests of routing,
+loop safety and intake; the end-to-end tests use the real client, the real SDK and the emulator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bot.commands import register_builtins
+from bot.identity import IdentityCache
+from bot.message import Message
+from bot.metrics import BotMetrics
+from bot.options import BotOptions
+from bot.router import AccessPolicy
+from bot.router import Router
+from bot.service import Bot
+from core.botstate import BotStateStore
+from core.clock import FrozenClock
+from core.db import Database
+from core.db import upgrade
+
+OWNER_ID = "PERSON-ALICE"
+OWNER_EMAIL = "alice@example.com"
+SECRET = "test-webhook-secret-0123456789abcdef"
+
+
+@dataclass
+class FakeAccount:
+    """What `TokenStore.bot_identity()` returns, reduced to what the bot reads."""
+
+    id: int = 1
+    person_id: str = OWNER_ID
+    email: str = OWNER_EMAIL
+    display_name: str = "Alice Liddell"
+    status: str = "active"
+    access_expires_at: Any = None
+    last_refreshed_at: Any = None
+
+
+class FakeIdentityStore:
+    """A token store that only knows the bot identity."""
+
+    def __init__(self, account: FakeAccount | None = None) -> None:
+        self.account: FakeAccount | None = account or FakeAccount()
+
+    def bot_identity(self) -> FakeAccount | None:
+        """Return the bot identity."""
+        return self.account
+
+
+@dataclass
+class FakeClient:
+    """Webex as far as the bot's client seam goes: rooms, messages, webhooks, in memory."""
+
+    messages: dict[str, Message] = field(default_factory=dict)
+    rooms: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    posted: list[Message] = field(default_factory=list)
+    fail_with: Exception | None = None
+    on_post: Callable[[Message], None] | None = None
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, message: Message) -> Message:
+        """Store a message as if someone posted it."""
+        with self._lock:
+            if not message.created:
+                message = replace(message, created=_stamp(next(self._ids)))
+            self.messages[message.id] = message
+        return message
+
+    def get_message(self, message_id: str) -> Message:
+        """Return a stored message."""
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.messages[message_id]
+
+    def post_message(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> Message:
+        """Post as the owner."""
+        if self.fail_with is not None:
+            raise self.fail_with
+        with self._lock:
+            number = next(self._ids)
+        message = Message(
+            id=f"POSTED-{number}",
+            room_id=room_id,
+            person_id=OWNER_ID,
+            person_email=OWNER_EMAIL,
+            text=markdown,
+            markdown=markdown,
+            parent_id=parent_id,
+            created=_stamp(number),
+        )
+        if self.on_post is not None:
+            self.on_post(message)  # e.g. deliver our own post back before we return
+        with self._lock:
+            self.messages[message.id] = message
+            self.posted.append(message)
+        return message
+
+    def list_messages(self, room_id: str, *, limit: int, **_: Any) -> list[Message]:
+        """Return the newest messages of a room, newest first."""
+        with self._lock:
+            found = [m for m in self.messages.values() if m.room_id == room_id]
+        found.sort(key=lambda m: m.created, reverse=True)
+        return found[:limit]
+
+    def list_rooms(self, *, limit: int, **_: Any) -> list[dict[str, Any]]:
+        """Return the rooms, most recently active first (activity from their messages)."""
+        rooms = []
+        for room in self.rooms:
+            activity = max(
+                (m.created for m in self.messages.values() if m.room_id == room["id"]),
+                default=room.get("created", "2026-01-01T00:00:00.000Z"),
+            )
+            rooms.append({**room, "lastActivity": activity})
+        rooms.sort(key=lambda room: room["lastActivity"], reverse=True)
+        return rooms[:limit]
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        """Return the webhooks."""
+        return [dict(hook) for hook in self.webhooks]
+
+    def create_webhook(
+        self, *, name: str, target_url: str, secret: str, **_: Any
+    ) -> dict[str, Any]:
+        """Create a webhook."""
+        hook = {
+            "id": f"HOOK-{next(self._ids)}",
+            "name": name,
+            "targetUrl": target_url,
+            "secret": secret,
+            "resource": "messages",
+            "event": "created",
+        }
+        self.webhooks.append(hook)
+        return dict(hook)
+
+    def update_webhook(
+        self, webhook_id: str, *, name: str, target_url: str, secret: str
+    ) -> dict[str, Any]:
+        """Update a webhook."""
+        for hook in self.webhooks:
+            if hook["id"] == webhook_id:
+                hook.update(name=name, targetUrl=target_url, secret=secret)
+                return dict(hook)
+        raise KeyError(webhook_id)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook."""
+        self.webhooks = [hook for hook in self.webhooks if hook["id"] != webhook_id]
+
+    def replies_to(self, room_id: str) -> list[Message]:
+        """Return what the bot posted into a room, in order."""
+        with self._lock:
+            return [m for m in self.posted if m.room_id == room_id]
+
+
+def _stamp(number: int) -> str:
+    seconds, millis = divmod(number, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    return f"2026-01-01T10:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+@pytest.fixture
+def migrated_url(sqlite_url: str) -> str:
+    """A SQLite database migrated to head."""
+    upgrade(sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture
+def bot_database(migrated_url: str) -> Iterator[Database]:
+    """The migrated database, disposed after the test."""
+    database = Database(migrated_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def frozen_clock() -> FrozenClock:
+    """A clock at 2026-01-01 10:00 UTC."""
+    from datetime import UTC
+    from datetime import datetime
+
+    return FrozenClock(datetime(2026, 1, 1, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def bot_state(bot_database: Database, frozen_clock: FrozenClock) -> BotStateStore:
+    """The bot state store on a migrated SQLite database."""
+    return BotStateStore(bot_database, frozen_clock)
+
+
+@pytest.fixture
+def fake_client() -> FakeClient:
+    """A fresh in-memory Webex."""
+    return FakeClient()
+
+
+@pytest.fixture
+def make_bot(
+    bot_state: BotStateStore, fake_client: FakeClient, frozen_clock: FrozenClock
+) -> Iterator[Callable[..., Bot]]:
+    """Build bots on the fake client (stopped after the test); options may be overridden."""
+    bots: list[Bot] = []
+
+    def build(*, start: bool = False, **overrides: Any) -> Bot:
+        values: dict[str, Any] = {
+            "api_base_url": "http://127.0.0.1:9/v1/",
+            "intake": "webhook",
+            "webhook_secret": SECRET,
+            "policy": AccessPolicy.of(emails=["bob@example.com"]),
+            "workers": 2,
+            "queue_size": 8,
+        }
+        values.update(overrides)
+        options = BotOptions(**values)
+        router = Router(prefix=options.prefix, policy=options.policy)
+        register_builtins(router)
+        bot = Bot(
+            options=options,
+            client=fake_client,  # type: ignore[arg-type]
+            identity=IdentityCache(FakeIdentityStore()),
+            state=bot_state,
+            router=router,
+            metrics=BotMetrics(),
+            clock=frozen_clock,
+        )
+        bots.append(bot)
+        if start:
+            bot.pool.start()
+            bot.reminders.start()
+        return bot
+
+    try:
+        yield build
+    finally:
+        for bot in bots:
+            bot.stop(timeout=5)
