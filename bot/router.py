@@ -34,8 +34,9 @@ Access = Literal["everyone", "allowed", "owner"]
 class AccessPolicy:
     """Who, besides the user the bot acts as, may run commands: emails, domains, spaces.
 
-    An empty policy allows nobody else: with a real user's identity, failing closed is the
-    safe default.
+    A sender must match an email or a domain; when spaces are listed, the command must also
+    come from one of them. Empty emails and domains allow nobody else: with a real user's
+    identity, failing closed is the safe default.
     """
 
     emails: frozenset[str] = frozenset()
@@ -60,7 +61,8 @@ class AccessPolicy:
         """Return whether a sender `email` in space `room_id` is allowed by this policy."""
         email = email.lower()
         domain = email.rpartition("@")[2]
-        return email in self.emails or domain in self.domains or room_id in self.spaces
+        person = email in self.emails or domain in self.domains
+        return person and (not self.spaces or room_id in self.spaces)
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,6 +172,10 @@ class BotSettings:
     workers: int = _num(4, 1, 64)
     queue_size: int = _num(100, 1, 100_000)
     webhook_secret: Secret | None = _env("TOKENBOT_WEBHOOK_SECRET")
+    poll_rooms: int = _num(20, 1, 1000)
+    poll_api_budget_per_minute: int = _num(120, 1, 100_000)
+    max_body_bytes: int = _num(262_144, 1024, 1_048_576)
+    max_event_age_seconds: float = _num(600, 0, 86_400)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,9 +84,7 @@ def test_extra_words_are_refused() -> None:
 
 
 def test_access_rules() -> None:
-    policy = AccessPolicy.of(
-        emails=["Bob@Example.com"], domains=["@partner.org"], spaces=["ROOM-OPEN"]
-    )
+    policy = AccessPolicy.of(emails=["Bob@Example.com"], domains=["@partner.org"])
     router = Router(policy=policy)
     allowed = router.add(Command("echo", _noop))
     public = router.add(Command("ping", _noop, access="everyone"))
@@ -97,8 +95,13 @@ def test_access_rules() -> None:
 
     assert may(allowed, "bob@example.com")
     assert may(allowed, "eve@partner.org")
-    assert may(allowed, "dave@example.com", room="ROOM-OPEN")
+    assert not may(allowed, "dave@example.com", room="ROOM-OPEN")
     assert not may(allowed, "dave@example.com")
+    # With spaces listed, allowed people count only there.
+    in_space = Router(policy=AccessPolicy.of(emails=["bob@example.com"], spaces=["ROOM-OPEN"]))
+    echo = in_space.add(Command("echo", _noop))
+    assert in_space.may_run(echo, email="bob@example.com", room_id="ROOM-OPEN", is_owner=False)
+    assert not in_space.may_run(echo, email="bob@example.com", room_id="ROOM-X", is_owner=False)
     assert may(public, "dave@example.com")
     assert not may(private, "bob@example.com")
     assert may(private, "alice@example.com", owner=True)
