@@ -138,6 +138,10 @@ def access_token() -> Response:
     """Exchange a code or a refresh token (form body, client_secret_post)."""
     st = state()
     form = {k: v for k, v in request.form.items()}
+    basic = request.authorization
+    if basic is not None and basic.type == "basic" and st.settings.accept_basic_auth:
+        form.setdefault("client_id", basic.username or "")
+        form.setdefault("client_secret", basic.password or "")
     grant_type = form.get("grant_type", "")
     note_call(grant_type=grant_type, client_id=form.get("client_id", ""))
     if grant_type == "authorization_code":

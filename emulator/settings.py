@@ -32,6 +32,7 @@ class Settings:
     require_pkce: bool = False
     invalid_client_status: int = 400
     token_response_scope: bool = False
+    accept_basic_auth: bool = False
     # REST.
     rate_limit_per_minute: int | None = None
     rate_limit_window_seconds: float = 60.0

@@ -374,3 +374,15 @@ def test_sdk_access_tokens_api_works_against_the_emulator(
     again = api.access_tokens.refresh(client[0], client[1], token.refresh_token)
     me = WebexAPI(access_token=again.access_token, base_url=emulator.api_url).people.me()
     assert me.emails == ["bob@example.com"]
+
+
+def test_basic_client_auth_only_when_enabled(
+    emulator: EmulatorHandle, client: tuple[str, str]
+) -> None:
+    tokens = _grant(emulator, client)
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    url = emulator.api_url + "access_token"
+    refused = requests.post(url, data=form, auth=client, timeout=10)
+    _assert_oauth_error(refused, "invalid_client")
+    emulator.settings(accept_basic_auth=True)
+    assert requests.post(url, data=form, auth=client, timeout=10).status_code == 200
