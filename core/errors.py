@@ -168,3 +168,13 @@ class LoginStateInvalid(StoreError):
             hint=hint or "start the Webex login again from the admin panel",
         )
         self.reason = reason
+
+
+class OAuthAnswerLost(TransientOAuthError):
+    """The request may have reached Webex, but its answer never came (read timeout, drop).
+
+    Retried like any transient error; but if Webex processed it and rotated the refresh token,
+    the token we still hold is dead, so a later `invalid_grant` is explained by this.
+    """
+
+    code = "oauth_answer_lost"

@@ -23,9 +23,11 @@ from datetime import datetime
 from typing import Any
 
 import requests
+import urllib3
 from authlib.integrations.requests_client import OAuth2Session
 
 from core.errors import FatalOAuthError
+from core.errors import OAuthAnswerLost
 from core.errors import OAuthError
 from core.errors import TransientOAuthError
 from core.logs import fingerprint
@@ -251,15 +253,21 @@ class WebexOAuthClient:
             return send()
         except OAuthError:
             raise
-        except requests.Timeout as exc:
-            raise TransientOAuthError(
-                f"Webex did not answer {what} within {self.timeout_seconds:g} s",
-                hint="retried automatically",
-            ) from (None if _leaks(exc, secrets_sent) else exc)
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise TransientOAuthError(
-                f"the connection to Webex failed during {what} ({type(exc).__name__})",
-                hint="retried automatically",
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            cause = None if _leaks(exc, secrets_sent) else exc
+            if _never_sent(exc):
+                raise TransientOAuthError(
+                    f"could not connect to Webex for {what} ({type(exc).__name__})",
+                    hint="retried automatically",
+                ) from cause
+            if isinstance(exc, requests.Timeout):
+                message = f"Webex did not answer {what} within {self.timeout_seconds:g} s"
+            else:
+                message = f"the connection to Webex broke during {what} ({type(exc).__name__})"
+            raise OAuthAnswerLost(message, hint="retried automatically") from cause
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise OAuthAnswerLost(
+                f"Webex's answer to {what} was cut off", hint="retried automatically"
             ) from (None if _leaks(exc, secrets_sent) else exc)
         except requests.RequestException as exc:
             raise OAuthError(f"the request for {what} failed ({type(exc).__name__})") from None
@@ -360,6 +368,14 @@ def _safe_description(body: dict[str, Any], secrets_sent: Sequence[str]) -> str:
         if value:
             text = text.replace(value, "[redacted]")
     return text[:_MAX_DESCRIPTION]
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Tell whether the request certainly never reached Webex (the connection was not made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _leaks(exc: BaseException, secrets_sent: Sequence[str]) -> bool:

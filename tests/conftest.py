@@ -6,5 +6,6 @@ pytest_plugins = [
     "tests.plugins.netguard",
     "tests.plugins.databases",
     "tests.plugins.emulator",
+    "tests.plugins.tokens",
     "tests.plugins.bot",
 ]

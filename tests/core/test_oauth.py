@@ -1,8 +1,8 @@
-"""The Webex OAuth client: request shapes and error classification, against a scripted stub.
+"""The Webex OAuth client: request shapes and error classification, then the real flows.
 
-The stub (a stdlib HTTP server on loopback) answers exactly what each test scripts, including
-answers the emulator cannot give (HTML error pages, malformed JSON). The emulator-backed flow
-tests are in test_oauth_emulator.py.
+First against a scripted stub (a stdlib HTTP server on loopback) that answers exactly what each
+test scripts, including answers the emulator cannot give (HTML error pages, malformed JSON);
+then over real HTTP against the emulator: code flow with PKCE, refresh, identify, faults.
 """
 
 from __future__ import annotations
@@ -25,10 +25,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.errors import FatalOAuthError
+from core.errors import OAuthAnswerLost
 from core.errors import OAuthError
 from core.errors import TransientOAuthError
 from core.oauth import WebexOAuthClient
 from core.oauth import parse_retry_after
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.tokens import Integration
+from tests.plugins.tokens import make_client
+from tests.plugins.tokens import run_code_flow
+from tests.plugins.tokens import settle_faults
+from tests.plugins.tokens import token_calls
 
 CLIENT_ID = "Cstubclientid0001"
 CLIENT_SECRET = "stub-client-secret-value-0001"
@@ -308,7 +315,7 @@ def test_429_is_transient_and_carries_retry_after(stub: Stub) -> None:
 
 def test_a_hang_past_the_timeout_is_transient(stub: Stub) -> None:
     stub.answers.append(Answer(hang=True, json_body=_token()))
-    with pytest.raises(TransientOAuthError) as caught:
+    with pytest.raises(OAuthAnswerLost) as caught:
         stub.client(timeout=0.3).refresh(REFRESH)
     assert "0.3 s" in str(caught.value)
     assert REFRESH not in _all_text(caught.value)
@@ -316,7 +323,8 @@ def test_a_hang_past_the_timeout_is_transient(stub: Stub) -> None:
 
 def test_a_dropped_connection_is_transient(stub: Stub) -> None:
     stub.answers.append(Answer(drop=True))
-    with pytest.raises(TransientOAuthError):
+    # The request reached the server: its answer, not the request, was lost.
+    with pytest.raises(OAuthAnswerLost):
         stub.client().refresh(REFRESH)
 
 
@@ -336,8 +344,10 @@ def test_a_refused_connection_is_transient() -> None:
         scopes=SCOPES,
         timeout_seconds=2,
     )
-    with pytest.raises(TransientOAuthError):
+    with pytest.raises(TransientOAuthError) as caught:
         client.refresh(REFRESH)
+    # Nothing was sent, so nothing can have been rotated.
+    assert not isinstance(caught.value, OAuthAnswerLost)
 
 
 @pytest.mark.parametrize(
@@ -422,3 +432,87 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("nan") is None
+
+
+# -- against the emulator ----------------------------------------------------------------------
+
+
+def test_full_code_flow_against_the_emulator(
+    emulator: EmulatorHandle, oauth_client: WebexOAuthClient, integration: Integration
+) -> None:
+    flow = run_code_flow(emulator, oauth_client, "alice@example.com")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(flow.authorize_url).query).items()}
+    assert query["scope"].split() == list(integration.scopes)
+    assert query["redirect_uri"] == integration.redirect_uri
+    assert flow.location.startswith(integration.redirect_uri + "?")
+    tokens = oauth_client.exchange_code(flow.code, code_verifier=flow.verifier)
+    assert tokens.access_token and tokens.refresh_token
+    assert tokens.expires_in > 0 and tokens.refresh_token_expires_in
+    identity = oauth_client.identify(tokens.access_token)
+    alice = emulator.person("alice@example.com")
+    assert identity.person_id == alice["id"]
+    assert identity.email == "alice@example.com"
+    (call,) = token_calls(emulator, "authorization_code")
+    assert call["status"] == 200
+
+    refreshed = oauth_client.refresh(tokens.refresh_token)
+    assert refreshed.access_token != tokens.access_token
+    assert oauth_client.identify(refreshed.access_token).person_id == alice["id"]
+    assert len(token_calls(emulator)) == 1
+
+
+def test_the_emulator_refuses_a_code_with_the_wrong_verifier_or_twice(
+    emulator: EmulatorHandle, oauth_client: WebexOAuthClient
+) -> None:
+    flow = run_code_flow(emulator, oauth_client, "bob@example.com")
+    with pytest.raises(FatalOAuthError) as caught:
+        oauth_client.exchange_code(flow.code, code_verifier=oauth_client.new_verifier())
+    assert caught.value.error == "invalid_grant"
+    flow = run_code_flow(emulator, oauth_client, "bob@example.com")
+    oauth_client.exchange_code(flow.code, code_verifier=flow.verifier)
+    with pytest.raises(FatalOAuthError) as caught:
+        oauth_client.exchange_code(flow.code, code_verifier=flow.verifier)
+    assert caught.value.error == "invalid_grant"
+
+
+def test_a_wrong_client_secret_is_fatal_invalid_client(
+    emulator: EmulatorHandle, integration: Integration
+) -> None:
+    tokens = emulator.mint_token(integration.client_id, "carol@example.com", ["spark:people_read"])
+    wrong = Integration(
+        integration.client_id, "0" * 64, integration.redirect_uri, integration.scopes
+    )
+    with pytest.raises(FatalOAuthError) as caught:
+        make_client(emulator, wrong).refresh(tokens["refresh_token"])
+    assert caught.value.error == "invalid_client"
+    assert "0" * 64 not in _all_text(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"status": 500}, TransientOAuthError),
+        ({"status": 503}, TransientOAuthError),
+        ({"status": 429, "retry_after": 42}, TransientOAuthError),
+        ({"delay_seconds": 1.5}, OAuthAnswerLost),
+        ({"drop": True}, OAuthAnswerLost),
+    ],
+    ids=["500", "503", "429", "hang", "drop"],
+)
+def test_emulator_faults_are_classified(
+    emulator: EmulatorHandle,
+    integration: Integration,
+    fault: dict[str, Any],
+    expected: type[Exception],
+) -> None:
+    client = make_client(emulator, integration, timeout=1.0)
+    tokens = emulator.mint_token(integration.client_id, "dave@example.com", ["spark:people_read"])
+    emulator.fault("/v1/access_token", method="POST", **fault)
+    with pytest.raises(expected) as caught:
+        client.refresh(tokens["refresh_token"])
+    if "retry_after" in fault:
+        assert getattr(caught.value, "retry_after", None) == 42
+    assert tokens["refresh_token"] not in _all_text(caught.value)
+    # The fault was one-shot: the same refresh token still works (rotation is off).
+    assert client.refresh(tokens["refresh_token"]).access_token
+    settle_faults(emulator)

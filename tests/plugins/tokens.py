@@ -1,16 +1,41 @@
 """Fixtures and helpers for the OAuth client, refresher and scheduler tests.
 
-`wait_until` polls a condition against a deadline (never a bare sleep); the fixtures chain
-emulator -> integration -> OAuth client -> connected account in the store.
+Chained: emulator -> `integration` (registered client id and secret) -> `oauth_client` (the
+real `WebexOAuthClient` over loopback HTTP) -> `connect` (a full code flow into the store).
+`FakeOAuth` is a scripted stand-in for the unit tests of the refresher, and `wait_until` polls a
+condition against a deadline instead of sleeping.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
 from typing import TypeVar
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from core.clock import FrozenClock
+from core.tokens import Identity
+from core.tokens import TokenSet
+
+if TYPE_CHECKING:
+    from core.oauth import WebexOAuthClient
+    from core.records import AccountView
+    from core.store import TokenStore
+    from tests.plugins.emulator import EmulatorHandle
 
 T = TypeVar("T")
+
+REDIRECT_URI = "http://127.0.0.1:2000/redirect.html"
+SCOPES = ("spark:people_read", "spark:messages_read", "spark:messages_write")
 
 
 def wait_until(
@@ -31,3 +56,186 @@ def wait_until(
     if value:
         return value
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what or condition}")
+
+
+# -- a scripted OAuth client ---------------------------------------------------------------------
+
+
+class FakeOAuth:
+    """A `RefreshClient` that answers from a script and records every refresh token it got.
+
+    Each `refresh` pops the next scripted step: a `TokenSet`, an exception to raise, or a
+    callable run first (to simulate what happens during the call). With an empty script it
+    issues new tokens, rotating the refresh token when `rotate` is set.
+    """
+
+    def __init__(self, *, rotate: bool = False, expires_in: int = 3600) -> None:
+        self.rotate = rotate
+        self.expires_in = expires_in
+        self.script: list[Any] = []
+        self.seen: list[str] = []
+        self._lock = threading.Lock()
+        self._numbers = itertools.count(1)
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        with self._lock:
+            self.seen.append(refresh_token)
+            step = self.script.pop(0) if self.script else None
+            n = next(self._numbers)
+        while callable(step) and not isinstance(step, type):
+            step = step()
+        if isinstance(step, BaseException):
+            raise step
+        if isinstance(step, TokenSet):
+            return step
+        return TokenSet(
+            access_token=f"fake-access-{n:04d}-xxxxxxxxxxxx",
+            expires_in=self.expires_in,
+            refresh_token=f"fake-refresh-{n:04d}-xxxxxxxxxxxx" if self.rotate else None,
+            refresh_token_expires_in=7775999,
+        )
+
+    @property
+    def calls(self) -> int:
+        """How many refresh calls were made."""
+        return len(self.seen)
+
+
+@pytest.fixture
+def fake_oauth() -> FakeOAuth:
+    """A scripted OAuth client that rotates refresh tokens."""
+    return FakeOAuth(rotate=True)
+
+
+def connect_fake(
+    store: TokenStore,
+    clock: FrozenClock,
+    *,
+    email: str = "alice@example.com",
+    expires_in: int = 3600,
+    refresh_token_expires_in: int | None = 7775999,
+    access_token: str = "first-access-token-xxxxxxxx",
+    refresh_token: str = "first-refresh-token-xxxxxxx",
+) -> AccountView:
+    """Store a connected account with the given tokens, sent at the clock's now."""
+    identity = Identity(
+        person_id=f"person-{email}", email=email, display_name=email.split("@")[0].title()
+    )
+    tokens = TokenSet(
+        access_token=access_token,
+        expires_in=expires_in,
+        refresh_token=refresh_token,
+        refresh_token_expires_in=refresh_token_expires_in,
+    )
+    return store.save_connected(identity, SCOPES, tokens, sent_at=clock.now())
+
+
+# -- the real client against the emulator --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Integration:
+    """A registered emulator integration."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+
+
+@pytest.fixture
+def integration(emulator: EmulatorHandle) -> Integration:
+    """An integration registered in the emulator, with our redirect URI and scopes."""
+    client_id, secret = emulator.register_integration([REDIRECT_URI], list(SCOPES))
+    return Integration(client_id, secret, REDIRECT_URI, SCOPES)
+
+
+def make_client(
+    emulator: EmulatorHandle, integration: Integration, *, timeout: float = 2.0
+) -> WebexOAuthClient:
+    """Build the real OAuth client pointed at the emulator."""
+    from core.oauth import WebexOAuthClient
+
+    return WebexOAuthClient(
+        client_id=integration.client_id,
+        client_secret=integration.client_secret,
+        authorize_url=f"{emulator.url}/v1/authorize",
+        token_url=f"{emulator.url}/v1/access_token",
+        api_base_url=emulator.api_url,
+        redirect_uri=integration.redirect_uri,
+        scopes=integration.scopes,
+        timeout_seconds=timeout,
+    )
+
+
+@pytest.fixture
+def oauth_client(emulator: EmulatorHandle, integration: Integration) -> WebexOAuthClient:
+    """The real OAuth client against the emulator, with a 2 s timeout."""
+    return make_client(emulator, integration)
+
+
+@dataclass(frozen=True)
+class CodeFlow:
+    """What one browser round trip through the emulator's authorize page produced."""
+
+    state: str
+    verifier: str
+    authorize_url: str
+    location: str
+    code: str
+
+
+def run_code_flow(
+    emulator: EmulatorHandle, client: WebexOAuthClient, email: str, *, state: str | None = None
+) -> CodeFlow:
+    """Play the browser: auto-approve as `email`, follow to the redirect, return the code.
+
+    The redirect host is not contacted: the Location header is parsed instead.
+    """
+    import secrets
+
+    emulator.settings(auto_approve=email)
+    verifier = client.new_verifier()
+    state = state or secrets.token_urlsafe(24)
+    url = client.authorization_url(state=state, code_verifier=verifier)
+    with requests.Session() as browser:
+        response = browser.get(url, allow_redirects=False, timeout=10)
+    assert response.status_code in (302, 303), response.text[:300]
+    location = response.headers["Location"]
+    query = parse_qs(urlsplit(location).query)
+    assert query["state"] == [state], location
+    return CodeFlow(state, verifier, url, location, query["code"][0])
+
+
+def connect(
+    store: TokenStore,
+    client: WebexOAuthClient,
+    emulator: EmulatorHandle,
+    clock: FrozenClock,
+    email: str = "alice@example.com",
+) -> AccountView:
+    """Connect `email` through the full code flow and store the account."""
+    flow = run_code_flow(emulator, client, email)
+    sent_at = clock.now()
+    tokens = client.exchange_code(flow.code, code_verifier=flow.verifier)
+    identity = client.identify(tokens.access_token)
+    return store.save_connected(identity, client.scopes, tokens, sent_at=sent_at)
+
+
+def token_calls(
+    emulator: EmulatorHandle, grant_type: str = "refresh_token"
+) -> list[dict[str, Any]]:
+    """Return the emulator's token-endpoint calls of one grant type."""
+    return [c for c in emulator.calls("/v1/access_token") if c.get("grant_type") == grant_type]
+
+
+def settle_faults(emulator: EmulatorHandle, count: int = 1, path: str = "/v1/access_token") -> None:
+    """Wait until `count` faulted calls have finished (a delayed one finishes late).
+
+    The emulator lives for the whole session and logs a call when it ends: a delayed request
+    still running when a test ends would land in the next test's call log.
+    """
+    wait_until(
+        lambda: sum(1 for c in emulator.calls(path) if c.get("fault")) >= count,
+        what="the emulator's faulted calls to finish",
+    )
