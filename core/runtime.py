@@ -1,0 +1,144 @@
+"""Build the framework-free parts from one `Settings`, in one place.
+
+The panel, the bot and the command line all need the same database, cipher, store, OAuth client
+and token service. `build_runtime` makes them once per process; nothing here starts a thread or
+a scheduler (that is the process wiring's decision, DESIGN.md section 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+from core.clock import Clock
+from core.clock import SystemClock
+from core.config import Settings
+from core.crypto import TokenCipher
+from core.db import Database
+from core.db import upgrade
+from core.oauth import WebexOAuthClient
+from core.policy import RefreshPolicy
+from core.refresher import SweepReport
+from core.refresher import make_owner
+from core.refresher import sweep
+from core.service import TokenService
+from core.store import TokenStore
+
+
+@dataclass(eq=False)
+class Runtime:
+    """The parts one process shares, built from one `Settings`.
+
+    Attributes:
+        settings: The validated settings everything was built from.
+        clock: The time source (a `FrozenClock` in tests).
+        database: Engines and transactions.
+        cipher: Encrypts token material at rest.
+        policy: Refresh-ahead and back-off arithmetic.
+        store: Accounts, grants, events and pending logins.
+        oauth: The Webex OAuth client.
+        tokens: Valid access tokens on demand (refreshing inline when due).
+        owner: This process's name in leases and events.
+    """
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    cipher: TokenCipher
+    policy: RefreshPolicy
+    store: TokenStore
+    oauth: WebexOAuthClient
+    tokens: TokenService
+    owner: str = field(default_factory=make_owner)
+
+    def sweep(self) -> SweepReport:
+        """Refresh every due account once, as the scheduler's job does."""
+        refresh = self.settings.refresh
+        return sweep(
+            self.store,
+            self.oauth,
+            clock=self.clock,
+            policy=self.policy,
+            owner=self.owner,
+            max_workers=refresh.max_concurrency,
+            lease_seconds=refresh.lease_seconds,
+        )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.database.dispose()
+
+
+def policy_from(settings: Settings) -> RefreshPolicy:
+    """Return the refresh policy the `refresh` section describes."""
+    refresh = settings.refresh
+    return RefreshPolicy(
+        margin_seconds=refresh.margin_seconds,
+        keepalive_hours=refresh.keepalive_hours,
+        refresh_token_warning_days=refresh.refresh_token_warning_days,
+        backoff_base_seconds=refresh.backoff_base_seconds,
+        backoff_max_seconds=refresh.backoff_max_seconds,
+        min_token_validity_seconds=refresh.min_token_validity_seconds,
+        expiry_skew_seconds=refresh.expiry_skew_seconds,
+    )
+
+
+def oauth_client_from(settings: Settings) -> WebexOAuthClient:
+    """Return the Webex OAuth client the `webex` section and the secrets describe."""
+    webex = settings.webex
+    return WebexOAuthClient(
+        client_id=webex.client_id.reveal(),
+        client_secret=webex.client_secret.reveal(),
+        authorize_url=webex.authorize_url,
+        token_url=webex.token_url,
+        api_base_url=webex.api_base_url,
+        redirect_uri=webex.redirect_uri,
+        scopes=webex.scopes,
+        timeout_seconds=webex.timeout_seconds,
+    )
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> Runtime:
+    """Build the shared parts of one process from `settings`.
+
+    Args:
+        settings: Validated settings (`core.config.load_settings`).
+        clock: The time source; the system clock unless a test passes a frozen one.
+        migrate: Bring the database schema to the newest migration first (idempotent). Every
+            process may do it: Alembic's version table makes a second run a no-op.
+
+    Returns:
+        The runtime; call `close()` when the process ends.
+    """
+    clock = clock or SystemClock()
+    if migrate:
+        upgrade(settings.database.url)
+    database = Database(
+        settings.database.url, busy_timeout_seconds=settings.database.busy_timeout_seconds
+    )
+    cipher = settings.cipher()
+    policy = policy_from(settings)
+    owner = make_owner()
+    store = TokenStore(database, cipher, clock=clock, policy=policy, owner=owner)
+    oauth = oauth_client_from(settings)
+    tokens = TokenService(
+        store,
+        oauth,
+        clock=clock,
+        policy=policy,
+        owner_prefix="tokenbot",
+        lease_seconds=settings.refresh.lease_seconds,
+    )
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        database=database,
+        cipher=cipher,
+        policy=policy,
+        store=store,
+        oauth=oauth,
+        tokens=tokens,
+        owner=owner,
+    )

@@ -1,0 +1,84 @@
+"""One Settings builds the whole framework-free process: store, OAuth client, token service."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from core.clock import FrozenClock
+from core.config import Settings
+from core.config import load_settings
+from core.crypto import TokenCipher
+from core.runtime import build_runtime
+from core.runtime import policy_from
+from core.tokens import TokenSet
+from tests.plugins.emulator import EmulatorHandle
+
+REDIRECT = "http://127.0.0.1:2000/oauth/callback"
+SCOPES = ["spark:people_read", "spark:messages_read"]
+
+
+def _settings(emulator: EmulatorHandle, database_url: str, **refresh: object) -> Settings:
+    client_id, client_secret = emulator.register_integration([REDIRECT])
+    return load_settings(
+        "/dev/null",
+        env={
+            "WEBEX_CLIENT_ID": client_id,
+            "WEBEX_CLIENT_SECRET": client_secret,
+            "TOKENBOT_SECRET_KEY": secrets.token_urlsafe(48),
+            "TOKENBOT_ENCRYPTION_KEYS": TokenCipher.generate_key_spec("k1"),
+        },
+        overrides={
+            "webex": {"api_base_url": f"{emulator.api_url}", "scopes": SCOPES},
+            "database": {"url": database_url},
+            "refresh": dict(refresh),
+        },
+    )
+
+
+def test_runtime_connects_refreshes_and_sweeps(emulator: EmulatorHandle, database_url: str) -> None:
+    settings = _settings(emulator, database_url, margin_seconds=600)
+    clock = FrozenClock()
+    runtime = build_runtime(settings, clock=clock)
+    try:
+        assert runtime.policy == policy_from(settings)
+        client_id = settings.webex.client_id.reveal()
+        minted = emulator.mint_token(client_id, "alice@example.com", SCOPES)
+        identity = runtime.oauth.identify(minted["access_token"])
+        tokens = TokenSet(
+            access_token=minted["access_token"],
+            expires_in=minted["expires_in"],
+            refresh_token=minted["refresh_token"],
+            refresh_token_expires_in=minted["refresh_token_expires_in"],
+        )
+        account = runtime.store.save_connected(identity, SCOPES, tokens, sent_at=clock.now())
+        assert account.email == "alice@example.com"
+
+        # Not due yet: the sweep finds nothing and makes no call to Webex.
+        assert runtime.sweep().count("refreshed") == 0
+        assert runtime.tokens.access_token(account.id) == minted["access_token"]
+
+        # Past the refresh point, the sweep renews the token through the emulator.
+        clock.advance((account.next_refresh_at - clock.now()).total_seconds() + 1)
+        emulator.advance_clock(3600)
+        report = runtime.sweep()
+        assert report.count("refreshed") == 1
+        refreshed = runtime.store.get(account.id)
+        assert refreshed.last_refreshed_at == clock.now()
+        assert refreshed.next_refresh_at is not None
+        assert refreshed.next_refresh_at > clock.now() + timedelta(hours=1)
+        fresh = runtime.tokens.access_token(account.id)
+        assert fresh != minted["access_token"]
+        assert runtime.oauth.identify(fresh).email == "alice@example.com"
+    finally:
+        runtime.close()
+
+
+def test_build_runtime_migrates_an_empty_database(
+    emulator: EmulatorHandle, sqlite_url: str
+) -> None:
+    runtime = build_runtime(_settings(emulator, sqlite_url))
+    try:
+        assert runtime.store.count_accounts() == 0
+    finally:
+        runtime.close()
