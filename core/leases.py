@@ -30,7 +30,21 @@ from core.rows import execute_update
 from core.rows import token_context
 from core.tokens import TokenSet
 
-__all__ = ["RefreshLeases"]
+__all__ = ["RefreshLeases", "due_query"]
+
+
+def due_query(now: datetime, *, limit: int = 500) -> sa.Select[int]:
+    """Return the sweep's query: refreshable, unleased accounts due at `now`, oldest first."""
+    return (
+        sa.select(Account.id)
+        .where(
+            Account.next_refresh_at <= now,
+            Account.status.in_(REFRESHABLE),
+            sa.or_(Account.lease_until.is_(None), Account.lease_until < now),
+        )
+        .order_by(Account.next_refresh_at)
+        .limit(limit)
+    )
 
 
 class RefreshLeases(RowAccess):
@@ -42,16 +56,7 @@ class RefreshLeases(RowAccess):
         One query on the `next_refresh_at` index: accounts that need a login or were
         disconnected have no `next_refresh_at` and are never scanned.
         """
-        query = (
-            sa.select(Account.id)
-            .where(
-                Account.next_refresh_at <= now,
-                Account.status.in_(REFRESHABLE),
-                sa.or_(Account.lease_until.is_(None), Account.lease_until < now),
-            )
-            .order_by(Account.next_refresh_at)
-            .limit(limit)
-        )
+        query = due_query(now, limit=limit)
         with self.db.read() as session:
             return list(session.execute(query).scalars())
 
