@@ -9,11 +9,20 @@ from core.db import Database
 from core.db import upgrade
 from core.models import AccountStatus
 from core.models import EventKind
+from core.oauth import WebexOAuthClient
 from core.policy import RefreshPolicy
 from core.records import AccessGrant
 from core.records import AccountView
 from core.records import Claim
 from core.records import EventView
+from core.refresher import RefreshOutcome
+from core.refresher import SweepReport
+from core.refresher import refresh_account
+from core.refresher import refresh_counters
+from core.refresher import sweep
+from core.scheduler import RefreshScheduler
+from core.service import TokenService
+from core.service import TokenUnavailable
 from core.store import TokenStore
 
 __all__: list[str] = [
@@ -27,4 +36,13 @@ __all__: list[str] = [
     "RefreshPolicy",
     "TokenStore",
     "upgrade",
+    "WebexOAuthClient",
+    "RefreshOutcome",
+    "SweepReport",
+    "refresh_account",
+    "refresh_counters",
+    "sweep",
+    "RefreshScheduler",
+    "TokenService",
+    "TokenUnavailable",
 ]
