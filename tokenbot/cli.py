@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from tokenbot.commands.accounts import accounts_group
 from tokenbot.commands.config import config_group
+from tokenbot.commands.db import db_group
 from tokenbot.commands.emulator import emulator_command
+from tokenbot.commands.keys import keys_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,8 +22,11 @@ def cli() -> None:
 
 
 # Command groups register here, one line each (see tokenbot/commands/).
+cli.add_command(accounts_group)
 cli.add_command(config_group)
+cli.add_command(db_group)
 cli.add_command(emulator_command)
+cli.add_command(keys_group)
 
 
 def main() -> None:

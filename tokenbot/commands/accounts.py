@@ -1,0 +1,67 @@
+"""`tokenbot accounts list|refresh|disconnect`: the connected Webex accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.records import AccountView
+from tokenbot.context import config_option
+from tokenbot.context import runtime_for
+
+
+@click.group("accounts")
+def accounts_group() -> None:
+    """List, refresh and disconnect connected Webex accounts."""
+
+
+def _when(view: AccountView, name: str) -> str:
+    moment = getattr(view, name)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+@accounts_group.command("list")
+@config_option
+@click.option("--search", default=None, help="Only accounts whose email or name contains this.")
+def list_command(config_path: Path | None, search: str | None) -> None:
+    """Show every account with its health, expiries and next refresh."""
+    with runtime_for(config_path) as runtime:
+        now = runtime.clock.now()
+        total = runtime.store.count_accounts(search)
+        views = runtime.store.list_accounts(search=search, offset=0, limit=max(total, 1))
+    if not views:
+        click.echo("no accounts connected yet: use the panel's Connect Webex button")
+        return
+    header = f"{'id':>5}  {'health':<13} {'email':<32} {'access expires':<21} {'next refresh':<21}"
+    click.echo(header)
+    for view in views:
+        bot = "  (bot identity)" if view.is_bot_identity else ""
+        click.echo(
+            f"{view.id:>5}  {view.health(now):<13} {view.email[:32]:<32} "
+            f"{_when(view, 'access_expires_at'):<21} {_when(view, 'next_refresh_at'):<21}{bot}"
+        )
+
+
+@accounts_group.command("refresh")
+@config_option
+@click.argument("account_id", type=int)
+def refresh_command(config_path: Path | None, account_id: int) -> None:
+    """Refresh ACCOUNT_ID's access token now (exactly once, even with a scheduler running)."""
+    with runtime_for(config_path) as runtime:
+        outcome = runtime.tokens.force_refresh(account_id)
+        view = runtime.store.get(account_id)
+    click.echo(f"account {account_id}: {outcome.result}; health {view.health(runtime.clock.now())}")
+    if not outcome.ok:
+        raise SystemExit(1)
+
+
+@accounts_group.command("disconnect")
+@config_option
+@click.argument("account_id", type=int)
+@click.confirmation_option(prompt="Wipe this account's tokens? It must log in again to return.")
+def disconnect_command(config_path: Path | None, account_id: int) -> None:
+    """Wipe ACCOUNT_ID's tokens and stop refreshing it."""
+    with runtime_for(config_path) as runtime:
+        runtime.store.disconnect(account_id)
+    click.echo(f"account {account_id} disconnected; its tokens are wiped")

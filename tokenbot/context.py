@@ -1,0 +1,67 @@
+"""What every command that touches the database shares: the --config option and the runtime.
+
+Errors we raise on purpose (`TokenbotError`) end the command with one line on stderr naming
+what is wrong, and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from typing import TypeVar
+
+import click
+
+from core.config import Settings
+from core.config import load_settings
+from core.errors import TokenbotError
+from core.runtime import Runtime
+from core.runtime import build_runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(command: F) -> F:
+    """Add the `--config PATH` option every command shares."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="YAML settings file (default: $TOKENBOT_CONFIG, else ./config.yaml).",
+    )(command)
+
+
+def fail(exc: TokenbotError) -> None:
+    """End the command with the error's one line and exit status 2."""
+    click.echo(f"error: {exc}", err=True)
+    raise SystemExit(2)
+
+
+def settings_or_exit(config_path: Path | None, *, demo: bool = False) -> Settings:
+    """Load the settings, or end the command with the one-line error."""
+    try:
+        return load_settings(config_path, demo=demo)
+    except TokenbotError as exc:
+        fail(exc)
+        raise AssertionError("unreachable") from exc
+
+
+@contextmanager
+def runtime_for(config_path: Path | None, *, migrate: bool = True) -> Iterator[Runtime]:
+    """Yield the runtime of `config_path`; our own errors become one line and exit 2."""
+    settings = settings_or_exit(config_path)
+    try:
+        runtime = build_runtime(settings, migrate=migrate)
+    except TokenbotError as exc:
+        fail(exc)
+        raise AssertionError("unreachable") from exc
+    try:
+        yield runtime
+    except TokenbotError as exc:
+        fail(exc)
+    finally:
+        runtime.close()
