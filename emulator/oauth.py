@@ -10,7 +10,6 @@ from urllib.parse import urlunsplit
 
 from flask import Blueprint
 from flask import Response
-from flask import redirect
 from flask import render_template
 from flask import request
 
@@ -36,8 +35,8 @@ def _back(redirect_uri: str, params: dict[str, str | None]) -> Response:
     parts = urlsplit(redirect_uri)
     extra = urlencode({k: v for k, v in params.items() if v is not None})
     query = f"{parts.query}&{extra}" if parts.query else extra
-    response: Response = redirect(urlunsplit(parts._replace(query=query)), code=302)
-    return response
+    location = urlunsplit(parts._replace(query=query))
+    return Response(status=302, headers={"Location": location})
 
 
 @bp.get("/authorize")
