@@ -1,5 +1,12 @@
-"""The Flask admin panel: admin login, "Connect Webex", token dashboard, JSON API."""
+"""The Flask admin panel: admin login, "Connect Webex", token dashboard, JSON API.
+
+`create_app(settings, runtime)` builds it around a runtime that already exists; `PanelMetrics`
+is the metrics registry the wiring shares with the refresher and the bot.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from admin.app import create_app
+from admin.metrics import PanelMetrics
+
+__all__ = ["PanelMetrics", "create_app"]

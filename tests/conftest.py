@@ -7,5 +7,6 @@ pytest_plugins = [
     "tests.plugins.databases",
     "tests.plugins.emulator",
     "tests.plugins.tokens",
+    "tests.plugins.panel",
     "tests.plugins.bot",
 ]

@@ -1,0 +1,82 @@
+"""The JSON API: accounts and status, for an admin session or a bearer API token.
+
+Read-only on purpose: it changes nothing, so it needs no CSRF token, and a leaked API token
+can read token *metadata* (never a token) but cannot disconnect or refresh anything.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint
+from flask import jsonify
+from flask import request
+from flask.typing import ResponseReturnValue
+
+from admin.auth_state import login_required
+from admin.context import panel
+from admin.dashboard import page_args
+from admin.summary import account_summary
+from admin.views import account_dict
+from admin.views import bot_card
+from admin.views import event_dict
+from admin.views import iso
+
+__all__ = ["bp"]
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_PER_PAGE = 200
+
+
+@bp.get("/accounts")
+@login_required(api=True)
+def accounts() -> ResponseReturnValue:
+    """List accounts: ``?q=`` searches e-mail and name, ``?page=`` and ``?per_page=`` page."""
+    the_panel = panel()
+    q, page = page_args()
+    per_page = request.args.get("per_page", type=int) or the_panel.config.page_size
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    total = the_panel.store.count_accounts(search=q)
+    pages = max(1, math.ceil(total / per_page))
+    now = the_panel.clock.now()
+    views = the_panel.store.list_accounts(search=q, offset=(page - 1) * per_page, limit=per_page)
+    return jsonify(
+        {
+            "now": iso(now),
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "per_page": per_page,
+            "accounts": [account_dict(view, now) for view in views],
+        }
+    )
+
+
+@bp.get("/accounts/<int:account_id>")
+@login_required(api=True)
+def account(account_id: int) -> ResponseReturnValue:
+    """Describe one account with its latest events."""
+    the_panel = panel()
+    view = the_panel.store.get(account_id)
+    now = the_panel.clock.now()
+    body = account_dict(view, now)
+    body["events"] = [event_dict(e) for e in the_panel.store.events(account_id, limit=20)]
+    return jsonify({"now": iso(now), "account": body})
+
+
+@bp.get("/status")
+@login_required(api=True)
+def status() -> ResponseReturnValue:
+    """Summarize: accounts per status badge, the bot, the scheduler, the time."""
+    the_panel = panel()
+    now = the_panel.clock.now()
+    alive = the_panel.scheduler_alive
+    bot = the_panel.bot_status() if the_panel.bot_status else None
+    return jsonify(
+        {
+            "now": iso(now),
+            "accounts": account_summary(the_panel.runtime.database, now),
+            "scheduler": {"alive": None if alive is None else bool(alive())},
+            "bot": bot_card(bot, the_panel.store.bot_identity(), now),
+        }
+    )

@@ -1,0 +1,187 @@
+"""The app factory: `create_app(settings, runtime)` wires blueprints to an existing runtime.
+
+Nothing here opens a database connection, a socket or a thread: the runtime already holds the
+database, and the scheduler and bot are started by `tokenbot serve`, never by the app (a WSGI
+server with several workers would start several).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+from flask import request
+from flask_wtf.csrf import CSRFProtect
+
+from admin import api
+from admin import auth
+from admin import connect
+from admin import dashboard
+from admin import errors
+from admin import health
+from admin.auth_state import load_admin
+from admin.context import EXTENSION_KEY
+from admin.context import Panel
+from admin.context import PanelConfig
+from admin.metrics import PanelMetrics
+from admin.metrics import TokenSample
+from admin.security import content_security_policy
+from admin.security import cookie_must_be_secure
+from admin.security import install_security_headers
+from admin.security import origin_of
+from admin.views import duration_text
+from admin.views import iso
+from admin.views import token_samples
+from admin.views import utc_text
+from core.admins import AdminStore
+from core.errors import ConfigError
+from core.refresher import RESULTS
+from core.refresher import refresh_counters
+
+__all__ = ["create_app", "panel_config"]
+
+MIN_SECRET_KEY_LENGTH = 32
+# Endpoints that must stay cheap and work without a session (probes, scrapers, our CSS/JS).
+_NO_SESSION_ENDPOINTS = {"static", "health.healthz", "health.readyz", "health.metrics"}
+
+
+def _reveal(value: Any) -> str:
+    if value is None:
+        return ""
+    reveal = getattr(value, "reveal", None)
+    return str(reveal() if callable(reveal) else value)
+
+
+def panel_config(settings: Any) -> PanelConfig:
+    """Take what the panel needs from `settings` (core.config.Settings)."""
+    panel_settings = settings.panel
+    public_url = panel_settings.public_url or f"http://{panel_settings.host}:{panel_settings.port}"
+    redirect_uri = settings.webex.redirect_uri
+    return PanelConfig(
+        public_url=public_url.rstrip("/"),
+        secure_cookies=cookie_must_be_secure(public_url),
+        idle_seconds=int(panel_settings.session_idle_minutes * 60),
+        absolute_seconds=int(panel_settings.session_absolute_hours * 3600),
+        redirect_uri=redirect_uri,
+        redirect_path=urlsplit(redirect_uri).path or "/oauth/callback",
+        scopes=tuple(settings.webex.scopes),
+    )
+
+
+def create_app(
+    settings: Any,
+    runtime: Any,
+    *,
+    scheduler_alive: Callable[[], bool] | None = None,
+    bot_status: Callable[[], Mapping[str, Any]] | None = None,
+    metrics: PanelMetrics | None = None,
+    admins: AdminStore | None = None,
+    secret_key: str | None = None,
+) -> Flask:
+    """Build the admin panel around an existing runtime.
+
+    Args:
+        settings: The loaded `core.config.Settings`.
+        runtime: The `core.runtime.Runtime` (database, store, oauth client, token service,
+            clock); the app only uses it, it never opens or closes it.
+        scheduler_alive: Tells `/readyz` whether the refresh scheduler runs; None when this
+            process runs no scheduler (then readiness depends on the database only).
+        bot_status: Returns the bot card's facts (keys: intake_mode, webhook_registered,
+            last_event_at, commands_handled, errors, last_error); None when no bot runs here.
+        metrics: The process's `PanelMetrics`; pass the one the refresher and bot record into.
+        admins: The admin store; by default one over `runtime.database`.
+        secret_key: Flask's signing key; by default the configured TOKENBOT_SECRET_KEY.
+
+    Raises:
+        ConfigError: the secret key is missing or shorter than 32 characters.
+    """
+    config = panel_config(settings)
+    key = secret_key if secret_key is not None else _secret_key_of(settings)
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            "TOKENBOT_SECRET_KEY",
+            f"needs at least {MIN_SECRET_KEY_LENGTH} characters of random data",
+            hint='make one with python -c "import secrets; print(secrets.token_urlsafe(48))"',
+        )
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=key,
+        DEBUG=False,
+        # '__Host-' pins the cookie to this host and path '/', and requires Secure (ASVS 3.3.1).
+        SESSION_COOKIE_NAME="__Host-tokenbot" if config.secure_cookies else "tokenbot_session",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=config.absolute_seconds),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        # A CSRF token lives as long as the session it belongs to; the session has its own
+        # idle and absolute limits on the server.
+        WTF_CSRF_TIME_LIMIT=config.absolute_seconds,
+        WTF_CSRF_SSL_STRICT=True,
+        PREFERRED_URL_SCHEME="https" if config.secure_cookies else "http",
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    metrics = metrics or PanelMetrics()
+    admins = admins or AdminStore(runtime.database, clock=runtime.clock)
+    the_panel = Panel(
+        config=config,
+        runtime=runtime,
+        admins=admins,
+        metrics=metrics,
+        scheduler_alive=scheduler_alive,
+        bot_status=bot_status,
+    )
+    app.extensions[EXTENSION_KEY] = the_panel
+
+    def sample() -> Iterator[TokenSample]:
+        return token_samples(runtime.store, runtime.clock)
+
+    metrics.watch_tokens(sample)
+    metrics.watch_refreshes(refresh_counters, RESULTS)
+
+    CSRFProtect(app)
+    authorize_origin = origin_of(settings.webex.authorize_url)
+    install_security_headers(
+        app,
+        csp=content_security_policy([authorize_origin]),
+        hsts=config.secure_cookies,
+    )
+
+    @app.before_request
+    def _load_admin() -> None:
+        if request.endpoint not in _NO_SESSION_ENDPOINTS:
+            load_admin()
+
+    app.register_blueprint(errors.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(connect.make_blueprint(config.redirect_path))
+    app.jinja_env.filters["utc"] = utc_text
+    app.jinja_env.filters["duration"] = duration_text
+
+    @app.context_processor
+    def _server_time() -> dict[str, Any]:
+        # Countdowns in the browser follow the server's clock, not the viewer's.
+        return {"server_now": iso(runtime.clock.now())}
+
+    return app
+
+
+def _secret_key_of(settings: Any) -> str:
+    for holder in (settings, getattr(settings, "panel", None), getattr(settings, "security", None)):
+        if holder is None:
+            continue
+        value = getattr(holder, "secret_key", None)
+        if value is not None:
+            return _reveal(value)
+    return ""

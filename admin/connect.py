@@ -1,0 +1,173 @@
+"""Connect Webex: start the authorization-code + PKCE flow, and take its callback.
+
+The callback is served at the *path* of the configured redirect URI, so an integration
+registered as ``http://127.0.0.1:2000/redirect.html`` works unchanged. It accepts a code only
+for a state that this browser started less than ten minutes ago and never used (R-01); any
+other state ends in a 400 page before a token request is sent. The state and the verifier live
+in the database (only a hash of the state, the verifier encrypted), never in the cookie.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import Response
+from flask import flash
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask.typing import ResponseReturnValue
+
+from admin.auth_state import browser_binding
+from admin.auth_state import current_admin
+from admin.auth_state import login_required
+from admin.context import panel
+from core.errors import LoginStateInvalid
+from core.errors import OAuthError
+from core.logs import fingerprint
+
+__all__ = ["LOGIN_MAX_AGE_SECONDS", "make_blueprint"]
+
+log = logging.getLogger(__name__)
+LOGIN_MAX_AGE_SECONDS = 600
+
+_STATE_PAGES = {
+    "missing": (
+        "This sign-in link is incomplete",
+        "The answer from Webex carried no login state, so it cannot be matched to a login "
+        "started here. Start again from the panel.",
+    ),
+    "unknown": (
+        "This sign-in is not one we started",
+        "The login state is not one this panel issued. Start again from the panel.",
+    ),
+    "foreign": (
+        "This sign-in was started in another browser",
+        "A Webex sign-in must finish in the browser session that started it. Start again here.",
+    ),
+    "expired": (
+        "This sign-in took too long",
+        "A Webex sign-in must finish within ten minutes. Start again from the panel.",
+    ),
+    "replayed": (
+        "This sign-in was already used",
+        "Each Webex sign-in link works once. If the account is not connected yet, start "
+        "again from the panel.",
+    ),
+}
+
+
+def _failed(status: int, title: str, explanation: str) -> Response:
+    response = make_response(
+        render_template("connect_failed.html", status=status, title=title, explanation=explanation),
+        status,
+    )
+    return _no_trace(response)
+
+
+def _no_trace(response: Response) -> Response:
+    # The callback URL carries the code and state: do not let it leak through Referer or be
+    # cached (RFC 9700 §4.2, §4.3).
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def make_blueprint(callback_path: str) -> Blueprint:
+    """Build the connect blueprint with the callback at `callback_path`."""
+    bp = Blueprint("connect", __name__)
+
+    @bp.post("/connect")
+    @login_required()
+    def start() -> ResponseReturnValue:
+        """Begin a Webex login bound to this browser and send the browser to Webex."""
+        the_panel = panel()
+        verifier = the_panel.oauth.new_verifier()
+        state = the_panel.store.begin_login(session_binding=browser_binding(), verifier=verifier)
+        url = the_panel.oauth.authorization_url(state=state, code_verifier=verifier)
+        log.info("webex login started", extra={"state": fingerprint(state)})
+        return redirect(url, code=303)
+
+    @bp.get(callback_path)
+    def callback() -> ResponseReturnValue:
+        """Finish a Webex login: check the state, redeem the code, identify, store."""
+        if current_admin() is None:
+            # Never redirect with the code in ``next``; the login must be started again.
+            return _failed(
+                401,
+                "Log in to the panel first",
+                "Your panel session ended before Webex answered. Log in and connect again.",
+            )
+        the_panel = panel()
+        args = request.args
+        state = args.get("state", "")
+        if args.get("error"):
+            # Spend the state anyway, so the same link cannot be used again.
+            if state:
+                try:
+                    the_panel.store.consume_login(
+                        state,
+                        session_binding=browser_binding(),
+                        max_age_seconds=LOGIN_MAX_AGE_SECONDS,
+                    )
+                except LoginStateInvalid:
+                    pass
+            if args.get("error") == "access_denied":
+                log.info("webex consent denied")
+                return _failed(
+                    400,
+                    "Webex access was not granted",
+                    "The sign-in was cancelled or consent was declined on the Webex page. "
+                    "Nothing was connected.",
+                )
+            log.warning("webex authorize error", extra={"error": args.get("error", "")[:64]})
+            return _failed(
+                400,
+                "Webex refused the sign-in",
+                "Webex answered with an error instead of an authorization. Check the "
+                "integration's redirect URI and scopes, then try again.",
+            )
+        if not state:
+            return _failed(400, *_STATE_PAGES["missing"])
+        try:
+            verifier = the_panel.store.consume_login(
+                state, session_binding=browser_binding(), max_age_seconds=LOGIN_MAX_AGE_SECONDS
+            )
+        except LoginStateInvalid as exc:
+            log.warning("webex callback refused: state %s", exc.reason)
+            return _failed(400, *_STATE_PAGES[exc.reason])
+        code = args.get("code", "")
+        if not code:
+            return _failed(
+                400,
+                "Webex sent no authorization code",
+                "The answer from Webex is incomplete. Start again from the panel.",
+            )
+        sent_at = the_panel.clock.now()
+        try:
+            tokens = the_panel.oauth.exchange_code(code, code_verifier=verifier)
+            identity = the_panel.oauth.identify(tokens.access_token)
+        except OAuthError as exc:
+            log.warning("webex code exchange failed (%s)", exc.code)
+            return _failed(
+                502,
+                "Webex did not complete the sign-in",
+                "The authorization code could not be exchanged for tokens, or Webex did not "
+                "say who signed in. Nothing was stored. Try again in a moment; if it keeps "
+                "failing, check the integration's client id, secret and redirect URI.",
+            )
+        view = the_panel.store.save_connected(
+            identity, the_panel.config.scopes, tokens, sent_at=sent_at
+        )
+        account_id = getattr(view, "id", view)
+        if the_panel.store.bot_identity() is None:
+            # The first account is the obvious bot identity; the admin can change it.
+            the_panel.store.set_bot_identity(account_id)
+        flash(f"Connected {identity.display_name or identity.email} ({identity.email}).", "ok")
+        response = redirect(url_for("dashboard.account", account_id=account_id), code=303)
+        return _no_trace(response)
+
+    return bp

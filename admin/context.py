@@ -1,0 +1,69 @@
+"""What every blueprint needs from the app: the runtime's parts, resolved once in create_app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from admin.metrics import PanelMetrics
+from core.admins import AdminStore
+
+__all__ = ["EXTENSION_KEY", "Panel", "PanelConfig", "panel"]
+
+EXTENSION_KEY = "tokenbot"
+
+
+@dataclass(frozen=True, slots=True)
+class PanelConfig:
+    """The panel's own settings, taken from `Settings` in one place (`admin.app`)."""
+
+    public_url: str
+    secure_cookies: bool
+    idle_seconds: int
+    absolute_seconds: int
+    redirect_uri: str
+    redirect_path: str
+    scopes: tuple[str, ...]
+    page_size: int = 25
+    poll_seconds: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """The runtime's parts the views use; one per app, kept in ``app.extensions``."""
+
+    config: PanelConfig
+    runtime: Any
+    admins: AdminStore
+    metrics: PanelMetrics
+    scheduler_alive: Callable[[], bool] | None
+    bot_status: Callable[[], Mapping[str, Any]] | None
+
+    @property
+    def store(self) -> Any:
+        """The token store (core.store.TokenStore)."""
+        return self.runtime.store
+
+    @property
+    def oauth(self) -> Any:
+        """The Webex OAuth client (core.oauth.WebexOAuthClient)."""
+        return self.runtime.oauth
+
+    @property
+    def tokens(self) -> Any:
+        """The token service (core.refresher.TokenService)."""
+        return self.runtime.tokens
+
+    @property
+    def clock(self) -> Any:
+        """The runtime's clock."""
+        return self.runtime.clock
+
+
+def panel() -> Panel:
+    """Return the `Panel` of the current app."""
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]

@@ -1,0 +1,159 @@
+"""Prometheus metrics of the panel's process, in a registry of their own.
+
+One `PanelMetrics` per app (tests build many apps; a global registry would refuse the second
+set of names). Token gauges are read from the store at scrape time, so they are right in every
+process whichever one refreshed. Refresh counts are read at scrape time from the refresher's
+process-wide counters (`core.refresher.refresh_counters`): the sweep, the on-demand path and
+the panel's "refresh now" all go through that one routine. Bot commands are counted by the bot
+through `record_command` on the `PanelMetrics` the wiring hands it.
+
+Token series are labelled by account id only: one series per connected account (bounded by
+the accounts table) and no e-mail address on an endpoint a scraper reads without logging in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter
+from prometheus_client import Histogram
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE", "PanelMetrics", "TokenSample"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSample:
+    """One account as the token gauges see it (seconds may be negative once expired)."""
+
+    account_id: int
+    health: str
+    access_seconds_left: float | None
+    refresh_seconds_left: float | None
+
+
+class _TokenCollector(Collector):
+    def __init__(self, sample: Callable[[], Iterable[TokenSample]]) -> None:
+        self._sample = sample
+
+    def describe(self) -> Iterator[Metric]:
+        # Registration asks for the names; answering from collect() would query the database
+        # inside create_app.
+        yield GaugeMetricFamily("tokenbot_access_token_seconds_left", "", labels=["account_id"])
+        yield GaugeMetricFamily("tokenbot_refresh_token_seconds_left", "", labels=["account_id"])
+        yield GaugeMetricFamily("tokenbot_accounts", "", labels=["status"])
+
+    def collect(self) -> Iterator[Metric]:
+        access = GaugeMetricFamily(
+            "tokenbot_access_token_seconds_left",
+            "Seconds until the account's access token expires (negative: expired).",
+            labels=["account_id"],
+        )
+        refresh = GaugeMetricFamily(
+            "tokenbot_refresh_token_seconds_left",
+            "Seconds until the account's refresh token expires (negative: expired).",
+            labels=["account_id"],
+        )
+        by_health: dict[str, int] = {}
+        for item in self._sample():
+            label = [str(item.account_id)]
+            if item.access_seconds_left is not None:
+                access.add_metric(label, item.access_seconds_left)
+            if item.refresh_seconds_left is not None:
+                refresh.add_metric(label, item.refresh_seconds_left)
+            by_health[item.health] = by_health.get(item.health, 0) + 1
+        accounts = GaugeMetricFamily(
+            "tokenbot_accounts", "Connected accounts by status badge.", labels=["status"]
+        )
+        for health in ("healthy", "refresh_due", "failing", "needs_reauth", "disconnected"):
+            accounts.add_metric([health], by_health.pop(health, 0))
+        for health, count in sorted(by_health.items()):
+            accounts.add_metric([health], count)
+        yield access
+        yield refresh
+        yield accounts
+
+
+class _RefreshCollector(Collector):
+    def __init__(self, counts: Callable[[], Mapping[str, int]], results: Iterable[str]) -> None:
+        self._counts = counts
+        self._results = tuple(results)
+
+    def describe(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("tokenbot_refreshes", "", labels=["result"])
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "tokenbot_refreshes",
+            "Refresh attempts in this process by result (refreshed, fresh, busy, failed, "
+            "needs_reauth, stale, persist_failed).",
+            labels=["result"],
+        )
+        counts = dict(self._counts())
+        # Every result from the start, so rate() over a first failure works.
+        for result in self._results:
+            family.add_metric([result], counts.pop(result, 0))
+        for result, count in sorted(counts.items()):
+            family.add_metric([result], count)
+        yield family
+
+
+class PanelMetrics:
+    """Bot counters, a latency histogram, refresh counts and token gauges in `self.registry`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.bot_commands = Counter(
+            "tokenbot_bot_commands",
+            "Bot commands handled, by command name and outcome (ok, error).",
+            ["command", "outcome"],
+            registry=self.registry,
+        )
+        self.bot_command_seconds = Histogram(
+            "tokenbot_bot_command_seconds",
+            "Time from a command's arrival to its reply.",
+            registry=self.registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+        )
+        self._token_collector: _TokenCollector | None = None
+        self._refresh_collector: _RefreshCollector | None = None
+
+    def watch_tokens(self, sample: Callable[[], Iterable[TokenSample]]) -> None:
+        """Publish the token gauges from `sample()`, called at each scrape."""
+        if self._token_collector is not None:
+            self.registry.unregister(self._token_collector)
+        self._token_collector = _TokenCollector(sample)
+        self.registry.register(self._token_collector)
+
+    def watch_refreshes(
+        self, counts: Callable[[], Mapping[str, int]], results: Iterable[str] = ()
+    ) -> None:
+        """Publish refresh counts from `counts()` (result -> total), read at each scrape."""
+        if self._refresh_collector is not None:
+            self.registry.unregister(self._refresh_collector)
+        self._refresh_collector = _RefreshCollector(counts, results)
+        self.registry.register(self._refresh_collector)
+
+    def record_command(self, command: str, seconds: float, *, ok: bool) -> None:
+        """Count one bot command and its latency.
+
+        Pass the router's registered name (or "unknown"), never user text: each distinct
+        name is a new time series.
+        """
+        self.bot_commands.labels(command, "ok" if ok else "error").inc()
+        self.bot_command_seconds.observe(seconds)
+
+    def render(self) -> bytes:
+        """Return the Prometheus text exposition of everything in the registry."""
+        return generate_latest(self.registry)

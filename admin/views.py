@@ -1,0 +1,164 @@
+"""Turn the store's views into what pages and the JSON API show: one shape for both.
+
+Times are ISO 8601 UTC strings (``...Z``); the browser renders them in the viewer's time zone.
+No token material ever passes through here: `AccountView` has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from admin.metrics import TokenSample
+
+__all__ = [
+    "HEALTH_LABELS",
+    "account_dict",
+    "bot_card",
+    "event_dict",
+    "iso",
+    "duration_text",
+    "token_samples",
+    "utc_text",
+]
+
+HEALTH_LABELS = {
+    "healthy": "healthy",
+    "refresh_due": "refresh due",
+    "failing": "failing",
+    "needs_reauth": "needs re-login",
+    "disconnected": "disconnected",
+}
+_SAMPLE_PAGE = 500
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Return `moment` as ISO 8601 UTC with a ``Z``, or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _token(
+    expires_at: datetime | None, started_at: datetime | None, now: datetime
+) -> dict[str, Any]:
+    if expires_at is None:
+        return {"expires_at": None, "seconds_left": None, "fraction_left": None}
+    left = (expires_at - now).total_seconds()
+    fraction = None
+    if started_at is not None:
+        lifetime = (expires_at - started_at).total_seconds()
+        if lifetime > 0:
+            fraction = round(min(1.0, max(0.0, left / lifetime)), 4)
+    return {"expires_at": iso(expires_at), "seconds_left": int(left), "fraction_left": fraction}
+
+
+def account_dict(view: Any, now: datetime) -> dict[str, Any]:
+    """Describe an account (core.records.AccountView) for a page or the JSON API."""
+    health = view.health(now)
+    started = view.obtained_at or view.last_refreshed_at or view.created_at
+    return {
+        "id": view.id,
+        "person_id": view.person_id,
+        "email": view.email,
+        "display_name": view.display_name,
+        "org_id": view.org_id,
+        "scopes": list(view.scopes),
+        "status": str(getattr(view.status, "value", view.status)),
+        "health": health,
+        "health_label": HEALTH_LABELS.get(health, health),
+        "is_bot_identity": bool(view.is_bot_identity),
+        "has_tokens": bool(view.has_tokens),
+        "access_token": _token(view.access_expires_at, started, now),
+        "refresh_token": _token(view.refresh_expires_at, view.created_at or started, now),
+        "connected_at": iso(view.created_at),
+        "obtained_at": iso(view.obtained_at),
+        "last_refreshed_at": iso(view.last_refreshed_at),
+        "next_refresh_at": iso(view.next_refresh_at),
+        "failure_count": view.failure_count,
+        "last_error": view.last_error,
+    }
+
+
+def event_dict(view: Any) -> dict[str, Any]:
+    """Describe one history entry (core.records.EventView)."""
+    return {
+        "id": view.id,
+        "kind": str(getattr(view.kind, "value", view.kind)),
+        "at": iso(view.at),
+        "duration_ms": view.duration_ms,
+        "detail": view.detail,
+    }
+
+
+def bot_card(status: Mapping[str, Any] | None, identity: Any, now: datetime) -> dict[str, Any]:
+    """Describe the bot for its card: what `bot_status()` said, plus the bot identity."""
+    facts = dict(status or {})
+    last_event = facts.get("last_event_at")
+    if isinstance(last_event, datetime):
+        last_event = iso(last_event)
+    return {
+        "running": status is not None,
+        "intake_mode": facts.get("intake_mode") or ("off" if status is None else "unknown"),
+        "webhook_registered": bool(facts.get("webhook_registered", False)),
+        "last_event_at": last_event,
+        "commands_handled": int(facts.get("commands_handled", 0) or 0),
+        "errors": int(facts.get("errors", 0) or 0),
+        "last_error": facts.get("last_error"),
+        "identity": None
+        if identity is None
+        else {
+            "id": identity.id,
+            "email": identity.email,
+            "display_name": identity.display_name,
+            "health": identity.health(now),
+        },
+    }
+
+
+def token_samples(store: Any, clock: Any) -> Iterator[TokenSample]:
+    """Yield every account's seconds left, a page at a time (for the metrics scrape)."""
+    now = clock.now()
+    total = store.count_accounts(search=None)
+    for offset in range(0, total, _SAMPLE_PAGE):
+        for view in store.list_accounts(search=None, offset=offset, limit=_SAMPLE_PAGE):
+            usable = view.has_tokens
+            yield TokenSample(
+                account_id=view.id,
+                health=view.health(now),
+                access_seconds_left=_seconds(view.access_expires_at, now) if usable else None,
+                refresh_seconds_left=_seconds(view.refresh_expires_at, now) if usable else None,
+            )
+
+
+def _seconds(moment: datetime | None, now: datetime) -> float | None:
+    return None if moment is None else (moment - now).total_seconds()
+
+
+def utc_text(value: str | None) -> str:
+    """Render an ISO UTC string for readers without JavaScript: ``2026-01-01 12:00 UTC``."""
+    if not value:
+        return ""
+    return value.replace("T", " ").replace("Z", "")[:16] + " UTC"
+
+
+def duration_text(seconds: float | None) -> str:
+    """Render a span of seconds compactly: ``13 d 4 h``, ``2 h 5 min``, ``45 s``, ``expired``."""
+    if seconds is None:
+        return ""
+    if seconds <= 0:
+        return "expired"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
