@@ -9,10 +9,15 @@ condition against a deadline instead of sleeping.
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
@@ -22,6 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from core.clock import Clock
 from core.clock import FrozenClock
 from core.tokens import Identity
 from core.tokens import TokenSet
@@ -211,7 +217,7 @@ def connect(
     store: TokenStore,
     client: WebexOAuthClient,
     emulator: EmulatorHandle,
-    clock: FrozenClock,
+    clock: Clock,
     email: str = "alice@example.com",
 ) -> AccountView:
     """Connect `email` through the full code flow and store the account."""
@@ -239,3 +245,110 @@ def settle_faults(emulator: EmulatorHandle, count: int = 1, path: str = "/v1/acc
         lambda: sum(1 for c in emulator.calls(path) if c.get("fault")) >= count,
         what="the emulator's faulted calls to finish",
     )
+
+
+# -- child processes -----------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    """A `tests.core._child` process and the files it talks through."""
+
+    process: subprocess.Popen[str]
+    config_path: Path
+
+    def result(self, timeout: float = 60) -> dict[str, Any]:
+        """Wait for the child to end and return the JSON it printed."""
+        out, err = self.process.communicate(timeout=timeout)
+        assert self.process.returncode == 0, f"child failed ({self.process.returncode}): {err}"
+        return dict(json.loads(out.strip().splitlines()[-1]))
+
+    def kill(self) -> None:
+        """SIGKILL the child (no cleanup of any kind runs) and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=10)
+
+
+def spawn_child(
+    tmp_path: Path, name: str, config: dict[str, Any], *, key_spec: str, client_secret: str
+) -> Child:
+    """Start `python -m tests.core._child` with `config`; secrets travel in its environment."""
+    config_path = tmp_path / f"{name}.json"
+    config_path.write_text(json.dumps({"name": name, **config}))
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "TOKENBOT_TEST_KEY_SPEC": key_spec,
+        "TOKENBOT_TEST_CLIENT_SECRET": client_secret,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.core._child", str(config_path)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return Child(process, config_path)
+
+
+@dataclass
+class SharedSetup:
+    """One database, one emulator integration, one connected account: what children share."""
+
+    store: TokenStore
+    client: WebexOAuthClient
+    integration: Integration
+    key_spec: str
+    database_url: str
+    account_id: int
+
+    def child_config(self, emulator: EmulatorHandle, **extra: Any) -> dict[str, Any]:
+        """The non-secret part of a child's configuration."""
+        return {
+            "database_url": self.database_url,
+            "emulator_url": emulator.url,
+            "client_id": self.integration.client_id,
+            "redirect_uri": self.integration.redirect_uri,
+            "scopes": list(self.integration.scopes),
+            "account_id": self.account_id,
+            **extra,
+        }
+
+    def spawn(self, tmp_path: Path, name: str, config: dict[str, Any]) -> Child:
+        """Start a child with this setup's secrets in its environment."""
+        return spawn_child(
+            tmp_path,
+            name,
+            config,
+            key_spec=self.key_spec,
+            client_secret=self.integration.client_secret,
+        )
+
+
+@pytest.fixture
+def shared_setup(
+    database: Any, database_url: str, emulator: EmulatorHandle, integration: Integration
+) -> SharedSetup:
+    """Connect alice with a token that is due at once (10 min life, inside the 15 min margin).
+
+    Later tokens live 14 days again, so one refresh makes the account fresh. Everything runs
+    on the system clock, like the child processes.
+    """
+    from core.clock import SystemClock
+    from core.crypto import TokenCipher
+    from core.policy import RefreshPolicy
+    from core.store import TokenStore
+
+    key_spec = TokenCipher.generate_key_spec("kshared")
+    clock = SystemClock()
+    store = TokenStore(
+        database, TokenCipher.from_spec(key_spec), clock=clock, policy=RefreshPolicy()
+    )
+    client = make_client(emulator, integration, timeout=5)
+    emulator.settings(access_token_lifetime=600)
+    account = connect(store, client, emulator, clock)
+    emulator.settings(access_token_lifetime=1209599)
+    return SharedSetup(store, client, integration, key_spec, database_url, account.id)
