@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from tokenbot.commands.accounts import accounts_group
+from tokenbot.commands.admin import admin_group
+from tokenbot.commands.api_token import api_token_group
 from tokenbot.commands.config import config_group
 from tokenbot.commands.db import db_group
 from tokenbot.commands.emulator import emulator_command
@@ -23,6 +25,8 @@ def cli() -> None:
 
 # Command groups register here, one line each (see tokenbot/commands/).
 cli.add_command(accounts_group)
+cli.add_command(admin_group)
+cli.add_command(api_token_group)
 cli.add_command(config_group)
 cli.add_command(db_group)
 cli.add_command(emulator_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 from typing import Any
@@ -53,7 +54,7 @@ def test_readyz_fails_when_the_database_is_unreachable(
     panel_settings: Any, panel_runtime: Any
 ) -> None:
     broken = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
-    runtime = type(panel_runtime)(**{**panel_runtime.__dict__, "database": broken})
+    runtime = dataclasses.replace(panel_runtime, database=broken)
     try:
         app = create_app(panel_settings, runtime, scheduler_alive=lambda: True)
         response = app.test_client().get("/readyz")

@@ -1,9 +1,10 @@
 """The admin panel as fixtures: settings -> runtime -> app -> client -> logged-in client.
 
-The runtime is real (SQLite file, token store, OAuth client pointed at the emulator, token
-service); only the clock is frozen and the argon2 parameters are cheap, so a test logs in in
-milliseconds. `PanelClient` wraps Flask's test client with the CSRF token of the last page it
-saw, because the panel's forms are protected for real in tests too.
+The runtime is real (`core.runtime.build_runtime`: SQLite file, token store, OAuth client
+pointed at the emulator, token service); only the clock is frozen and the argon2 parameters
+are cheap, so a test logs in in milliseconds. `PanelClient` wraps Flask's test client with the
+CSRF token of the last page it saw, because the panel's forms are protected for real in tests
+too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ from core.admins import AdminStore
 from core.clock import Clock
 from core.clock import FrozenClock
 from core.crypto import TokenCipher
+from core.runtime import Runtime
+from core.runtime import build_runtime
 
 PANEL_REDIRECT_URI = "http://127.0.0.1:2000/oauth/callback"
 PANEL_SCOPES = ("spark:people_read", "spark:messages_read", "spark:messages_write")
@@ -35,24 +37,6 @@ ADMIN_PASSWORD = "correct horse battery staple"
 # Production parameters take ~0.15 s per hash; tests check them once (tests/admin/test_admins).
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-@dataclass
-class PanelRuntime:
-    """The runtime parts the panel uses, built the way `core.runtime.build_runtime` does."""
-
-    settings: Any
-    clock: Clock
-    database: Any
-    cipher: Any
-    policy: Any
-    store: Any
-    oauth: Any
-    tokens: Any
-
-    def close(self) -> None:
-        """Release the database connections."""
-        self.database.dispose()
 
 
 def panel_env() -> dict[str, str]:
@@ -97,33 +81,9 @@ def make_settings(
     )
 
 
-def build_panel_runtime(settings: Any, clock: Clock) -> PanelRuntime:
-    """Migrate the database and build store, OAuth client and token service over it."""
-    from core.db import Database
-    from core.db import upgrade
-    from core.oauth import WebexOAuthClient
-    from core.policy import RefreshPolicy
-    from core.service import TokenService
-    from core.store import TokenStore
-
-    upgrade(settings.database.url)
-    database = Database(settings.database.url)
-    cipher = TokenCipher.from_spec(settings.encryption_keys.reveal())
-    policy = RefreshPolicy()
-    store = TokenStore(database, cipher, clock=clock, policy=policy)
-    webex = settings.webex
-    oauth = WebexOAuthClient(
-        client_id=webex.client_id.reveal(),
-        client_secret=webex.client_secret.reveal(),
-        authorize_url=webex.authorize_url,
-        token_url=webex.token_url,
-        api_base_url=webex.api_base_url,
-        redirect_uri=webex.redirect_uri,
-        scopes=webex.scopes,
-        timeout_seconds=webex.timeout_seconds,
-    )
-    tokens = TokenService(store, oauth, clock=clock, policy=policy, wait_seconds=5)
-    return PanelRuntime(settings, clock, database, cipher, policy, store, oauth, tokens)
+def build_panel_runtime(settings: Any, clock: Clock) -> Runtime:
+    """Migrate the database and build the runtime over it, with `clock`."""
+    return build_runtime(settings, clock=clock)
 
 
 class PanelClient:
@@ -210,7 +170,7 @@ def panel_settings(emulator: Any, panel_integration: tuple[str, str], tmp_path: 
 
 
 @pytest.fixture
-def panel_runtime(panel_settings: Any, panel_clock: FrozenClock) -> Iterator[PanelRuntime]:
+def panel_runtime(panel_settings: Any, panel_clock: FrozenClock) -> Iterator[Runtime]:
     """A migrated database with the store, OAuth client and token service over it."""
     runtime = build_panel_runtime(panel_settings, panel_clock)
     try:
@@ -220,7 +180,7 @@ def panel_runtime(panel_settings: Any, panel_clock: FrozenClock) -> Iterator[Pan
 
 
 @pytest.fixture
-def panel_admins(panel_runtime: PanelRuntime) -> AdminStore:
+def panel_admins(panel_runtime: Runtime) -> AdminStore:
     """The admin store with one admin (`ADMIN_USERNAME` / `ADMIN_PASSWORD`)."""
     admins = AdminStore(panel_runtime.database, clock=panel_runtime.clock, hasher=CHEAP_HASHER)
     admins.create_admin(ADMIN_USERNAME, ADMIN_PASSWORD)
@@ -228,7 +188,7 @@ def panel_admins(panel_runtime: PanelRuntime) -> AdminStore:
 
 
 @pytest.fixture
-def app(panel_settings: Any, panel_runtime: PanelRuntime, panel_admins: AdminStore) -> Flask:
+def app(panel_settings: Any, panel_runtime: Runtime, panel_admins: AdminStore) -> Flask:
     """The panel app over the test runtime."""
     from admin import create_app
 

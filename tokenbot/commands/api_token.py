@@ -1,0 +1,60 @@
+"""`tokenbot api-token create|revoke|list`: bearer tokens for the panel's JSON API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.admins import AdminStore
+from core.errors import TokenbotError
+from tokenbot.context import config_option
+from tokenbot.context import fail
+from tokenbot.context import runtime_for
+
+
+@click.group("api-token")
+def api_token_group() -> None:
+    """Create, list and revoke tokens for /api/v1 (read-only access)."""
+
+
+@api_token_group.command("create")
+@config_option
+@click.argument("name")
+def create_command(config_path: Path | None, name: str) -> None:
+    """Create the API token NAME and print it once (only its hash is stored)."""
+    with runtime_for(config_path) as runtime:
+        try:
+            token = AdminStore(runtime.database, clock=runtime.clock).create_api_token(name)
+        except TokenbotError as exc:
+            fail(exc)
+            raise AssertionError("unreachable") from exc
+    click.echo(
+        f"API token {name!r} (shown once; send it as 'Authorization: Bearer <token>'):", err=True
+    )
+    click.echo(token)
+
+
+@api_token_group.command("revoke")
+@config_option
+@click.argument("name")
+def revoke_command(config_path: Path | None, name: str) -> None:
+    """Revoke the API token NAME."""
+    with runtime_for(config_path) as runtime:
+        found = AdminStore(runtime.database, clock=runtime.clock).revoke_api_token(name)
+    if not found:
+        click.echo(f"error: no API token named {name!r}", err=True)
+        raise SystemExit(2)
+    click.echo(f"API token {name!r} revoked")
+
+
+@api_token_group.command("list")
+@config_option
+def list_command(config_path: Path | None) -> None:
+    """List the names of the API tokens (never the tokens)."""
+    with runtime_for(config_path) as runtime:
+        names = AdminStore(runtime.database, clock=runtime.clock).api_token_names()
+    for name in names:
+        click.echo(name)
+    if not names:
+        click.echo("no API tokens; create one with: tokenbot api-token create NAME", err=True)
