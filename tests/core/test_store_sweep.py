@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -81,10 +80,8 @@ def test_the_sweep_over_a_large_table_uses_the_index(
     _fill(database, clock)
     now = clock.now()
 
-    started = time.perf_counter()
+    # Speed is measured by `make bench` (bench/sweep.py); here: nothing due, one indexed query.
     assert store.due_account_ids(now) == []
-    elapsed = time.perf_counter() - started
-    assert elapsed < 0.25, f"sweep over {ACCOUNTS} accounts took {elapsed * 1000:.1f} ms"
 
     statement, parameters = _captured_sql(database, lambda: store.due_account_ids(now))
     with database.engine.connect() as conn:
