@@ -39,7 +39,7 @@ class Sdk:
         return self.api_class(
             access_token=access_token,
             base_url=base_url,
-            single_request_timeout=timeout,
+            single_request_timeout=max(1, int(timeout)),
             wait_on_rate_limit=False,
         )
 

@@ -119,11 +119,13 @@ def strip_leading_mention(
     """
     stripped = text.lstrip()
     candidates: list[str] = []
+    leading_in_html = False
     if html_text:
         first = _MENTION.search(html_text)
         if first and first.group("id") == person_id:
             before = _TAG.sub("", html_text[: first.start()]).strip()
             if not before:
+                leading_in_html = True
                 candidates.append(html.unescape(_TAG.sub("", first.group("name"))).strip())
     candidates.extend(name for name in names if name)
     for name in candidates:
@@ -132,4 +134,5 @@ def strip_leading_mention(
             if rest and rest[0].isalnum():
                 continue  # "Alicebot" does not mention "Alice"
             return rest.lstrip(" ,:;\t\n"), True
-    return text, False
+    # Some clients leave the mention's label out of `text`; the html still says it led.
+    return (stripped, True) if leading_in_html else (text, False)

@@ -73,3 +73,8 @@ def test_leading_name_without_html_counts_but_not_inside_a_word() -> None:
         "Alicebot ping",
         False,
     )
+
+
+def test_a_leading_mention_counts_when_text_leaves_its_label_out() -> None:
+    html = '<p><spark-mention data-object-id="P1">Alice</spark-mention> ping</p>'
+    assert strip_leading_mention(" ping", html, "P1", ("Alice",)) == ("ping", True)

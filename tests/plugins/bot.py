@@ -251,3 +251,177 @@ def make_bot(
     finally:
         for bot in bots:
             bot.stop(timeout=5)
+
+
+# -- end to end: the real SDK, the real token service, the emulator over HTTP -------------------
+
+BOT_SCOPES = (
+    "spark:people_read",
+    "spark:rooms_read",
+    "spark:rooms_write",
+    "spark:messages_read",
+    "spark:messages_write",
+)
+
+
+class _LateApp:
+    """A WSGI app whose target is set after the server has a port (the URL goes in options)."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+@dataclass
+class BotEnv:
+    """A running bot on the emulator, with what a test needs to drive and inspect it."""
+
+    emulator: Any
+    bot: Bot
+    store: Any
+    tokens: Any
+    oauth: Any
+    integration: Any
+    account_id: int
+    webhook_url: str | None
+
+    def room(self, title: str) -> str:
+        """Return the emulator room id with this title."""
+        return str(self.emulator.room_id(title))
+
+    def say(self, room_id: str, email: str, text: str, parent_id: str | None = None) -> str:
+        """Post as a sandbox person (Webex delivers it); return the message id."""
+        return str(self.emulator.post_message(room_id, email, text=text, parent_id=parent_id)["id"])
+
+    def room_messages(self, room_id: str) -> list[dict[str, Any]]:
+        """Return every message of a room, oldest first (from the emulator's control API)."""
+        return list(self.emulator.control("GET", f"rooms/{room_id}/messages")["items"])
+
+    def replies(self, room_id: str, parent_id: str) -> list[dict[str, Any]]:
+        """Return the bot user's messages in the thread of `parent_id`, oldest first."""
+        return [
+            m
+            for m in self.room_messages(room_id)
+            if m.get("personEmail") == OWNER_EMAIL and m.get("parentId") == parent_id
+        ]
+
+    def wait_replies(
+        self, room_id: str, parent_id: str, count: int = 1, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """Wait until the thread holds `count` replies of the bot user; return them."""
+        from tests.plugins.tokens import wait_until
+
+        return wait_until(
+            lambda: (found := self.replies(room_id, parent_id)) and len(found) >= count and found,
+            timeout=timeout,
+            what=f"{count} bot replies in the thread",
+        )
+
+    def connect_alice(self) -> None:
+        """(Re)connect alice with a freshly minted grant and make her the bot identity."""
+        from core.clock import SystemClock
+        from core.tokens import TokenSet
+
+        minted = self.emulator.mint_token(self.integration.client_id, OWNER_EMAIL, list(BOT_SCOPES))
+        identity = self.oauth.identify(minted["access_token"])
+        tokens = TokenSet(
+            access_token=minted["access_token"],
+            expires_in=int(minted["expires_in"]),
+            refresh_token=minted.get("refresh_token"),
+            refresh_token_expires_in=minted.get("refresh_token_expires_in"),
+        )
+        account = self.store.save_connected(
+            identity, BOT_SCOPES, tokens, sent_at=SystemClock().now()
+        )
+        self.store.set_bot_identity(account.id)
+        self.account_id = account.id
+        self.bot.identity.invalidate()
+
+
+@pytest.fixture
+def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., BotEnv]]:
+    """Start bots on the emulator: `bot_env_factory("webhook"|"polling", **option_overrides)`."""
+    from werkzeug.serving import make_server
+
+    from bot.factory import create_bot
+    from bot.webhook import create_webhook_app
+    from core.clock import SystemClock
+    from core.crypto import TokenCipher
+    from core.policy import RefreshPolicy
+    from core.service import TokenService
+    from core.store import TokenStore
+    from tests.plugins.tokens import REDIRECT_URI
+    from tests.plugins.tokens import Integration
+    from tests.plugins.tokens import make_client
+
+    upgrade(sqlite_url)
+    cleanups: list[Callable[[], None]] = []
+
+    def build(intake: str, **overrides: Any) -> BotEnv:
+        clock = SystemClock()
+        database = Database(sqlite_url)
+        cleanups.append(database.dispose)
+        cipher = TokenCipher.from_spec(TokenCipher.generate_key_spec("kbot"))
+        policy = RefreshPolicy()
+        store = TokenStore(database, cipher, clock=clock, policy=policy)
+        client_id, secret = emulator.register_integration([REDIRECT_URI], list(BOT_SCOPES))
+        integration = Integration(client_id, secret, REDIRECT_URI, BOT_SCOPES)
+        oauth = make_client(emulator, integration, timeout=5.0)
+        tokens = TokenService(store, oauth, clock=clock, policy=policy)
+        public_url = None
+        late = _LateApp()
+        if intake == "webhook":
+            server = make_server("127.0.0.1", 0, late, threaded=True)
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+
+            def stop_server() -> None:
+                server.shutdown()
+                thread.join(10)
+                server.server_close()
+
+            cleanups.append(stop_server)
+            public_url = f"http://127.0.0.1:{server.server_port}"
+        values: dict[str, Any] = {
+            "api_base_url": emulator.api_url,
+            "intake": intake,
+            "public_url": public_url,
+            "webhook_secret": SECRET,
+            "policy": AccessPolicy.of(emails=["bob@example.com", "carol@example.com"]),
+            "poll_interval_seconds": 0.1,
+            "poll_api_budget_per_minute": 100_000,
+            "workers": 4,
+            "queue_size": 200,
+        }
+        values.update(overrides)
+        bot = create_bot(
+            options=BotOptions(**values),
+            tokens=tokens,
+            store=store,
+            database=database,
+            clock=clock,
+            max_rate_limit_wait=5.0,
+        )
+        late.app = create_webhook_app(bot)
+        env = BotEnv(
+            emulator=emulator,
+            bot=bot,
+            store=store,
+            tokens=tokens,
+            oauth=oauth,
+            integration=integration,
+            account_id=0,
+            webhook_url=bot.options.webhook_url,
+        )
+        env.connect_alice()
+        bot.start()
+        cleanups.append(bot.stop)
+        return env
+
+    try:
+        yield build
+    finally:
+        for cleanup in reversed(cleanups):
+            cleanup()

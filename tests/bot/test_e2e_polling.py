@@ -1,0 +1,48 @@
+"""End to end by polling: no public URL, the bot finds new messages itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.plugins.bot import BotEnv
+from tests.plugins.tokens import wait_until
+
+
+def test_help_is_answered_by_polling_and_a_restart_neither_misses_nor_repeats(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("polling")
+    assert env.emulator.control("GET", "webhooks")["items"] == []
+    assert env.bot.poller is not None
+    wait_until(lambda: env.bot.state.value("poll_watermark"), what="the first polling round")
+    room = env.room("Team Space")
+    asked = env.say(room, "bob@example.com", "/help")
+    (reply,) = env.wait_replies(room, asked)
+    assert "**Commands**" in reply["markdown"]
+    assert env.bot.state.snapshot().get("mode") == "polling"
+
+    env.bot.stop()
+    while_down = env.say(room, "carol@example.com", "/echo while down")
+    restarted = bot_env_factory("polling")  # same database: cursors and claims survive
+    (late,) = restarted.wait_replies(room, while_down)
+    assert late["markdown"] == "while down"
+    again = restarted.say(room, "bob@example.com", "/ping")
+    restarted.wait_replies(room, again)
+    assert restarted.bot.pool.wait_idle(10)
+    # /help was answered once, by the first bot; nothing was answered twice.
+    assert len(restarted.replies(room, asked)) == 1
+    assert len(restarted.replies(room, while_down)) == 1
+
+
+def test_polling_honours_429_and_carries_on(bot_env_factory: Callable[..., BotEnv]) -> None:
+    env = bot_env_factory("polling")
+    wait_until(lambda: env.bot.state.value("poll_watermark"), what="the first polling round")
+    env.emulator.fault("/v1/rooms", method="GET", status=429, retry_after=1, count=1)
+    wait_until(
+        lambda: env.bot.state.value("poll_rate_limited_for") == 1,
+        what="the poller to see the 429",
+    )
+    room = env.room("Project X")
+    asked = env.say(room, "bob@example.com", "/ping")
+    (reply,) = env.wait_replies(room, asked)
+    assert reply["markdown"] == "pong"

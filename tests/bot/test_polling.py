@@ -1,0 +1,114 @@
+"""Polling intake on a fake Webex: cursors, order, restarts, 429 and the call budget."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from bot.message import Message
+from bot.polling import CallBudget
+from bot.polling import Poller
+from bot.service import Bot
+from core.errors import RateLimited
+from tests.plugins.bot import FakeClient
+
+ROOMS = [{"id": "ROOM-A", "title": "A"}, {"id": "ROOM-B", "title": "B"}]
+_ids = itertools.count(1)
+
+
+def say(client: FakeClient, room: str, text: str, sender: str = "bob@example.com") -> Message:
+    return client.add(
+        Message(
+            id=f"M-{room}-{next(_ids)}",
+            room_id=room,
+            person_id="PERSON-BOB",
+            person_email=sender,
+            text=text,
+        )
+    )
+
+
+@pytest.fixture
+def polling_bot(make_bot: Callable[..., Bot], fake_client: FakeClient) -> Bot:
+    fake_client.rooms = [dict(room) for room in ROOMS]
+    return make_bot(intake="polling", start=True)
+
+
+def test_first_round_does_not_replay_history_later_rounds_answer_in_order(
+    polling_bot: Bot, fake_client: FakeClient
+) -> None:
+    say(fake_client, "ROOM-A", "/echo old")
+    poller = Poller(polling_bot)
+    assert poller.poll_once().skipped == "bootstrap"
+    for text in ("/echo one", "/echo two", "/echo three"):
+        say(fake_client, "ROOM-A", text)
+    report = poller.poll_once()
+    assert report.messages_queued == 3
+    assert polling_bot.pool.wait_idle(10)
+    replies = [m.markdown for m in fake_client.replies_to("ROOM-A")]
+    assert sorted(replies) == ["one", "three", "two"]  # answered, old one not
+    # The replies are new messages too: the next round sees them and drops them as ours.
+    poller.poll_once()
+    assert polling_bot.pool.wait_idle(10)
+    assert len(fake_client.replies_to("ROOM-A")) == 3
+
+
+def test_a_restart_neither_misses_nor_repeats(
+    make_bot: Callable[..., Bot], polling_bot: Bot, fake_client: FakeClient
+) -> None:
+    Poller(polling_bot).poll_once()
+    say(fake_client, "ROOM-B", "/echo before")
+    Poller(polling_bot).poll_once()
+    assert polling_bot.pool.wait_idle(10)
+    polling_bot.stop()
+    say(fake_client, "ROOM-B", "/echo while down")
+    restarted = make_bot(intake="polling", start=True)  # same database, new process
+    Poller(restarted).poll_once()
+    assert restarted.pool.wait_idle(10)
+    Poller(restarted).poll_once()
+    assert restarted.pool.wait_idle(10)
+    assert [m.markdown for m in fake_client.replies_to("ROOM-B")] == ["before", "while down"]
+
+
+def test_429_pauses_polling_for_retry_after(polling_bot: Bot, fake_client: FakeClient) -> None:
+    now = [100.0]
+    poller = Poller(polling_bot, monotonic=lambda: now[0])
+    poller.poll_once()
+
+    def limited(**_: object) -> list[dict[str, object]]:
+        raise RateLimited("429", retry_after=30)
+
+    original = fake_client.list_rooms
+    fake_client.list_rooms = limited  # type: ignore[method-assign]
+    assert poller.poll_once().skipped == "rate_limited"
+    fake_client.list_rooms = original  # type: ignore[method-assign]
+    now[0] += 29
+    assert poller.poll_once().skipped == "rate_limited"  # still waiting, no call made
+    now[0] += 2
+    assert poller.poll_once().skipped is None
+
+
+def test_the_call_budget_caps_calls_per_minute() -> None:
+    now = [0.0]
+    budget = CallBudget(3, monotonic=lambda: now[0])
+    assert [budget.try_spend() for _ in range(4)] == [True, True, True, False]
+    now[0] = 59.9
+    assert not budget.try_spend()
+    now[0] = 60.0
+    assert budget.try_spend() and budget.remaining() == 2
+
+
+def test_polling_stops_a_round_when_the_budget_is_spent(
+    make_bot: Callable[..., Bot], fake_client: FakeClient
+) -> None:
+    fake_client.rooms = [dict(room) for room in ROOMS]
+    bot = make_bot(intake="polling", start=True, poll_api_budget_per_minute=2)
+    poller = Poller(bot)
+    poller.poll_once()  # one call: rooms
+    say(fake_client, "ROOM-A", "/ping")
+    say(fake_client, "ROOM-B", "/ping")
+    report = poller.poll_once()  # rooms + one room, then the budget is spent
+    assert (report.calls, report.rooms_checked, report.messages_queued) == (1, 0, 0)
+    assert poller.poll_once().skipped == "budget"
