@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench soak clean
+.PHONY: test test-bot-teamssdk demo lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,23 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
+
+# The bot suite again on webexteamssdk 1.7, in its own venv: it pins PyJWT 1.7.1, which
+# cannot live beside webexpythonsdk (PyJWT >= 2.8). .ci/run calls this after `make test`.
+TEAMS_VENV := .venv-teams
+TEAMS_PY := $(TEAMS_VENV)/bin/python
+TEAMS_STAMP := $(TEAMS_VENV)/.installed
+
+$(TEAMS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(TEAMS_VENV)
+	$(TEAMS_PY) -m pip install --quiet --upgrade pip
+	$(TEAMS_PY) -m pip install --quiet -e '.[dev]'
+	$(TEAMS_PY) -m pip uninstall --quiet --yes webexpythonsdk
+	$(TEAMS_PY) -m pip install --quiet 'webexteamssdk==1.7'
+	touch $(TEAMS_STAMP)
+
+test-bot-teamssdk: $(TEAMS_STAMP)
+	TOKENBOT_WEBEX_SDK=webexteamssdk $(TEAMS_PY) -m pytest -m "not soak" tests/bot $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/tokenbot emulator --host 127.0.0.1 --port 2001
@@ -30,4 +47,4 @@ soak: $(STAMP)
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TEAMS_VENV) .pytest_cache .mypy_cache .ruff_cache
