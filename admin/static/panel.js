@@ -5,20 +5,31 @@
 (function () {
   var offsetMs = 0; // server time minus browser time, so countdowns follow the server's clock
 
-  var timeFormat = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric",
-    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"
-  });
+  // Exact to the second in the viewer's zone; the zone is named once per page (#time-zone)
+  // and in each time's tooltip, so table cells stay short.
+  var parts = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    second: "2-digit" };
+  var thisYear = new Intl.DateTimeFormat(undefined, parts);
+  var otherYear = new Intl.DateTimeFormat(undefined, Object.assign({ year: "numeric" }, parts));
+  var withZone = new Intl.DateTimeFormat(undefined, Object.assign({ year: "numeric",
+    timeZoneName: "short" }, parts));
+  var zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
 
   function localText(iso) {
     var d = new Date(iso);
-    return isNaN(d.getTime()) ? iso : timeFormat.format(d);
+    if (isNaN(d.getTime())) { return iso; }
+    return (d.getFullYear() === new Date().getFullYear() ? thisYear : otherYear).format(d);
+  }
+
+  function fullText(iso) {
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? iso : withZone.format(d) + " (" + iso + ")";
   }
 
   function localizeTimes(root) {
     root.querySelectorAll("time[data-local]").forEach(function (el) {
       el.textContent = localText(el.getAttribute("datetime"));
-      el.title = el.getAttribute("datetime");
+      el.title = fullText(el.getAttribute("datetime"));
     });
   }
 
@@ -49,7 +60,7 @@
       t.setAttribute("datetime", iso);
       t.setAttribute("data-local", "");
       t.textContent = localText(iso);
-      t.title = iso;
+      t.title = fullText(iso);
       container.appendChild(t);
     } else {
       var span = document.createElement("span");
@@ -77,6 +88,10 @@
   }
 
   function updateAccount(el, a) {
+    Array.prototype.slice.call(el.classList).forEach(function (name) {
+      if (name.indexOf("health-") === 0) { el.classList.remove(name); }
+    });
+    el.classList.add("health-" + a.health);
     var badge = el.querySelector('[data-field="health"]');
     if (badge) {
       badge.className = "badge badge-" + a.health;
@@ -153,6 +168,13 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     if (document.body.getAttribute("data-now")) { noteServerTime(document.body.getAttribute("data-now")); }
+    var zone = document.getElementById("time-zone");
+    if (zone) {
+      var offset = withZone.formatToParts(new Date()).filter(function (p) {
+        return p.type === "timeZoneName";
+      });
+      zone.textContent = zoneName + (offset.length ? " (" + offset[0].value + ")" : "");
+    }
     localizeTimes(document);
     tickCountdowns();
     window.setInterval(tickCountdowns, 1000);

@@ -156,7 +156,8 @@ def test_refresh_of_a_revoked_grant_shows_needs_relogin(
     page = admin_client.get(f"/accounts/{account_id}").get_data(as_text=True)
     assert "Refresh failed" in page
     assert "badge badge-needs_reauth" in page and "needs re-login" in page
-    assert "Connect again" not in page  # only disconnected accounts offer that
+    assert "Connect again" in page  # the way out of "needs re-login"
+    assert "Reconnect" in admin_client.get("/").get_data(as_text=True)
 
 
 def test_test_token_calls_people_me(admin_client: PanelClient, emulator: Any, store: Any) -> None:

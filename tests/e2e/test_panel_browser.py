@@ -1,0 +1,246 @@
+"""A real browser against a live panel and the emulator: log in, connect, refresh, disconnect.
+
+Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright's Python package; the panel
+runs in a real WSGI server on a loopback port; the emulator is the session's. The test saves
+screenshots of the dashboard to ``$TOKENBOT_SCREENSHOTS`` (default: the test's tmp folder); one
+of them is the README's picture (docs/dashboard.png).
+
+Without Chromium or Playwright the test is skipped locally, and fails under CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from werkzeug.serving import make_server
+
+from core.admins import AdminStore
+from core.clock import SystemClock
+from core.runtime import build_runtime
+from tests.plugins.panel import ADMIN_PASSWORD
+from tests.plugins.panel import ADMIN_USERNAME
+from tests.plugins.panel import CHEAP_HASHER
+from tests.plugins.panel import PANEL_SCOPES
+from tests.plugins.panel import make_settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+
+def _browser_or_skip() -> Any:
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            reason = "the playwright package is not installed"
+    if reason:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"CI must run the browser test, but {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+@pytest.fixture
+def live_panel(emulator: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """Serve the panel on a free loopback port with a real WSGI server; yield (URL, runtime)."""
+    holder: dict[str, Any] = {}
+
+    def wsgi(environ: Any, start_response: Any) -> Any:
+        return holder["app"](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    client_id, secret = emulator.register_integration([f"{url}/oauth/callback"], list(PANEL_SCOPES))
+    settings = make_settings(
+        emulator_url=emulator.url,
+        client_id=client_id,
+        client_secret=secret,
+        database_url=f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        redirect_uri=f"{url}/oauth/callback",
+        public_url=url,
+    )
+    runtime = build_runtime(settings, clock=SystemClock())
+    admins = AdminStore(runtime.database, clock=runtime.clock, hasher=CHEAP_HASHER)
+    admins.create_admin(ADMIN_USERNAME, ADMIN_PASSWORD)
+    from admin import create_app
+
+    status = {
+        "intake_mode": "polling",
+        "webhook_registered": False,
+        "commands_handled": 12,
+        "errors": 0,
+    }
+    holder["app"] = create_app(
+        settings, runtime, admins=admins, bot_status=lambda: status, scheduler_alive=lambda: True
+    )
+    thread = threading.Thread(target=server.serve_forever, name="live-panel", daemon=True)
+    thread.start()
+    try:
+        yield url, runtime
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        runtime.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("TOKENBOT_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _connect(page: Any, emulator: Any, email: str) -> None:
+    """Click Connect Webex and pick `email` on the emulator's consent page."""
+    from playwright.sync_api import expect
+
+    emulator.settings(auto_approve=None)
+    page.get_by_role("button", name="Connect Webex").first.click()
+    page.wait_for_url(f"{emulator.url}/v1/authorize*")
+    expect(page.get_by_text("wants to access your Webex account")).to_be_visible()
+    page.locator(f'input[name="email"][value="{email}"]').check()
+    page.get_by_role("button", name="Accept").click()
+    page.wait_for_url("**/accounts/*")
+
+
+def test_log_in_connect_refresh_disconnect(
+    live_panel: tuple[str, Any], emulator: Any, shots: Path
+) -> None:
+    sync_playwright = _browser_or_skip()
+    url, runtime = live_panel
+    from playwright.sync_api import expect
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": 1440, "height": 900},
+                timezone_id="Europe/Zurich",
+                locale="en-US",
+            )
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            problems: list[str] = []
+            # Script errors and CSP violations anywhere; failed requests to the panel only (the
+            # emulator's pages are not ours to judge).
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(m.text)
+                    if m.type == "error" and "Failed to load resource" not in m.text
+                    else None
+                ),
+            )
+            page.on(
+                "response",
+                lambda r: (
+                    problems.append(f"{r.status} {r.url}")
+                    if r.url.startswith(url) and r.status >= 400
+                    else None
+                ),
+            )
+
+            # Log in.
+            page.goto(f"{url}/")
+            page.wait_for_url("**/login?next=/")
+            page.get_by_label("Username").fill(ADMIN_USERNAME)
+            page.get_by_label("Password").fill(ADMIN_PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{url}/")
+            expect(page.get_by_text("No Webex account is connected yet.")).to_be_visible()
+
+            # Connect through the emulator's consent page: the account is healthy.
+            _connect(page, emulator, "alice@example.com")
+            expect(page.get_by_text("Connected Alice Andersen")).to_be_visible()
+            expect(page.locator("h1 .badge")).to_have_text("healthy")
+            page.get_by_role("link", name="← All accounts").click()
+            _connect(page, emulator, "bob@example.com")
+            page.get_by_role("link", name="← All accounts").click()
+
+            row = page.locator("tr", has_text="alice@example.com")
+            expect(row.locator('[data-field="health"]')).to_have_text("healthy")
+            # Times are shown in the viewer's zone (Europe/Zurich here), not UTC.
+            expect(page.locator("#time-zone")).to_contain_text("Europe/Zurich")
+            expires = row.locator('[data-token="access"] .exact time')
+            expect(expires).to_have_text(_zurich(expires.get_attribute("datetime")))
+            expect(row.locator('[data-token="access"] .left')).to_contain_text("13 d")
+            page.screenshot(path=str(shots / "dashboard-connected.png"), full_page=True)
+
+            # Refresh now: the last-refresh time changes from "never" to a time.
+            last = row.locator('[data-field="last_refreshed_at"]')
+            expect(last).to_have_text("never")
+            row.get_by_role("button", name="Refresh now").click()
+            expect(page.get_by_text("Tokens refreshed.")).to_be_visible()
+            row = page.locator("tr", has_text="alice@example.com")
+            last = row.locator('[data-field="last_refreshed_at"] time')
+            expect(last).to_have_attribute("datetime", _iso_pattern())
+            expect(last).to_have_text(_zurich(last.get_attribute("datetime")))
+            page.screenshot(path=str(shots / "dashboard-refreshed.png"), full_page=True)
+
+            # The status updates live: a change made elsewhere shows without a reload.
+            page.evaluate("window.notReloaded = true")
+            bob = runtime.store.get_by_person(emulator.person("bob@example.com")["id"])
+            runtime.store.mark_needs_reauth(bob.id, reason="revoked at Webex (test)")
+            bob_row = page.locator("tr", has_text="bob@example.com")
+            expect(bob_row.locator('[data-field="health"]')).to_have_text("needs re-login")
+            expect(page.locator('[data-count="needs_reauth"]')).to_have_text("1")
+            assert page.evaluate("window.notReloaded") is True
+            page.screenshot(path=str(shots / "dashboard-live.png"), full_page=True)
+
+            # Disconnect, with confirmation.
+            row.get_by_role("link", name="Details").click()
+            page.get_by_role("link", name="Disconnect…").click()
+            expect(page.get_by_text("Disconnect Alice Andersen?")).to_be_visible()
+            page.get_by_role("button", name="Yes, disconnect").click()
+            expect(page.locator("h1 .badge")).to_have_text("disconnected")
+            expect(page.get_by_text("its tokens are wiped")).to_be_visible()
+            page.get_by_role("link", name="← All accounts").click()
+            row = page.locator("tr", has_text="alice@example.com")
+            expect(row.locator('[data-field="health"]')).to_have_text("disconnected")
+            page.screenshot(path=str(shots / "dashboard-disconnected.png"), full_page=True)
+            assert problems == []
+        finally:
+            browser.close()
+    assert (shots / "dashboard-live.png").stat().st_size > 10_000
+    keep = os.environ.get("TOKENBOT_README_SHOT")
+    if keep:
+        shutil.copyfile(shots / "dashboard-live.png", keep)
+
+
+def _zurich(iso: str | None) -> str:
+    """Format a UTC ISO time as the panel shows it to an en-US viewer in Zurich."""
+    assert iso
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(
+        ZoneInfo("Europe/Zurich")
+    )
+    year = f", {moment.year}" if moment.year != datetime.now().year else ""
+    return f"{moment:%b} {moment.day}{year}, {moment:%I:%M:%S %p}"
+
+
+def _iso_pattern() -> Any:
+    import re
+
+    return re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
