@@ -447,7 +447,12 @@ def sweep(
         warned = False
         if result.result in ("refreshed", "fresh", "failed"):
             try:
-                warned = store.note_refresh_token_warning(account_id)
+                # A read first: the note is a write transaction, needed only near expiry.
+                view = store.get(account_id)
+                if view.refresh_warned_at is None and policy.refresh_token_warning(
+                    clock.now(), view.refresh_expires_at
+                ):
+                    warned = store.note_refresh_token_warning(account_id)
             except Exception:
                 log.exception("could not check the refresh token expiry of account %s", account_id)
         return result, warned
