@@ -107,3 +107,18 @@ def test_access_rules() -> None:
     assert may(private, "alice@example.com", owner=True)
     # An empty policy lets nobody but the user in.
     assert not Router().may_run(allowed, email="bob@example.com", room_id="R", is_owner=False)
+
+
+def test_plugins_load_from_module_names_and_bad_names_are_config_errors() -> None:
+    from bot.plugins import load_plugins
+    from core.errors import ConfigError
+
+    router = Router()
+    assert load_plugins(router, ["bot.plugins.example"]) == ["bot.plugins.example"]
+    roll = router.find("dice")
+    assert roll is not None and roll.name == "roll" and roll.access == "everyone"
+    assert router.find("shout") is not None
+    with pytest.raises(ConfigError, match="bot.plugins"):
+        load_plugins(Router(), ["bot.plugins.nonexistent"])
+    with pytest.raises(ConfigError, match="no register"):
+        load_plugins(Router(), ["bot.text"])

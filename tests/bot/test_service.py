@@ -169,3 +169,17 @@ def test_a_revoked_grant_is_recorded_and_nothing_crashes(bot: Bot, fake_client: 
     assert "needs_reauth" in bot.state.snapshot().get("last_error")
     fake_client.fail_with = None
     assert bot.process_id(msg.id, "webhook", 0.0) == "ok"
+
+
+def test_remind_posts_into_the_thread_when_due(
+    make_bot: Callable[..., Bot], fake_client: FakeClient
+) -> None:
+    from tests.plugins.tokens import wait_until
+
+    bot = make_bot(start=True)
+    msg = message("/remind 1s stretch your legs")
+    assert run(bot, fake_client, msg) == "ok"
+    assert fake_client.posted[0].markdown == "OK, I will remind you in 1s."
+    reminder = wait_until(lambda: fake_client.posted[1:], timeout=10, what="the reminder")[0]
+    assert reminder.parent_id == msg.id
+    assert reminder.markdown == "⏰ Reminder for bob@example.com: stretch your legs"
