@@ -31,7 +31,7 @@ bp = Blueprint("auth", __name__)
 GENERIC_FAILURE = "Wrong username or password."
 
 
-class LoginForm(FlaskForm):
+class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
     """Username and password, plus where to go afterwards (a local path only)."""
 
     username = StringField("Username", validators=[DataRequired(), Length(max=150)])
@@ -69,4 +69,5 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """End the session on the server; the old cookie is worthless afterwards."""
     log_out()
+    log.info("admin logged out")
     return redirect(url_for("auth.login"), code=303)

@@ -65,9 +65,13 @@ def current_admin() -> AdminPrincipal | None:
 
 def log_in(principal: AdminPrincipal) -> None:
     """Start a new session for `principal`: a fresh cookie, never the pre-login one (ASVS 7.2.4)."""
+    admins = panel().admins
     old = session.get(_SESSION_ID)
     if isinstance(old, str):
-        panel().admins.end_session(old)
+        admins.end_session(old)
+    # Logins are rare: a good moment to drop sessions that timed out without a logout.
+    config = panel().config
+    admins.purge_expired(idle_seconds=config.idle_seconds, absolute_seconds=config.absolute_seconds)
     session.clear()
     session[_SESSION_ID] = panel().admins.start_session(principal.admin_id)
     session[_BINDING] = secrets.token_urlsafe(32)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint
-from flask import Response
 from flask import flash
 from flask import make_response
 from flask import redirect
@@ -20,6 +19,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from admin.auth_state import browser_binding
 from admin.auth_state import current_admin
@@ -60,7 +60,7 @@ _STATE_PAGES = {
 }
 
 
-def _failed(status: int, title: str, explanation: str) -> Response:
+def _failed(status: int, title: str, explanation: str) -> BaseResponse:
     response = make_response(
         render_template("connect_failed.html", status=status, title=title, explanation=explanation),
         status,
@@ -68,7 +68,7 @@ def _failed(status: int, title: str, explanation: str) -> Response:
     return _no_trace(response)
 
 
-def _no_trace(response: Response) -> Response:
+def _no_trace(response: BaseResponse) -> BaseResponse:
     # The callback URL carries the code and state: do not let it leak through Referer or be
     # cached (RFC 9700 §4.2, §4.3).
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -162,7 +162,8 @@ def make_blueprint(callback_path: str) -> Blueprint:
         view = the_panel.store.save_connected(
             identity, the_panel.config.scopes, tokens, sent_at=sent_at
         )
-        account_id = getattr(view, "id", view)
+        account_id = view.id
+        log.info("webex account connected", extra={"account_id": account_id})
         if the_panel.store.bot_identity() is None:
             # The first account is the obvious bot identity; the admin can change it.
             the_panel.store.set_bot_identity(account_id)

@@ -136,7 +136,7 @@ def test(account_id: int) -> ResponseReturnValue:
     started = time.monotonic()
     try:
         token = the_panel.tokens.access_token(account_id)
-        identity = the_panel.oauth.identify(getattr(token, "access_token", token))
+        identity = the_panel.oauth.identify(token)
     except NeedsReauth:
         flash("This account has no usable token: connect it again.", "error")
         return _back(account_id)

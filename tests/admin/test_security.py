@@ -163,6 +163,30 @@ def test_cookie_is_secure_and_host_prefixed_behind_https(
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
+def test_cross_origin_post_over_https_is_refused(
+    emulator: Any, panel_integration: tuple[str, str], panel_runtime: Any, panel_admins: Any
+) -> None:
+    settings = make_settings(
+        emulator_url=emulator.url,
+        client_id=panel_integration[0],
+        client_secret=panel_integration[1],
+        database_url=panel_runtime.settings.database.url,
+        public_url="https://panel.example.com",
+    )
+    app = create_app(settings, panel_runtime, admins=panel_admins)
+    client = app.test_client()
+    base = "https://panel.example.com"
+    page = client.get("/login", base_url=base).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": token, "username": "admin", "password": ADMIN_PASSWORD}
+    foreign = client.post(
+        "/login", data=form, base_url=base, headers={"Referer": "https://evil.example/x"}
+    )
+    assert foreign.status_code == 400
+    same = client.post("/login", data=form, base_url=base, headers={"Referer": base + "/login"})
+    assert same.status_code == 303
+
+
 def test_short_secret_key_is_refused(panel_settings: Any, panel_runtime: Any) -> None:
     with pytest.raises(ConfigError, match="TOKENBOT_SECRET_KEY"):
         create_app(panel_settings, panel_runtime, secret_key="too-short")
