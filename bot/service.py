@@ -15,7 +15,6 @@ One message goes through `process`:
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
 import secrets
 import threading
@@ -28,18 +27,18 @@ from typing import Any
 from bot.args import parse_args
 from bot.client import WebexClient
 from bot.context import CommandContext
-from bot.identity import BotIdentity
 from bot.identity import IdentityCache
 from bot.message import Message
 from bot.metrics import BotMetrics
 from bot.options import BotOptions
 from bot.pool import WorkerPool
+from bot.recognize import fingerprint
+from bot.recognize import recognize
 from bot.reminders import Reminder
 from bot.reminders import Reminders
 from bot.router import Command
 from bot.router import Router
 from bot.text import split_message
-from bot.text import strip_leading_mention
 from core.botstate import BotStateStore
 from core.clock import Clock
 from core.errors import CommandArgumentError
@@ -49,18 +48,13 @@ from core.errors import TokenbotError
 if TYPE_CHECKING:
     from bot.polling import Poller
 
-__all__ = ["Bot", "fingerprint"]
+__all__ = ["Bot"]
 
 log = logging.getLogger(__name__)
 # Counters reach the database at most this often (each flush is a write transaction).
 _FLUSH_SECONDS = 1.0
 # Another instance may re-register the webhook; its id is re-read this often.
 _WEBHOOK_ID_TTL = 10.0
-
-
-def fingerprint(room_id: str, content: str) -> str:
-    """Return the fingerprint of a post's content in a space (to spot our own posts)."""
-    return hashlib.sha256(f"{room_id}\0{content.strip()}".encode()).hexdigest()
 
 
 class Bot:
@@ -242,7 +236,7 @@ class Bot:
         is_owner = message.person_id == me.person_id
         if is_owner and self._is_own_post(message):
             return "own_post"
-        found = self._recognize(message, me, is_owner)
+        found = recognize(message, me, is_owner=is_owner, prefix=self.router.prefix)
         if found is None:
             return "ignored"
         body, explicit = found
@@ -295,22 +289,6 @@ class Bot:
             return "error"
         self._finish(message, command, "ok", result, received_at)
         return "ok"
-
-    def _recognize(
-        self, message: Message, me: BotIdentity, is_owner: bool
-    ) -> tuple[str, bool] | None:
-        """Return (command line without prefix or mention, typed with the prefix) or None."""
-        text = message.text.strip()
-        mentioned = False
-        if not is_owner and message.room_type == "group":
-            text, mentioned = strip_leading_mention(text, message.html, me.person_id, me.names)
-            text = text.strip()
-        prefix = self.router.prefix
-        if text.startswith(prefix):
-            return text[len(prefix) :], True
-        if mentioned and text:
-            return text, False
-        return None
 
     def _is_own_post(self, message: Message) -> bool:
         prints = {
