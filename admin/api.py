@@ -70,13 +70,11 @@ def status() -> ResponseReturnValue:
     """Summarize: accounts per status badge, the bot, the scheduler, the time."""
     the_panel = panel()
     now = the_panel.clock.now()
-    alive = the_panel.scheduler_alive
-    bot = the_panel.bot_status() if the_panel.bot_status else None
     return jsonify(
         {
             "now": iso(now),
             "accounts": account_summary(the_panel.runtime.database, now),
-            "scheduler": {"alive": None if alive is None else bool(alive())},
-            "bot": bot_card(bot, the_panel.store.bot_identity(), now),
+            "scheduler": {"alive": the_panel.scheduler_running()},
+            "bot": bot_card(the_panel.bot_facts(), the_panel.store.bot_identity(), now),
         }
     )

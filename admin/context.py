@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from core.admins import AdminStore
 __all__ = ["EXTENSION_KEY", "Panel", "PanelConfig", "panel"]
 
 EXTENSION_KEY = "tokenbot"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,26 @@ class Panel:
     metrics: PanelMetrics
     scheduler_alive: Callable[[], bool] | None
     bot_status: Callable[[], Mapping[str, Any]] | None
+
+    def bot_facts(self) -> Mapping[str, Any] | None:
+        """Return what `bot_status()` says, or None without a bot (or when it fails)."""
+        if self.bot_status is None:
+            return None
+        try:
+            return self.bot_status()
+        except Exception:  # noqa: BLE001 - a broken bot must not take the dashboard down
+            log.exception("bot_status() failed")
+            return None
+
+    def scheduler_running(self) -> bool | None:
+        """Return whether the scheduler runs, or None when this process has none."""
+        if self.scheduler_alive is None:
+            return None
+        try:
+            return bool(self.scheduler_alive())
+        except Exception:  # noqa: BLE001 - a failing probe means "not running"
+            log.exception("scheduler_alive() failed")
+            return False
 
     @property
     def store(self) -> Any:

@@ -75,8 +75,6 @@ def index() -> ResponseReturnValue:
         account_dict(view, now)
         for view in store.list_accounts(search=q, offset=(page - 1) * size, limit=size)
     ]
-    status = the_panel.bot_status() if the_panel.bot_status else None
-    alive = the_panel.scheduler_alive
     return render_template(
         "dashboard.html",
         accounts=accounts,
@@ -87,8 +85,8 @@ def index() -> ResponseReturnValue:
         now=iso(now),
         summary=account_summary(the_panel.runtime.database, now),
         health_labels=HEALTH_LABELS,
-        bot=bot_card(status, store.bot_identity(), now),
-        scheduler=None if alive is None else bool(alive()),
+        bot=bot_card(the_panel.bot_facts(), store.bot_identity(), now),
+        scheduler=the_panel.scheduler_running(),
         poll_seconds=the_panel.config.poll_seconds,
     )
 

@@ -36,14 +36,11 @@ def readyz() -> ResponseReturnValue:
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log says why
         log.warning("readiness: database unreachable (%s)", type(exc).__name__)
         checks["database"] = "unreachable"
-    alive = panel().scheduler_alive
-    if alive is None:
+    running = panel().scheduler_running()
+    if running is None:
         checks["scheduler"] = "not_in_this_process"
     else:
-        try:
-            checks["scheduler"] = "ok" if alive() else "stopped"
-        except Exception:  # noqa: BLE001
-            checks["scheduler"] = "stopped"
+        checks["scheduler"] = "ok" if running else "stopped"
     ready = checks["database"] == "ok" and checks["scheduler"] in {"ok", "not_in_this_process"}
     return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), (
         200 if ready else 503

@@ -147,3 +147,25 @@ def test_summary_agrees_with_account_health(panel_runtime: Any, panel_clock: Any
             "total": 6,
             "by_health": expected,
         }, moment
+
+
+def test_a_failing_bot_or_scheduler_probe_does_not_break_the_panel(
+    panel_settings: Any, panel_runtime: Any, panel_admins: Any
+) -> None:
+    def broken() -> Any:
+        raise RuntimeError("probe exploded")
+
+    app = create_app(
+        panel_settings,
+        panel_runtime,
+        admins=panel_admins,
+        bot_status=broken,
+        scheduler_alive=broken,
+    )
+    client = PanelClient(app.test_client())
+    client.login()
+    page = client.get("/")
+    assert page.status_code == 200 and "scheduler stopped" in page.get_data(as_text=True)
+    assert client.client.get("/api/v1/status").json["bot"]["running"] is False
+    ready = client.client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["checks"]["scheduler"] == "stopped"
