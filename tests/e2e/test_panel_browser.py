@@ -130,6 +130,8 @@ def test_log_in_connect_refresh_disconnect(
     url, runtime = live_panel
     from playwright.sync_api import expect
 
+    # Every expectation may wait as long as the actions do (a busy CI machine is slow).
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -205,8 +207,13 @@ def test_log_in_connect_refresh_disconnect(
             bob = runtime.store.get_by_person(emulator.person("bob@example.com")["id"])
             runtime.store.mark_needs_reauth(bob.id, reason="revoked at Webex (test)")
             bob_row = page.locator("tr", has_text="bob@example.com")
-            expect(bob_row.locator('[data-field="health"]')).to_have_text("needs re-login")
-            expect(page.locator('[data-count="needs_reauth"]')).to_have_text("1")
+            # It arrives with the next poll (every 5 s): wait longer than that.
+            expect(bob_row.locator('[data-field="health"]')).to_have_text(
+                "needs re-login", timeout=TIMEOUT_MS
+            )
+            expect(page.locator('[data-count="needs_reauth"]')).to_have_text(
+                "1", timeout=TIMEOUT_MS
+            )
             assert page.evaluate("window.notReloaded") is True
             page.screenshot(path=str(shots / "dashboard-live.png"), full_page=True)
 
@@ -224,6 +231,7 @@ def test_log_in_connect_refresh_disconnect(
             assert problems == []
         finally:
             browser.close()
+            expect.set_options(timeout=None)
     assert (shots / "dashboard-live.png").stat().st_size > 10_000
     keep = os.environ.get("TOKENBOT_README_SHOT")
     if keep:
