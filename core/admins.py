@@ -1,12 +1,12 @@
-"""Panel administrators, their server-side sessions, API tokens and login throttling.
+"""Panel administrators and their server-side sessions; the one store the panel and CLI use.
 
-Everything here is data in the same database as the token store, so several panel processes
-share one view of who is logged in and how many logins failed (R-24, R-27). Nothing secret is
-stored in a form that gives it back: passwords are argon2id hashes (argon2-cffi defaults,
-t=3, m=64 MiB, p=4; R-26), session ids and API tokens are SHA-256 hashes of 256-bit random
-values (a fast hash is enough for values that cannot be guessed), and throttle rows are keyed
-by hashes of the username and client address. Framework-free: the panel maps these results to
-HTTP.
+`AdminStore` also fronts the API tokens (core.api_tokens) and checks logins against the
+throttle (core.login_throttle). All of it is data in the token store's database, so several
+panel processes share one view of who is logged in and how many logins failed (R-24, R-27).
+Nothing secret is stored in a form that gives it back: passwords are argon2id hashes
+(argon2-cffi defaults, t=3, m=64 MiB, p=4; R-26); session ids are SHA-256 hashes of 256-bit
+random values (a fast hash is enough for values that cannot be guessed). Framework-free: the
+panel maps these results to HTTP.
 """
 
 from __future__ import annotations
@@ -24,14 +24,23 @@ from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
-from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
+from core.api_tokens import API_TOKEN_PREFIX
+from core.api_tokens import ApiToken
+from core.api_tokens import ApiTokenStore
 from core.clock import Clock
 from core.db import Database
 from core.errors import AdminError
 from core.errors import AdminExists
 from core.errors import WeakPassword
+from core.login_throttle import LoginThrottle
+from core.login_throttle import ThrottleLimit
+from core.login_throttle import count_failure
+from core.login_throttle import forget
+from core.login_throttle import purge_throttles
+from core.login_throttle import retry_after
+from core.login_throttle import throttle_key
 from core.models import Base
 
 __all__ = [
@@ -54,7 +63,6 @@ MIN_PASSWORD_LENGTH = 8
 # argon2 copes with long inputs, but a megabyte "password" is a cheap denial of service.
 MAX_PASSWORD_LENGTH = 1024
 MAX_USERNAME_LENGTH = 150
-API_TOKEN_PREFIX = "tbt_"
 # A session's last_seen_at is written at most this often: the dashboard polls every few
 # seconds, and a write per poll would serialize readers behind SQLite's write lock for nothing.
 _TOUCH_SECONDS = 30
@@ -121,36 +129,6 @@ class AdminSession(Base):
     last_seen_at: Mapped[datetime]
 
 
-class ApiToken(Base):
-    """A named bearer token for the JSON API; only its SHA-256 is kept."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[datetime]
-    last_used_at: Mapped[datetime | None]
-
-
-class LoginThrottle(Base):
-    """Failed logins counted in a fixed window, per username hash or per client address hash."""
-
-    __tablename__ = "login_throttles"
-
-    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    window_started_at: Mapped[datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottleLimit:
-    """At most `failures` failed logins per `window_seconds`."""
-
-    failures: int
-    window_seconds: int
-
-
 @dataclass(frozen=True, slots=True)
 class AdminPrincipal:
     """Who a valid session or login belongs to."""
@@ -201,6 +179,7 @@ class AdminStore:
         self.user_limit = user_limit or ThrottleLimit(failures=10, window_seconds=900)
         self.ip_limit = ip_limit or ThrottleLimit(failures=50, window_seconds=900)
         self._dummy_hash: str | None = None
+        self.api_tokens = ApiTokenStore(database, clock=clock)
 
     # -- admins -----------------------------------------------------------------------------
 
@@ -264,23 +243,23 @@ class AdminStore:
         except AdminError:
             name = username
         keys = (
-            (f"user:{_sha256(name)}", self.user_limit),
-            (f"ip:{_sha256(client_ip)}", self.ip_limit),
+            (throttle_key("user", name), self.user_limit),
+            (throttle_key("ip", client_ip), self.ip_limit),
         )
         with self._db.read() as session:
-            retry_after = self._throttled_for(session, keys, now)
+            wait = retry_after(session, keys, now)
             user = session.scalars(sa.select(AdminUser).where(AdminUser.username == name)).first()
             stored_hash = user.password_hash if user else None
             admin_id = user.id if user else None
-        if retry_after:
-            log.warning("login throttled", extra={"retry_after": retry_after})
-            return LoginResult(admin=None, throttled=True, retry_after_seconds=retry_after)
+        if wait:
+            log.warning("login throttled", extra={"retry_after": wait})
+            return LoginResult(admin=None, throttled=True, retry_after_seconds=wait)
 
         valid = self._verify(stored_hash, password)
         if not valid or admin_id is None:
             with self._db.write() as session:
                 for key, limit in keys:
-                    self._count_failure(session, key, limit, now)
+                    count_failure(session, key, limit, now)
             log.warning("login failed")
             return LoginResult(admin=None)
 
@@ -294,7 +273,7 @@ class AdminStore:
             session.execute(sa.update(AdminUser).where(AdminUser.id == admin_id).values(values))
             # A success clears this user's count; the address keeps its count, so one valid
             # account cannot be used to reset guessing against the others.
-            session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
+            forget(session, keys[0][0])
         log.info("login succeeded", extra={"admin_id": admin_id})
         return LoginResult(admin=AdminPrincipal(admin_id=admin_id, username=name))
 
@@ -312,45 +291,6 @@ class AdminStore:
             return bool(self._hasher.verify(stored_hash, password))
         except (VerificationError, InvalidHashError):
             return False
-
-    @staticmethod
-    def _throttled_for(
-        session: Session, keys: tuple[tuple[str, ThrottleLimit], ...], now: datetime
-    ) -> int:
-        rows = {
-            row.key: row
-            for row in session.scalars(
-                sa.select(LoginThrottle).where(LoginThrottle.key.in_([key for key, _ in keys]))
-            )
-        }
-        wait = 0
-        for key, limit in keys:
-            row = rows.get(key)
-            if row is None or row.failures < limit.failures:
-                continue
-            ends = row.window_started_at + timedelta(seconds=limit.window_seconds)
-            if ends > now:
-                wait = max(wait, int((ends - now).total_seconds()) + 1)
-        return wait
-
-    @staticmethod
-    def _count_failure(session: Session, key: str, limit: ThrottleLimit, now: datetime) -> None:
-        row = session.get(LoginThrottle, key, with_for_update=True)
-        if row is None:
-            try:
-                with session.begin_nested():
-                    session.add(LoginThrottle(key=key, failures=1, window_started_at=now))
-            except IntegrityError:
-                # Another process counted this key's first failure at the same moment.
-                row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-            if row is None:
-                return
-        window_end = row.window_started_at + timedelta(seconds=limit.window_seconds)
-        if window_end <= now:
-            row.failures = 1
-            row.window_started_at = now
-        else:
-            row.failures += 1
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -422,62 +362,23 @@ class AdminStore:
                     )
                 )
             )
-            session.execute(
-                sa.delete(LoginThrottle).where(
-                    LoginThrottle.window_started_at <= now - timedelta(days=1)
-                )
-            )
+            purge_throttles(session, now - timedelta(days=1))
             return int(getattr(result, "rowcount", 0) or 0)
 
-    # -- API tokens -------------------------------------------------------------------------
+    # -- API tokens (core.api_tokens) -------------------------------------------------------
 
     def create_api_token(self, name: str) -> str:
-        """Create a named API token and return it; only its hash is stored, so show it once.
-
-        Raises:
-            AdminError: the name is empty, too long or already used.
-        """
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise AdminError("an API token name needs 1 to 100 characters")
-        token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-        try:
-            with self._db.write() as session:
-                session.add(
-                    ApiToken(name=name, token_hash=_sha256(token), created_at=self._clock.now())
-                )
-        except IntegrityError:
-            raise AdminError(
-                f"an API token named {name!r} already exists",
-                hint="pick another name or revoke the old token first",
-            ) from None
-        return token
+        """Create a named API token and return it (see `ApiTokenStore.create`)."""
+        return self.api_tokens.create(name)
 
     def verify_api_token(self, token: str) -> str | None:
-        """Return the name of the API token `token`, or None when it is not one of ours."""
-        if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
-            return None
-        with self._db.read() as session:
-            row = session.scalars(
-                sa.select(ApiToken).where(ApiToken.token_hash == _sha256(token))
-            ).first()
-        if row is None:
-            return None
-        now = self._clock.now()
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= 60:
-            with self._db.write() as session:
-                session.execute(
-                    sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
-                )
-        return row.name
+        """Return the name of the API token `token`, or None (see `ApiTokenStore.verify`)."""
+        return self.api_tokens.verify(token)
 
     def revoke_api_token(self, name: str) -> bool:
         """Delete the API token called `name`; return whether one existed."""
-        with self._db.write() as session:
-            result = session.execute(sa.delete(ApiToken).where(ApiToken.name == name.strip()))
-            return bool(getattr(result, "rowcount", 0))
+        return self.api_tokens.revoke(name)
 
     def api_token_names(self) -> list[str]:
         """Return the names of all API tokens, oldest first."""
-        with self._db.read() as session:
-            return list(session.scalars(sa.select(ApiToken.name).order_by(ApiToken.id)))
+        return self.api_tokens.names()
