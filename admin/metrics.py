@@ -4,8 +4,9 @@ One `PanelMetrics` per app (tests build many apps; a global registry would refus
 set of names). Token gauges are read from the store at scrape time, so they are right in every
 process whichever one refreshed. Refresh counts are read at scrape time from the refresher's
 process-wide counters (`core.refresher.refresh_counters`): the sweep, the on-demand path and
-the panel's "refresh now" all go through that one routine. Bot commands are counted by the bot
-through `record_command` on the `PanelMetrics` the wiring hands it.
+the panel's "refresh now" all go through that one routine. The bot registers its own metrics
+(`bot.BotMetrics`: commands by name and outcome, latency, deliveries, queue depth) into
+`PanelMetrics.registry`, which the wiring hands it, so `/metrics` shows them too.
 
 Token series are labelled by account id only: one series per connected account (bounded by
 the accounts table) and no e-mail address on an endpoint a scraper reads without logging in.
@@ -20,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
-from prometheus_client import Counter
-from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.core import GaugeMetricFamily
@@ -110,22 +109,10 @@ class _RefreshCollector(Collector):
 
 
 class PanelMetrics:
-    """Bot counters, a latency histogram, refresh counts and token gauges in `self.registry`."""
+    """Token gauges and refresh counts in `self.registry`, where the bot adds its metrics."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.bot_commands = Counter(
-            "tokenbot_bot_commands",
-            "Bot commands handled, by command name and outcome (ok, error).",
-            ["command", "outcome"],
-            registry=self.registry,
-        )
-        self.bot_command_seconds = Histogram(
-            "tokenbot_bot_command_seconds",
-            "Time from a command's arrival to its reply.",
-            registry=self.registry,
-            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-        )
         self._token_collector: _TokenCollector | None = None
         self._refresh_collector: _RefreshCollector | None = None
 
@@ -144,15 +131,6 @@ class PanelMetrics:
             self.registry.unregister(self._refresh_collector)
         self._refresh_collector = _RefreshCollector(counts, results)
         self.registry.register(self._refresh_collector)
-
-    def record_command(self, command: str, seconds: float, *, ok: bool) -> None:
-        """Count one bot command and its latency.
-
-        Pass the router's registered name (or "unknown"), never user text: each distinct
-        name is a new time series.
-        """
-        self.bot_commands.labels(command, "ok" if ok else "error").inc()
-        self.bot_command_seconds.observe(seconds)
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition of everything in the registry."""

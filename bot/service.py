@@ -47,6 +47,7 @@ from core.errors import TokenbotError
 
 if TYPE_CHECKING:
     from bot.polling import Poller
+    from bot.upkeep import Upkeep
 
 __all__ = ["Bot"]
 
@@ -87,6 +88,7 @@ class Bot:
         self.pool = WorkerPool(options.workers, options.queue_size)
         self.reminders = Reminders(self._deliver_reminder)
         self.poller: Poller | None = None
+        self.upkeep: Upkeep | None = None
         self._counts: Counter[str] = Counter()
         self._last_event_at: str | None = None
         self._flushed_at = monotonic()
@@ -97,9 +99,9 @@ class Bot:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the workers, the reminders and the intake (webhook registration or polling)."""
+        """Start the workers, the reminders, the upkeep (webhook registration) and polling."""
         from bot.polling import Poller
-        from bot.registration import ensure_webhook
+        from bot.upkeep import Upkeep
 
         self.pool.start()
         self.reminders.start()
@@ -108,20 +110,19 @@ class Bot:
             "started_at": self.started_at.isoformat(),
         }
         if self.options.intake == "polling":
-            self.poller = Poller(self)
-            self.poller.start()
             values["webhook_registered"] = False
         self.state.set_values(values)
-        if self.options.intake == "webhook":
-            try:
-                ensure_webhook(self)
-            except TokenbotError as error:
-                # A bot that cannot register still serves an existing registration; say so.
-                log.error("webhook registration failed: %s", error)
-                self.state.record_error(f"webhook registration failed: {error.code}")
+        if self.options.intake == "polling":
+            self.poller = Poller(self)
+            self.poller.start()
+        # Registers our webhook as soon as there is a bot identity, and again when it changes.
+        self.upkeep = Upkeep(self)
+        self.upkeep.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop intake, let queued messages finish, stop workers and reminders, flush counters."""
+        if self.upkeep is not None:
+            self.upkeep.stop(timeout)
         if self.poller is not None:
             self.poller.stop(timeout)
         self.pool.stop(timeout)

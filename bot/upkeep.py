@@ -1,0 +1,107 @@
+"""Keep the bot's intake healthy while it runs: webhook registration and old-id pruning.
+
+At start there may be no bot identity yet (nobody has connected a Webex account), and the
+admin may later pick another account. A webhook belongs to the person whose token created it,
+so the bot (re-)registers whenever the identity it registered for is not the current one, or
+the registration is missing. De-duplication and own-post rows are pruned once a day: a
+delivery older than the replay window can no longer arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.registration import ensure_webhook
+from core.errors import TokenbotError
+
+if TYPE_CHECKING:
+    from bot.service import Bot
+
+__all__ = ["Upkeep"]
+
+log = logging.getLogger(__name__)
+
+KEEP_IDS_FOR = timedelta(days=7)
+PRUNE_EVERY_SECONDS = 86_400.0
+
+
+class Upkeep:
+    """A thread running `run_once` every `interval_seconds` until `stop`.
+
+    Args:
+        bot: The bot to look after.
+        interval_seconds: Pause between two rounds.
+        monotonic: Time source for the pruning schedule (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        interval_seconds: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot = bot
+        self.interval_seconds = interval_seconds
+        self._monotonic = monotonic
+        self._pruned_at: float | None = None
+        self._registered_for: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Run one round now, then every `interval_seconds` on a thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.run_once()
+        self._thread = threading.Thread(target=self._run, name="bot-upkeep", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread and wait for the running round."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run_once(self) -> None:
+        """Register the webhook if it is due, prune if due; never raises."""
+        try:
+            self._register_if_needed()
+        except TokenbotError as error:
+            log.error("webhook registration failed: %s", error)
+            self.bot.record_error(f"webhook registration failed: {error.code}")
+        except Exception as error:  # keep the thread alive; the cause is in the log
+            log.exception("webhook registration failed")
+            self.bot.record_error(f"webhook registration failed: {type(error).__name__}")
+        now = self._monotonic()
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            try:
+                removed = self.bot.state.prune(KEEP_IDS_FOR)
+                self._pruned_at = now
+                if removed:
+                    log.info("pruned %d old message id(s)", removed)
+            except Exception:
+                log.exception("pruning old message ids failed")
+
+    def _register_if_needed(self) -> None:
+        if self.bot.options.intake != "webhook" or self.bot.options.webhook_url is None:
+            return
+        identity = self.bot.identity.get()
+        if identity is None:
+            return
+        registered = bool(self.bot.state.value("webhook_registered"))
+        if registered and self._registered_for == identity.person_id:
+            return
+        ensure_webhook(self.bot)
+        self._registered_for = identity.person_id
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_seconds):
+            self.run_once()
