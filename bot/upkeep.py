@@ -43,7 +43,7 @@ class Upkeep:
         self,
         bot: Bot,
         *,
-        interval_seconds: float = 5.0,
+        interval_seconds: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot = bot
@@ -93,6 +93,8 @@ class Upkeep:
     def _register_if_needed(self) -> None:
         if self.bot.options.intake != "webhook" or self.bot.options.webhook_url is None:
             return
+        # Read the store, not the cache: a connect in the panel should reach Webex in seconds.
+        self.bot.identity.invalidate()
         identity = self.bot.identity.get()
         if identity is None:
             return

@@ -9,8 +9,10 @@ from tokenbot.commands.admin import admin_group
 from tokenbot.commands.api_token import api_token_group
 from tokenbot.commands.config import config_group
 from tokenbot.commands.db import db_group
+from tokenbot.commands.demo import demo_command
 from tokenbot.commands.emulator import emulator_command
 from tokenbot.commands.keys import keys_group
+from tokenbot.commands.serve import serve_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,8 +31,10 @@ cli.add_command(admin_group)
 cli.add_command(api_token_group)
 cli.add_command(config_group)
 cli.add_command(db_group)
+cli.add_command(demo_command)
 cli.add_command(emulator_command)
 cli.add_command(keys_group)
+cli.add_command(serve_command)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,16 @@ def fail(exc: TokenbotError) -> None:
     raise SystemExit(2)
 
 
-def settings_or_exit(config_path: Path | None, *, demo: bool = False) -> Settings:
+def settings_or_exit(
+    config_path: Path | None,
+    *,
+    demo: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
     """Load the settings, or end the command with the one-line error."""
     try:
-        return load_settings(config_path, demo=demo)
+        return load_settings(config_path, demo=demo, overrides=overrides, env=env)
     except TokenbotError as exc:
         fail(exc)
         raise AssertionError("unreachable") from exc

@@ -1,0 +1,107 @@
+"""`tokenbot demo` as a newcomer runs it: a subprocess, walked over HTTP, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.e2e.newcomer import connect_webex
+from tests.e2e.newcomer import log_in
+from tests.plugins.ports import free_port
+from tests.plugins.tokens import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    """Read stdout lines until one contains `marker` (bounded by `timeout`)."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"no {marker!r} within {timeout}s; output so far:\n{''.join(seen)}")
+
+
+def test_demo_walks_the_newcomers_path_and_stops_cleanly(tmp_path: Path) -> None:
+    port, emulator_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBEX_", "TOKENBOT_"))}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tokenbot",
+            "demo",
+            "--port",
+            str(port),
+            "--emulator-port",
+            str(emulator_port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = _read_until(process, "tokenbot ready", timeout=60)
+        password = re.search(r"Password:\s+(\S+)", banner)
+        assert password is not None, banner
+        panel = f"http://127.0.0.1:{port}"
+        assert f"{panel}/" in banner and f"127.0.0.1:{emulator_port}/_emulator/spaces" in banner
+
+        http = requests.Session()
+        log_in(http, panel, "admin", password.group(1))
+        account_page = connect_webex(http, panel, "alice@example.com")
+        assert account_page.status_code == 200 and "alice@example.com" in account_page.text
+
+        # Bob types /help in Team Space; the bot (on Alice's token) answers there.
+        control = f"http://127.0.0.1:{emulator_port}/_emulator"
+        rooms = requests.get(f"{control}/rooms", params={"email": "bob@example.com"}, timeout=10)
+        room = next(r["id"] for r in rooms.json()["items"] if r["title"] == "Team Space")
+
+        def answered() -> bool:
+            # The bot registers its webhook within seconds of the connect; ask until it answers.
+            asked = requests.post(
+                f"{control}/messages",
+                json={"roomId": room, "personEmail": "bob@example.com", "text": "/help"},
+                timeout=10,
+            ).json()["id"]
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                items = requests.get(f"{control}/rooms/{room}/messages", timeout=10).json()["items"]
+                if any(
+                    m.get("parentId") == asked
+                    and m.get("personEmail") == "alice@example.com"
+                    and "/ping" in (m.get("markdown") or m.get("text") or "")
+                    for m in items
+                ):
+                    return True
+                time.sleep(0.2)
+            return False
+
+        wait_until(answered, timeout=30, what="the bot's answer to /help")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+            raise AssertionError("tokenbot demo did not stop within 30 s of SIGTERM") from None
+    assert process.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]

@@ -1,0 +1,184 @@
+"""`tokenbot serve` and the container entry point, run as real processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from core.crypto import TokenCipher
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.ports import free_port
+from tests.plugins.tokens import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+
+
+def _env(tmp_path: Path, emulator: EmulatorHandle, config: str, **extra: str) -> dict[str, str]:
+    client_id, client_secret = emulator.register_integration(
+        ["http://127.0.0.1:2000/oauth/callback"]
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(config.format(api=emulator.api_url, tmp=tmp_path), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBEX_", "TOKENBOT_"))}
+    env.update(
+        TOKENBOT_CONFIG=str(path),
+        WEBEX_CLIENT_ID=client_id,
+        WEBEX_CLIENT_SECRET=client_secret,
+        TOKENBOT_SECRET_KEY="k" + os.urandom(24).hex(),
+        TOKENBOT_ENCRYPTION_KEYS=TokenCipher.generate_key_spec("k1"),
+        # The entry point runs `tokenbot`; the one of this environment comes first.
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    env.update(extra)
+    return env
+
+
+GOOD = """\
+webex:
+  api_base_url: {api}
+database:
+  url: sqlite:///{tmp}/data/tokenbot.sqlite3
+panel:
+  port: PORT
+"""
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError("did not stop within 30 s of SIGTERM") from None
+
+
+def test_entrypoint_migrates_an_empty_database_and_serves_healthz(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = _env(tmp_path, emulator, GOOD.replace("PORT", str(port)))
+    database = tmp_path / "data" / "tokenbot.sqlite3"
+    assert not database.exists()
+    process = subprocess.Popen(
+        ["sh", str(ENTRYPOINT)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = wait_until(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz"),
+            timeout=30,
+            interval=0.1,
+            what="/healthz answering",
+        )
+        assert health.status_code == 200
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert ready.status_code == 200, ready.text
+    finally:
+        out, err = _stop(process)
+    assert process.returncode == 0, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert "database is up to date" in out and "tokenbot ready" in out and "tokenbot stopped" in out
+    engine = sa.create_engine(f"sqlite:///{database}")
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"accounts", "token_events", "admin_users", "alembic_version"} <= tables
+
+
+def _get(url: str) -> requests.Response | None:
+    try:
+        return requests.get(url, timeout=2)
+    except requests.ConnectionError:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("config", "env_change", "key"),
+    [
+        (GOOD, {"WEBEX_CLIENT_SECRET": ""}, "WEBEX_CLIENT_SECRET"),
+        (GOOD, {"TOKENBOT_ENCRYPTION_KEYS": ""}, "TOKENBOT_ENCRYPTION_KEYS"),
+        (GOOD + "refresh:\n  margin_seconds: soon\n", {}, "refresh.margin_seconds"),
+        (GOOD + "bot:\n  intaek: webhook\n", {}, "bot.intaek"),
+        (GOOD.replace("{api}", "ftp://webex"), {}, "webex.api_base_url"),
+        ("panel: [1, 2\n", {}, "config.yaml"),
+    ],
+    ids=["missing-secret", "missing-keys", "bad-number", "unknown-key", "bad-url", "bad-yaml"],
+)
+def test_serve_refuses_bad_settings_with_one_line_naming_the_key(
+    emulator: EmulatorHandle,
+    tmp_path: Path,
+    config: str,
+    env_change: dict[str, str],
+    key: str,
+) -> None:
+    env = _env(tmp_path, emulator, config.replace("PORT", str(free_port())), **env_change)
+    result = subprocess.run(
+        [sys.executable, "-m", "tokenbot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and key in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_roles_split_runs_only_what_was_asked(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = _env(tmp_path, emulator, GOOD.replace("PORT", str(port)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokenbot", "serve", "--role", "web"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz"),
+            timeout=30,
+            interval=0.1,
+            what="/healthz answering",
+        )
+        status = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()
+        # No scheduler in this process: readiness rests on the database alone.
+        assert status["checks"]["database"] == "ok"
+    finally:
+        out, err = _stop(process)
+    assert process.returncode == 0, err[-2000:]
+    assert "roles: web" in out
+
+
+def test_unknown_role_is_refused(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    env = _env(tmp_path, emulator, GOOD.replace("PORT", str(free_port())))
+    result = subprocess.run(
+        [sys.executable, "-m", "tokenbot", "serve", "--role", "web,cron"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cron" in result.stderr and "Traceback" not in result.stderr

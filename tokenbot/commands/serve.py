@@ -1,0 +1,87 @@
+"""`tokenbot serve`: the panel, the webhook endpoint, the refresher and the bot in one process."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.errors import TokenbotError
+from core.logs import configure_logging
+from tokenbot.context import config_option
+from tokenbot.context import fail
+from tokenbot.context import settings_or_exit
+from tokenbot.process import ROLES
+from tokenbot.process import TokenbotProcess
+from tokenbot.process import parse_roles
+
+
+def _roles(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[str]:
+    try:
+        return parse_roles(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("serve")
+@config_option
+@click.option(
+    "--role",
+    "roles",
+    default=",".join(ROLES),
+    show_default=True,
+    callback=_roles,
+    help="What this process runs: any of web (panel + webhook endpoint), scheduler "
+    "(token refresher), bot. Split them over processes when you want to.",
+)
+@click.option("--host", default=None, help="Panel listen address (default: panel.host).")
+@click.option("--port", type=int, default=None, help="Panel port (default: panel.port).")
+def serve_command(
+    config_path: Path | None, roles: frozenset[str], host: str | None, port: int | None
+) -> None:
+    """Run tokenbot in production: migrations, then the panel, the refresher and the bot.
+
+    Secrets come from the environment (WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET,
+    TOKENBOT_SECRET_KEY, TOKENBOT_ENCRYPTION_KEYS, and TOKENBOT_WEBHOOK_SECRET for webhook
+    intake); everything else from config.yaml. SIGTERM or Ctrl-C stops it gracefully.
+    """
+    panel: dict[str, Any] = {}
+    if host is not None:
+        panel["host"] = host
+    if port is not None:
+        panel["port"] = port
+    settings = settings_or_exit(config_path, overrides={"panel": panel} if panel else None)
+    run_process(TokenbotProcess(settings, roles=roles))
+
+
+def run_process(process: TokenbotProcess, *, banner: str = "") -> None:
+    """Start `process`, print the ready line, wait for SIGTERM/SIGINT, stop it gracefully."""
+    settings = process.settings
+    try:
+        configure_logging(settings.logging.level, settings.logging.format)
+    except TokenbotError as exc:
+        fail(exc)
+    if settings.logging.level != "DEBUG":
+        # APScheduler logs every run of the sweep at INFO; our scheduler logs what matters.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    process.install_signal_handlers()
+    try:
+        process.start()
+    except TokenbotError as exc:
+        process.stop()
+        fail(exc)
+    except OSError as exc:
+        process.stop()
+        click.echo(f"error: panel.port: cannot listen on it ({exc.strerror or exc})", err=True)
+        raise SystemExit(2) from None
+    if banner:
+        click.echo(banner)
+    where = process.url if "web" in process.roles else "no web role"
+    click.echo(f"tokenbot ready: {where} (roles: {','.join(sorted(process.roles))})")
+    try:
+        process.wait()
+    finally:
+        process.stop()
+    click.echo("tokenbot stopped")

@@ -1,0 +1,248 @@
+"""One tokenbot process: the web server, the refresh scheduler and the bot, by role.
+
+`tokenbot serve` runs all three roles in one process. An operator may split them (`--role`):
+every instance may run the scheduler, because the database decides who refreshes a token
+(DESIGN.md section 4); the webhook endpoint is served by processes that run both `web` and
+`bot`, because deliveries are processed on that process's worker pool.
+
+Shutdown (SIGTERM, SIGINT) is graceful: the web server stops accepting and finishes the
+requests in flight, the bot stops its intake and drains its queue, the scheduler lets a running
+sweep finish, and the database connections close.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any
+
+from admin import create_app
+from admin.metrics import PanelMetrics
+from bot import Bot
+from bot import BotOptions
+from bot import create_bot
+from bot import create_webhook_app
+from core.botstate import BotStateStore
+from core.clock import Clock
+from core.config import Settings
+from core.runtime import Runtime
+from core.runtime import build_runtime
+from core.scheduler import RefreshScheduler
+
+log = logging.getLogger("tokenbot")
+
+ROLES = ("web", "scheduler", "bot")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def parse_roles(text: str) -> frozenset[str]:
+    """Return the roles named in a comma-separated list; ValueError names a bad one."""
+    roles = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(roles - set(ROLES))
+    if unknown or not roles:
+        raise ValueError(f"unknown role(s) {unknown or [text]!r}: use a comma list of {ROLES}")
+    return roles
+
+
+def mount_webhook(panel: WSGIApp, webhook: WSGIApp, path: str) -> WSGIApp:
+    """Return a WSGI app sending `path` to the webhook app and everything else to the panel.
+
+    The webhook app is separate on purpose: no admin session, no CSRF check (deliveries are
+    authenticated by their HMAC signature instead), and its own body-size cap.
+    """
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") == path:
+            return webhook(environ, start_response)
+        return panel(environ, start_response)
+
+    return app
+
+
+def bot_status_reader(state: BotStateStore) -> Callable[[], Mapping[str, Any]]:
+    """Return the panel's bot-card reader: from the database, so any process can show it."""
+
+    def read() -> Mapping[str, Any]:
+        snapshot = state.snapshot()
+        return {
+            "intake_mode": snapshot.get("mode", "unknown"),
+            "webhook_registered": bool(snapshot.get("webhook_registered", False)),
+            "last_event_at": snapshot.get("last_event_at"),
+            "commands_handled": snapshot.counters.get("commands_total", 0),
+            "errors": snapshot.counters.get("errors", 0),
+            "last_error": snapshot.get("last_error"),
+        }
+
+    return read
+
+
+class TokenbotProcess:
+    """The parts of one process, started and stopped in the right order.
+
+    Args:
+        settings: Validated settings.
+        roles: Which of `ROLES` this process runs.
+        clock: The time source (tests pass a frozen one).
+        runtime: An already built runtime (tests, `tokenbot demo`); built from `settings`
+            otherwise, and then closed by `stop()`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        roles: Iterable[str] = ROLES,
+        clock: Clock | None = None,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self.settings = settings
+        self.roles = frozenset(roles)
+        self._clock = clock
+        self._own_runtime = runtime is None
+        self.runtime: Runtime | None = runtime
+        self.scheduler: RefreshScheduler | None = None
+        self.bot: Bot | None = None
+        self.metrics = PanelMetrics()
+        self._server: Any = None
+        self._server_thread: threading.Thread | None = None
+        self._stop_requested = threading.Event()
+        self._stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build the runtime, start the scheduler and the bot, and bind the web server."""
+        if self.runtime is None:
+            self.runtime = build_runtime(self.settings, clock=self._clock)
+        runtime = self.runtime
+        if "scheduler" in self.roles:
+            self.scheduler = RefreshScheduler(
+                runtime.sweep,
+                interval_seconds=self.settings.refresh.sweep_interval_seconds,
+                clock=runtime.clock,
+            )
+            self.scheduler.start()
+        if "bot" in self.roles and self.settings.bot.enabled:
+            self.bot = create_bot(
+                options=BotOptions.from_settings(self.settings),
+                tokens=runtime.tokens,
+                store=runtime.store,
+                database=runtime.database,
+                clock=runtime.clock,
+                registry=self.metrics.registry,
+            )
+            self.bot.start()
+        if "web" in self.roles:
+            self._start_web(runtime)
+        log.info("tokenbot started: roles %s", ",".join(sorted(self.roles)))
+
+    def _start_web(self, runtime: Runtime) -> None:
+        from waitress import create_server
+
+        scheduler = self.scheduler
+        panel = create_app(
+            self.settings,
+            runtime,
+            scheduler_alive=scheduler.alive if scheduler is not None else None,
+            bot_status=bot_status_reader(BotStateStore(runtime.database, runtime.clock)),
+            metrics=self.metrics,
+        )
+        app: WSGIApp = panel
+        if self.bot is not None and self.bot.options.intake == "webhook":
+            app = mount_webhook(panel, create_webhook_app(self.bot), self.bot.options.webhook_path)
+        panel_settings = self.settings.panel
+        self._server = create_server(
+            app,
+            host=panel_settings.host,
+            port=panel_settings.port,
+            threads=8,
+            ident="tokenbot",
+            # Answers that took long are not worth logging per request; waitress logs errors.
+            expose_tracebacks=False,
+            channel_timeout=60,
+            cleanup_interval=10,
+        )
+        self._server_thread = threading.Thread(
+            target=self._server.run, name="tokenbot-web", daemon=True
+        )
+        self._server_thread.start()
+
+    @property
+    def port(self) -> int:
+        """Return the web server's bound port (useful with port 0)."""
+        if self._server is None:
+            raise RuntimeError("the web role is not running")
+        return int(self._server.effective_port)
+
+    @property
+    def url(self) -> str:
+        """Return the panel's base URL as bound."""
+        host = self.settings.panel.host
+        shown = "127.0.0.1" if host in {"0.0.0.0", ""} else host
+        return f"http://{shown}:{self.port}"
+
+    def request_stop(self) -> None:
+        """Ask `wait()` to return; safe from a signal handler or another thread."""
+        self._stop_requested.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop is requested (or `timeout`); return whether it was."""
+        return self._stop_requested.wait(timeout)
+
+    def install_signal_handlers(self) -> None:
+        """Turn SIGTERM and SIGINT into a graceful stop (main thread only)."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def _stop_web(self, timeout: float) -> None:
+        """Stop waitress gracefully from another thread.
+
+        Waitress's own `close()` only closes the listening socket; idle keep-alive connections
+        would keep its loop running. Changes to its socket map are made in the loop's thread
+        (through its trigger), never from here.
+        """
+        from waitress import wasyncore
+
+        server = self._server
+        deadline = time.monotonic() + timeout
+        # 1. Stop accepting new connections.
+        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+        # 2. Let the requests being handled finish (waitress cancels ones not yet started).
+        server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
+        # 3. Let finished answers reach their clients, then close every connection: the loop ends.
+        while time.monotonic() < deadline and any(
+            getattr(channel, "total_outbufs_len", 0) for channel in list(server._map.values())
+        ):
+            time.sleep(0.02)
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        if self._server_thread is not None:
+            self._server_thread.join(max(0.1, deadline - time.monotonic()))
+            if self._server_thread.is_alive():
+                log.warning("the web server did not stop within %.0f s", timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop everything gracefully, in order; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop_requested.set()
+        if self._server is not None:
+            self._stop_web(timeout)
+        if self.bot is not None:
+            self.bot.stop(timeout)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        if self.runtime is not None and self._own_runtime:
+            self.runtime.close()
+        log.info("tokenbot stopped")
