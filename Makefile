@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-bot-teamssdk demo lint bench soak clean
+.PHONY: test test-main test-bot-teamssdk demo lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# The whole suite: everything on webexpythonsdk, then the bot suite again on webexteamssdk.
+test: test-main test-bot-teamssdk
+
+test-main: $(STAMP)
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 # The bot suite again on webexteamssdk 1.7, in its own venv: it pins PyJWT 1.7.1, which
-# cannot live beside webexpythonsdk (PyJWT >= 2.8). .ci/run calls this after `make test`.
+# cannot live beside webexpythonsdk (PyJWT >= 2.8).
 TEAMS_VENV := .venv-teams
 TEAMS_PY := $(TEAMS_VENV)/bin/python
 TEAMS_STAMP := $(TEAMS_VENV)/.installed
@@ -33,7 +36,7 @@ test-bot-teamssdk: $(TEAMS_STAMP)
 	TOKENBOT_WEBEX_SDK=webexteamssdk $(TEAMS_PY) -m pytest -m "not soak" tests/bot $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(VENV)/bin/tokenbot emulator --host 127.0.0.1 --port 2001
+	$(VENV)/bin/tokenbot demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
