@@ -1,0 +1,1 @@
+"""Reliability suite: floods, token-endpoint chaos, two instances, SIGKILL, fuzzing."""
