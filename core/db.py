@@ -27,6 +27,8 @@ __all__ = ["Database", "alembic_config", "upgrade"]
 # Execution option that tells the `begin` hook which BEGIN a SQLite transaction needs.
 _BEGIN_OPTION = "tokenbot_sqlite_begin"
 _MIGRATIONS = "core:migrations"
+# Any constant works; it only has to be the same in every process of one deployment.
+_MIGRATION_LOCK = 0x746F6B656E626F74  # "tokenbot"
 
 
 class Database:
@@ -89,13 +91,24 @@ def upgrade(url: str) -> None:
     """Migrate the database at `url` to the newest schema; a no-op when already there.
 
     The migration scripts ship inside the package (core/migrations), so an installed wheel
-    can migrate without an alembic.ini.
+    can migrate without an alembic.ini. Several processes may start at once (two instances,
+    `serve` and `db upgrade`): the whole migration runs under a database-wide lock taken
+    before Alembic reads the current version, so the second one waits and then finds nothing
+    to do instead of creating the same tables twice.
     """
     from alembic import command
 
     database = Database(url)
     try:
         with database.engine.connect() as connection:
+            if database.is_sqlite:
+                # The transaction Alembic starts takes SQLite's write lock first.
+                connection.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            else:
+                # Held until this transaction (the migration) commits or rolls back.
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
             config = alembic_config(connection)
             command.upgrade(config, "head")
             connection.commit()
