@@ -169,3 +169,34 @@ def answered_refreshes(emulator: EmulatorHandle) -> int:
         for call in emulator.calls("/v1/access_token")
         if call.get("grant_type") == "refresh_token" and call.get("status") == 200
     )
+
+
+BOT_SCOPES = (
+    "spark:people_read",
+    "spark:rooms_read",
+    "spark:messages_read",
+    "spark:messages_write",
+)
+
+
+def connect_bot_identity(
+    store: TokenStore,
+    emulator: EmulatorHandle,
+    client_id: str,
+    *,
+    now: datetime,
+    email: str = "alice@example.com",
+) -> int:
+    """Store `email` with a fresh (not due) grant and make it the bot identity; return its id."""
+    person = emulator.person(email)
+    answer = emulator.mint_token(client_id, email, list(BOT_SCOPES))
+    tokens = TokenSet(
+        access_token=answer["access_token"],
+        expires_in=int(answer["expires_in"]),
+        refresh_token=answer["refresh_token"],
+        refresh_token_expires_in=int(answer["refresh_token_expires_in"]),
+    )
+    identity = Identity(person_id=person["id"], email=email, display_name=person["displayName"])
+    account = store.save_connected(identity, BOT_SCOPES, tokens, sent_at=now)
+    store.set_bot_identity(account.id)
+    return account.id

@@ -65,6 +65,7 @@ class ServeProcess:
     ) -> None:
         self.name = name
         self.port = port
+        self.public_url: str | None = None
         self.out_path = cwd / f"{name}.out"
         self.err_path = cwd / f"{name}.err"
         with self.out_path.open("ab") as out, self.err_path.open("ab") as err:
@@ -107,13 +108,13 @@ class ServeProcess:
             assert health.status_code == 200, health.text
         return self
 
-    def rss_kib(self) -> int:
-        """Return its resident set size in KiB (Linux /proc)."""
+    def rss_kib(self, field: str = "VmRSS") -> int:
+        """Return its resident set size in KiB (Linux /proc); `VmHWM` gives the peak."""
         status = Path(f"/proc/{self.pid}/status").read_text(encoding="ascii")
         for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-        raise AssertionError("no VmRSS line in /proc/<pid>/status")
+        raise AssertionError(f"no {field} line in /proc/<pid>/status")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
         """SIGTERM, wait up to `timeout`, then SIGKILL; return the exit code (idempotent)."""
@@ -218,20 +219,27 @@ class Deployment:
         """
         port = free_port() if web else None
         settings = _merge({"panel": {"port": port or free_port()}}, extra or {})
-        if web and (settings.get("bot") or {}).get("intake") == "webhook":
-            settings = _merge(settings, {"bot": {"public_url": f"http://127.0.0.1:{port}"}})
+        public_url = None
+        if web and self.settings_dict(settings)["bot"].get("intake") == "webhook":
+            # Production wants an https public URL: a TLS proxy in front of the panel port. The
+            # proxy is not running (a closed loopback port), so the emulator's own deliveries
+            # fail; the tests deliver straight to the panel port instead.
+            public_url = f"https://127.0.0.1:{free_port()}"
+            settings = _merge(settings, {"bot": {"public_url": public_url}})
         config_path = self.write_config(name, settings)
         argv = [sys.executable, "-m", "tokenbot", "serve"]
         if roles:
             argv += ["--role", roles]
         process = ServeProcess(name, argv, self.env(config_path), self.folder, port)
+        process.public_url = public_url
         self.processes.append(process)
         return process
 
     @contextmanager
     def runtime(self) -> Iterator[Runtime]:
         """Build this deployment's runtime in the test process (migrates the database)."""
-        config_path = self.write_config("test-runtime")
+        # The test process runs no bot: its settings need no public URL.
+        config_path = self.write_config("test-runtime", {"bot": {"intake": "polling"}})
         settings = load_settings(config_path, env=self.env(config_path))
         runtime = build_runtime(settings)
         try:
