@@ -72,8 +72,11 @@ def account_dict(view: Any, now: datetime) -> dict[str, Any]:
         "health_label": HEALTH_LABELS.get(health, health),
         "is_bot_identity": bool(view.is_bot_identity),
         "has_tokens": bool(view.has_tokens),
-        "access_token": _token(view.access_expires_at, started, now),
-        "refresh_token": _token(view.refresh_expires_at, view.created_at or started, now),
+        # A wiped grant (needs re-login, disconnected) has no time left, whatever was stored.
+        "access_token": _token(view.access_expires_at if view.has_tokens else None, started, now),
+        "refresh_token": _token(
+            view.refresh_expires_at if view.has_tokens else None, view.created_at or started, now
+        ),
         "connected_at": iso(view.created_at),
         "obtained_at": iso(view.obtained_at),
         "last_refreshed_at": iso(view.last_refreshed_at),

@@ -71,7 +71,15 @@
   }
 
   function setToken(container, token) {
-    if (!container || !token || !token.expires_at) { return; }
+    if (!container || !token) { return; }
+    if (!token.expires_at) {
+      // The grant was wiped (needs re-login, disconnected): no countdown any more.
+      var none = document.createElement("span");
+      none.className = "muted";
+      none.textContent = "none";
+      container.replaceChildren(none);
+      return;
+    }
     var meter = container.querySelector("meter");
     if (meter) {
       var value = token.fraction_left;

@@ -158,6 +158,11 @@ def test_refresh_of_a_revoked_grant_shows_needs_relogin(
     assert "badge badge-needs_reauth" in page and "needs re-login" in page
     assert "Connect again" in page  # the way out of "needs re-login"
     assert "Reconnect" in admin_client.get("/").get_data(as_text=True)
+    # The wiped grant shows no countdown, in the page and in the live API.
+    assert "data-countdown" not in admin_client.get("/").get_data(as_text=True)
+    (listed,) = admin_client.get("/api/v1/accounts").get_json()["accounts"]
+    assert listed["access_token"]["expires_at"] is None
+    assert listed["refresh_token"]["seconds_left"] is None
 
 
 def test_test_token_calls_people_me(admin_client: PanelClient, emulator: Any, store: Any) -> None:
