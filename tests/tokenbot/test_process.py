@@ -1,0 +1,119 @@
+"""One tokenbot process in-process: a command in flight when the stop comes is still answered."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.config import Settings
+from core.config import load_settings
+from core.crypto import TokenCipher
+from core.runtime import Runtime
+from core.runtime import build_runtime
+from core.tokens import TokenSet
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.ports import free_port
+from tests.plugins.tokens import wait_until
+from tokenbot.process import TokenbotProcess
+
+SCOPES = ["spark:people_read", "spark:rooms_read", "spark:messages_read", "spark:messages_write"]
+
+
+@pytest.fixture
+def settings(emulator: EmulatorHandle, tmp_path: Path) -> Settings:
+    port = free_port()
+    client_id, client_secret = emulator.register_integration(
+        [f"http://127.0.0.1:{port}/oauth/callback"], SCOPES
+    )
+    # Demo mode: Webex only delivers to https, but this test's webhook target is loopback http.
+    return load_settings(
+        "/dev/null",
+        demo=True,
+        env={
+            "WEBEX_CLIENT_ID": client_id,
+            "WEBEX_CLIENT_SECRET": client_secret,
+            "TOKENBOT_SECRET_KEY": secrets.token_urlsafe(48),
+            "TOKENBOT_ENCRYPTION_KEYS": TokenCipher.generate_key_spec("k1"),
+            "TOKENBOT_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        },
+        overrides={
+            "webex": {
+                "api_base_url": emulator.api_url,
+                "redirect_uri": f"http://127.0.0.1:{port}/oauth/callback",
+                "scopes": SCOPES,
+            },
+            "database": {"url": f"sqlite:///{tmp_path / 'tb.sqlite3'}"},
+            "panel": {"port": port},
+            "bot": {
+                "intake": "webhook",
+                "public_url": f"http://127.0.0.1:{port}",
+                "allowed_emails": ["bob@example.com"],
+            },
+        },
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings, emulator: EmulatorHandle) -> Iterator[Runtime]:
+    runtime = build_runtime(settings)
+    minted = emulator.mint_token(settings.webex.client_id.reveal(), "alice@example.com", SCOPES)
+    tokens = TokenSet(
+        access_token=minted["access_token"],
+        expires_in=minted["expires_in"],
+        refresh_token=minted["refresh_token"],
+        refresh_token_expires_in=minted["refresh_token_expires_in"],
+    )
+    identity = runtime.oauth.identify(tokens.access_token)
+    account = runtime.store.save_connected(identity, SCOPES, tokens, sent_at=runtime.clock.now())
+    runtime.store.set_bot_identity(account.id)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def test_stop_finishes_the_command_in_flight(
+    settings: Settings, runtime: Runtime, emulator: EmulatorHandle
+) -> None:
+    process = TokenbotProcess(settings, runtime=runtime)
+    process.start()
+    try:
+        assert requests.get(f"{process.url}/healthz", timeout=5).status_code == 200
+        wait_until(
+            lambda: emulator.control("GET", "webhooks")["items"], timeout=15, what="our webhook"
+        )
+        # Webex is slow to hand the message over: the command is mid-flight when we stop.
+        emulator.fault("/v1/messages/*", method="GET", delay_seconds=1.5)
+        room = emulator.room_id("Team Space")
+        asked = emulator.post_message(room, "bob@example.com", text="/ping")["id"]
+        assert process.bot is not None
+        wait_until(lambda: process.bot.pool.pending() > 0, timeout=10, what="the command queued")
+    finally:
+        process.stop()
+    replies = [
+        m
+        for m in emulator.control("GET", f"rooms/{room}/messages")["items"]
+        if m.get("parentId") == asked
+    ]
+    assert len(replies) == 1 and "pong" in replies[0]["markdown"].lower()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{process.url}/healthz", timeout=2)
+    assert process.scheduler is not None and not process.scheduler.running
+
+
+def test_stop_is_quick_with_an_idle_keep_alive_connection(
+    settings: Settings, runtime: Runtime
+) -> None:
+    process = TokenbotProcess(settings, runtime=runtime, roles={"web"})
+    process.start()
+    held = requests.Session()  # keeps its connection open after the request
+    try:
+        assert held.get(f"{process.url}/healthz", timeout=5).status_code == 200
+    finally:
+        process.stop(timeout=10)
+    assert process._server_thread is not None and not process._server_thread.is_alive()
+    held.close()
