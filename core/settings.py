@@ -153,6 +153,7 @@ class PanelSettings:
     public_url: str | None = _url(None)
     session_idle_minutes: int = _num(30, 1, 24 * 60)
     session_absolute_hours: int = _num(12, 1, 30 * 24)
+    trusted_proxies: int = _num(0, 0, 5)
     secret_key: Secret = _env("TOKENBOT_SECRET_KEY")
 
 

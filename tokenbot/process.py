@@ -157,16 +157,27 @@ class TokenbotProcess:
         if self.bot is not None and self.bot.options.intake == "webhook":
             app = mount_webhook(panel, create_webhook_app(self.bot), self.bot.options.webhook_path)
         panel_settings = self.settings.panel
+        proxies: dict[str, Any] = {}
+        if panel_settings.trusted_proxies:
+            # Behind a reverse proxy every request comes from the proxy: believe its
+            # X-Forwarded-* headers, for as many hops as configured, for the client address
+            # (login throttling) and the scheme (Secure cookies, CSRF's strict Referer check).
+            # Waitress drops these headers from anyone it does not trust.
+            proxies = {
+                "trusted_proxy": "*",
+                "trusted_proxy_count": panel_settings.trusted_proxies,
+                "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto x-forwarded-host",
+            }
         self._server = create_server(
             app,
             host=panel_settings.host,
             port=panel_settings.port,
             threads=8,
             ident="tokenbot",
-            # Answers that took long are not worth logging per request; waitress logs errors.
             expose_tracebacks=False,
             channel_timeout=60,
             cleanup_interval=10,
+            **proxies,
         )
         self._server_thread = threading.Thread(
             target=self._server.run, name="tokenbot-web", daemon=True

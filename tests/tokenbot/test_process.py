@@ -117,3 +117,49 @@ def test_stop_is_quick_with_an_idle_keep_alive_connection(
         process.stop(timeout=10)
     assert process._server_thread is not None and not process._server_thread.is_alive()
     held.close()
+
+
+def _failed_login(http: requests.Session, url: str, user: str, client: str) -> int:
+    from tests.e2e.newcomer import hidden_fields
+
+    form = hidden_fields(http.get(f"{url}/login", timeout=5).text)
+    form.update(username=user, password="wrong password!")
+    headers = {"X-Forwarded-For": client, "X-Forwarded-Proto": "http"}
+    return http.post(f"{url}/login", data=form, headers=headers, timeout=10).status_code
+
+
+def test_behind_a_trusted_proxy_throttling_is_per_client(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """With panel.trusted_proxies, one noisy client behind the proxy does not lock out others."""
+    port = free_port()
+    client_id, client_secret = emulator.register_integration(
+        [f"http://127.0.0.1:{port}/oauth/callback"]
+    )
+    settings = load_settings(
+        "/dev/null",
+        env={
+            "WEBEX_CLIENT_ID": client_id,
+            "WEBEX_CLIENT_SECRET": client_secret,
+            "TOKENBOT_SECRET_KEY": secrets.token_urlsafe(48),
+            "TOKENBOT_ENCRYPTION_KEYS": TokenCipher.generate_key_spec("k1"),
+        },
+        overrides={
+            "webex": {
+                "api_base_url": emulator.api_url,
+                "redirect_uri": f"http://127.0.0.1:{port}/oauth/callback",
+            },
+            "database": {"url": f"sqlite:///{tmp_path / 'tb.sqlite3'}"},
+            "panel": {"port": port, "trusted_proxies": 1},
+        },
+    )
+    process = TokenbotProcess(settings, roles={"web"})
+    process.start()
+    try:
+        http = requests.Session()
+        # Different usernames, one client address: the per-address limit (50) is what trips.
+        statuses = [_failed_login(http, process.url, f"user{n}", "203.0.113.7") for n in range(51)]
+        assert statuses[-1] == 429 and 429 not in statuses[:50]
+        assert _failed_login(http, process.url, "someone", "198.51.100.9") == 401
+    finally:
+        process.stop()
