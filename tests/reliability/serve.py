@@ -159,6 +159,7 @@ class Deployment:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     encryption_keys: str = field(default_factory=lambda: TokenCipher.generate_key_spec("rel"))
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    public_url: str = field(default_factory=lambda: f"https://127.0.0.1:{free_port()}")
     config: dict[str, Any] = field(default_factory=dict)
     processes: list[ServeProcess] = field(default_factory=list)
 
@@ -221,10 +222,10 @@ class Deployment:
         settings = _merge({"panel": {"port": port or free_port()}}, extra or {})
         public_url = None
         if web and self.settings_dict(settings)["bot"].get("intake") == "webhook":
-            # Production wants an https public URL: a TLS proxy in front of the panel port. The
-            # proxy is not running (a closed loopback port), so the emulator's own deliveries
-            # fail; the tests deliver straight to the panel port instead.
-            public_url = f"https://127.0.0.1:{free_port()}"
+            # Production wants an https public URL: a TLS proxy (or load balancer) in front of
+            # every instance's panel port. It is not running (a closed loopback port), so the
+            # emulator's own deliveries fail; the tests deliver straight to the panel ports.
+            public_url = self.public_url
             settings = _merge(settings, {"bot": {"public_url": public_url}})
         config_path = self.write_config(name, settings)
         argv = [sys.executable, "-m", "tokenbot", "serve"]
