@@ -1,32 +1,26 @@
-"""Measure emulator latency through the real SDK on loopback.
+"""Measure the emulator itself through the real SDK on loopback, on both HTTP servers.
 
-Run: `.venv/bin/python -m bench.emulator_latency [--calls 1000]`. Prints p50/p99 (ms) of
-GET /v1/people/me and POST /v1/messages and writes them to bench/results/emulator_latency.json.
+Run: `.venv/bin/python -m bench.emulator_latency [--calls 1000]`. The emulator runs in its own
+process; for each server (`waitress`: keep-alive, `werkzeug`: a new TCP connection per request)
+it times GET /v1/people/me and POST /v1/messages and writes p50/p99 (ms) to
+bench/results/emulator_latency.json. The difference between the servers is what a TCP connect
+per call costs every figure measured against the werkzeug emulator.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import requests
 from webexpythonsdk import WebexAPI
 
+from bench.emulator_process import EmulatorProcess
+from bench.figures import summarize
+from bench.figures import write_result
 from emulator import SEED_CLIENT_ID
-from emulator import EmulatorServer
-
-RESULTS = Path(__file__).resolve().parent / "results" / "emulator_latency.json"
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _time(call: Callable[[], Any], count: int) -> dict[str, float]:
@@ -37,40 +31,39 @@ def _time(call: Callable[[], Any], count: int) -> dict[str, float]:
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000)
-    return {
-        "calls": count,
-        "p50_ms": round(_percentile(samples, 0.50), 3),
-        "p99_ms": round(_percentile(samples, 0.99), 3),
-        "mean_ms": round(statistics.fmean(samples), 3),
-        "max_ms": round(max(samples), 3),
-    }
+    return summarize(samples)
+
+
+def measure(server: str, calls: int) -> dict[str, Any]:
+    """Time the two calls against an emulator served by `server`."""
+    with EmulatorProcess(server) as emulator:
+        control = f"{emulator.url}/_emulator/"
+        body = {"client_id": SEED_CLIENT_ID, "email": "alice@example.com", "scopes": ["spark:all"]}
+        token = requests.post(control + "tokens", json=body, timeout=10).json()["access_token"]
+        api = WebexAPI(access_token=token, base_url=emulator.api_url)
+        room = api.rooms.create("Bench Room")
+        return {
+            "GET /v1/people/me": _time(api.people.me, calls),
+            "POST /v1/messages": _time(
+                lambda: api.messages.create(roomId=room.id, text="bench"), calls
+            ),
+        }
 
 
 def main() -> None:
-    """Run the measurement and print the figures."""
+    """Run the measurement on both servers and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--servers", default="waitress,werkzeug")
     args = parser.parse_args()
-    with EmulatorServer() as server:
-        control = f"{server.url}/_emulator/"
-        body = {"client_id": SEED_CLIENT_ID, "email": "alice@example.com", "scopes": ["spark:all"]}
-        token = requests.post(control + "tokens", json=body, timeout=10).json()["access_token"]
-        api = WebexAPI(access_token=token, base_url=server.api_url)
-        room = api.rooms.create("Bench Room")
-        figures = {
-            "GET /v1/people/me": _time(api.people.me, args.calls),
-            "POST /v1/messages": _time(
-                lambda: api.messages.create(roomId=room.id, text="bench"), args.calls
-            ),
-        }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    for name, stats in figures.items():
-        print(
-            f"{name:20s} p50 {stats['p50_ms']:7.2f} ms   p99 {stats['p99_ms']:7.2f} ms   "
-            f"(mean {stats['mean_ms']:.2f}, max {stats['max_ms']:.2f}, n={stats['calls']})"
-        )
-    print(f"written to {RESULTS}")
+    figures = {server: measure(server, args.calls) for server in args.servers.split(",")}
+    for server, calls in figures.items():
+        for name, stats in calls.items():
+            print(
+                f"{server:9s} {name:20s} p50 {stats['p50_ms']:7.2f} ms   "
+                f"p99 {stats['p99_ms']:7.2f} ms   (mean {stats['mean_ms']:.2f}, n={stats['n']})"
+            )
+    print(f"written to {write_result('emulator_latency', figures)}")
 
 
 if __name__ == "__main__":

@@ -1,52 +1,100 @@
 """Measure refresh throughput: N accounts due at once, one sweep, against the emulator.
 
-Run: `.venv/bin/python -m bench.refresh_throughput [--accounts 1000] [--workers 8]
-[--database-url URL]`. Without a URL it uses a SQLite file in a temporary folder. Every account
-holds its own emulator grant (minted through the control API); the frozen clock then moves past
-the keep-alive so all are due, and `sweep` refreshes them over real HTTP with the real OAuth
-client and the real store. Prints accounts/s and writes bench/results/refresh_throughput.json.
+Run: `.venv/bin/python -m bench.refresh_throughput [--accounts 10000] [--workers 8]
+[--database-url URL] [--emulator-server waitress]`. Without a URL it uses a SQLite file in a
+temporary folder. The emulator runs in its own process. Every account holds its own emulator
+grant (minted through the control API, stored encrypted as the store does, bulk-inserted);
+the frozen clock then moves past the keep-alive so all are due, and `sweep` refreshes them over
+real HTTP with the real OAuth client and the real store. Prints seconds, accounts/s and the
+peak RSS of this (the refreshing) process, and writes bench/results/refresh_throughput.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench.emulator_process import EmulatorProcess
+from bench.figures import peak_rss_mb
+from bench.figures import write_result
 from core.clock import FrozenClock
 from core.crypto import TokenCipher
 from core.db import Database
 from core.db import upgrade
+from core.models import Account
+from core.models import AccountStatus
 from core.oauth import WebexOAuthClient
 from core.policy import RefreshPolicy
 from core.refresher import sweep
 from core.store import TokenStore
-from core.tokens import Identity
-from core.tokens import TokenSet
-from emulator import EmulatorServer
+from core.store import token_context
 
-RESULTS = Path(__file__).resolve().parent / "results" / "refresh_throughput.json"
 REDIRECT_URI = "http://127.0.0.1:2000/redirect.html"
 SCOPES = ["spark:people_read"]
 
 
-def _mint(control: str, http: requests.Session, client_id: str) -> dict[str, Any]:
+def _mint_all(control: str, client_id: str, count: int) -> list[dict[str, Any]]:
     body = {"client_id": client_id, "email": "alice@example.com", "scopes": SCOPES}
-    response = http.post(control + "tokens", json=body, timeout=10)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
+    local = requests.Session()
+
+    def mint(_: int) -> dict[str, Any]:
+        response = local.post(control + "tokens", json=body, timeout=30)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(mint, range(count)))
 
 
-def run(accounts: int, workers: int, database_url: str | None, rotate: bool) -> dict[str, Any]:
+def _insert(db: Database, cipher: TokenCipher, clock: FrozenClock, minted: list[Any]) -> None:
+    now = clock.now()
+    rows = []
+    for n, grant in enumerate(minted):
+        person = f"bench-person-{n}"
+        rows.append(
+            {
+                "person_id": person,
+                "email": f"user{n}@example.com",
+                "display_name": f"User {n}",
+                "scopes": " ".join(SCOPES),
+                "status": AccountStatus.ACTIVE,
+                "is_bot_identity": False,
+                "access_token_enc": cipher.encrypt(
+                    grant["access_token"], context=token_context(person, "access_token")
+                ),
+                "refresh_token_enc": cipher.encrypt(
+                    grant["refresh_token"], context=token_context(person, "refresh_token")
+                ),
+                "access_expires_at": now + timedelta(seconds=int(grant["expires_in"])),
+                "refresh_expires_at": now
+                + timedelta(seconds=int(grant.get("refresh_token_expires_in") or 7776000)),
+                "obtained_at": now,
+                "next_refresh_at": now + timedelta(hours=24),
+                "failure_count": 0,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    with db.write() as session:
+        for start in range(0, len(rows), 5000):
+            session.execute(Account.__table__.insert(), rows[start : start + 5000])
+
+
+def run(
+    accounts: int, workers: int, database_url: str | None, rotate: bool, server: str
+) -> dict[str, Any]:
     """Fill a store with `accounts` due accounts and time one sweep over them."""
-    with tempfile.TemporaryDirectory() as folder, EmulatorServer() as server:
+    with tempfile.TemporaryDirectory() as folder, EmulatorProcess(server) as emulator:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         upgrade(url)
         db = Database(url)
@@ -54,41 +102,33 @@ def run(accounts: int, workers: int, database_url: str | None, rotate: bool) -> 
         policy = RefreshPolicy()
         cipher = TokenCipher.from_spec(TokenCipher.generate_key_spec("kbench"))
         store = TokenStore(db, cipher, clock=clock, policy=policy)
-        control = f"{server.url}/_emulator/"
+        control = f"{emulator.url}/_emulator/"
         client_id, client_secret = "C" + secrets.token_hex(32), secrets.token_hex(32)
-        with requests.Session() as http:
-            body = {
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "redirect_uris": [REDIRECT_URI],
-                "scopes": SCOPES,
-            }
-            http.post(control + "integrations", json=body, timeout=10).raise_for_status()
-            body = {"rotate_refresh_tokens": rotate}
-            http.post(control + "settings", json=body, timeout=10).raise_for_status()
-            for n in range(accounts):
-                minted = _mint(control, http, client_id)
-                store.save_connected(
-                    Identity(f"bench-person-{n}", f"user{n}@example.com", f"User {n}"),
-                    SCOPES,
-                    TokenSet(
-                        access_token=minted["access_token"],
-                        expires_in=int(minted["expires_in"]),
-                        refresh_token=minted["refresh_token"],
-                        refresh_token_expires_in=minted.get("refresh_token_expires_in"),
-                    ),
-                    sent_at=clock.now(),
-                )
+        body = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uris": [REDIRECT_URI],
+            "scopes": SCOPES,
+        }
+        requests.post(control + "integrations", json=body, timeout=10).raise_for_status()
+        body = {"rotate_refresh_tokens": rotate}
+        requests.post(control + "settings", json=body, timeout=10).raise_for_status()
+        started = time.perf_counter()
+        minted = _mint_all(control, client_id, accounts)
+        _insert(db, cipher, clock, minted)
+        setup_s = time.perf_counter() - started
+        del minted
         client = WebexOAuthClient(
             client_id=client_id,
             client_secret=client_secret,
-            authorize_url=f"{server.url}/v1/authorize",
-            token_url=f"{server.url}/v1/access_token",
-            api_base_url=server.api_url,
+            authorize_url=f"{emulator.api_url}authorize",
+            token_url=f"{emulator.api_url}access_token",
+            api_base_url=emulator.api_url,
             redirect_uri=REDIRECT_URI,
             scopes=SCOPES,
         )
         clock.advance(24 * 3600 + 1)
+        rss_before = peak_rss_mb()
         started = time.perf_counter()
         report = sweep(
             store,
@@ -104,27 +144,32 @@ def run(accounts: int, workers: int, database_url: str | None, rotate: bool) -> 
     return {
         "accounts": accounts,
         "workers": workers,
-        "backend": url.split(":", 1)[0] if database_url else "sqlite",
+        "backend": url.split(":", 1)[0],
+        "emulator_server": server,
         "rotate_refresh_tokens": rotate,
+        "setup_seconds": round(setup_s, 1),
         "refreshed": report.count("refreshed"),
         "counts": dict(report.counts),
         "seconds": round(elapsed, 3),
         "accounts_per_second": round(report.count("refreshed") / elapsed, 1),
+        "peak_rss_mb_before_sweep": rss_before,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
 def main() -> None:
     """Run the measurement, print the figures and write them to bench/results/."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--accounts", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=8, help="refresh.max_concurrency")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--rotate", action="store_true", help="emulator rotates refresh tokens")
+    parser.add_argument("--emulator-server", default="waitress", choices=["waitress", "werkzeug"])
     args = parser.parse_args()
-    figures = run(args.accounts, args.workers, args.database_url, args.rotate)
-    print(json.dumps(figures, indent=2))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    figures = run(args.accounts, args.workers, args.database_url, args.rotate, args.emulator_server)
+    for name, value in figures.items():
+        print(f"{name:26s} {value}")
+    print(f"written to {write_result('refresh_throughput', figures)}")
 
 
 if __name__ == "__main__":

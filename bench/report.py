@@ -1,0 +1,157 @@
+"""Render the collected benchmark figures as bench/report.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _figures(report: dict[str, Any], name: str) -> dict[str, Any] | None:
+    run = report["benchmarks"].get(name)
+    return None if run is None else run.get("figures")
+
+
+def _bot(figures: dict[str, Any]) -> list[str]:
+    floor = figures.get("floor_two_calls", {})
+    lines = [
+        f"Emulator served by {figures.get('emulator_server', '?')} (its own process); "
+        "`tokenbot serve` in its own process.",
+        "",
+        "| path | p50 ms | p99 ms | mean ms | commands/s | p50 / floor | p99 / floor | "
+        "throughput / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in [
+        ("floor_two_calls", "floor: GET + POST with the SDK"),
+        ("floor_bare_bot", "floor: bare bot, whole path"),
+        ("webhook", "ours: webhook intake"),
+        ("polling", "ours: polling intake"),
+    ]:
+        stats = figures.get(key)
+        if not stats:
+            continue
+        ratios = ["", "", ""]
+        if floor and key not in ("floor_two_calls",):
+            ratios = [
+                f"{stats['p50_ms'] / floor['p50_ms']:.1f}x",
+                f"{stats['p99_ms'] / floor['p99_ms']:.1f}x",
+                f"{stats['throughput_commands_per_s'] / floor['throughput_commands_per_s']:.2f}x",
+            ]
+        lines.append(
+            f"| {label} | {_fmt(stats['p50_ms'])} | {_fmt(stats['p99_ms'])} | "
+            f"{_fmt(stats['mean_ms'])} | {_fmt(stats['throughput_commands_per_s'])} | "
+            + " | ".join(ratios)
+            + " |"
+        )
+    webhook = figures.get("webhook")
+    if webhook and floor:
+        lines += [
+            "",
+            f"Webhook above the two-call floor: p50 +{webhook['p50_ms'] - floor['p50_ms']:.2f} ms, "
+            f"p99 +{webhook['p99_ms'] - floor['p99_ms']:.2f} ms. "
+            f"Latency: {webhook['n']} commands one after another; throughput: bursts of "
+            f"{webhook.get('inflight')} in flight, bot.workers = {webhook.get('workers')}.",
+        ]
+    polling = figures.get("polling")
+    if polling:
+        lines.append(
+            f"Polling at bot.poll_interval_seconds = {polling.get('poll_interval_s')} "
+            "(the config's minimum); commands posted at random moments within the interval."
+        )
+    return lines
+
+
+def _table(pairs: list[tuple[str, Any]]) -> list[str]:
+    lines = ["| figure | value |", "|---|---:|"]
+    lines += [f"| {name} | {_fmt(value)} |" for name, value in pairs]
+    return lines
+
+
+def _timings(figures: dict[str, Any]) -> list[str]:
+    lines = ["| request | p50 ms | p99 ms | mean ms | n |", "|---|---:|---:|---:|---:|"]
+    for name, stats in figures.items():
+        if isinstance(stats, dict) and "p50_ms" in stats:
+            count = stats.get("n", stats.get("requests", stats.get("calls")))
+            lines.append(
+                f"| {name} | {_fmt(stats['p50_ms'])} | {_fmt(stats['p99_ms'])} | "
+                f"{_fmt(stats['mean_ms'])} | {count} |"
+            )
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """Return the whole report as Markdown."""
+    machine = report["machine"]
+    out = [
+        "# tokenbot benchmarks",
+        "",
+        "Written by `make bench` (`.venv/bin/python -m bench"
+        + (" --quick" if report.get("quick") else "")
+        + f"`) on {machine['date']}, commit `{machine['git_commit'][:12]}`"
+        + (" (with uncommitted changes)" if machine.get("git_dirty") else "")
+        + f", in {report['total_seconds']:.0f} s. Machine details and every raw figure: "
+        "[report.json](report.json).",
+        "",
+        f"Machine: {machine['cpu_model']}, {machine['cpu_count']} CPUs, "
+        f"{machine['memory_gib']} GiB; Python {machine['python']}; {machine['os']}.",
+        "",
+        "## Targets",
+        "",
+        "| figure | measured | target | verdict | reproduce |",
+        "|---|---:|---:|---|---|",
+    ]
+    for row in report["targets"]:
+        verdict = "met" if row["met"] else "**missed**"
+        out.append(
+            f"| {row['target']} | {_fmt(row['value'])} {row['unit']} | "
+            f"{row['comparison']} {_fmt(row['limit'])} | {verdict} | `{row['command']}` |"
+        )
+    sections: list[tuple[str, str, Any]] = [
+        ("Bot: end to end, a person posts -> the reply is visible", "bot_latency", _bot),
+        (
+            "Refresher: due accounts refreshed in one sweep",
+            "refresh_throughput",
+            lambda f: _table([(k, v) for k, v in f.items() if k != "counts"]),
+        ),
+        ("Refresher: one sweep with none due", "sweep", lambda f: _table(list(f.items()))),
+        ("Panel with 10,000 accounts (Flask test client, in process)", "dashboard", _timings),
+        ("Process: `tokenbot serve`", "process", lambda f: _table(list(f.items()))),
+    ]
+    for title, name, render in sections:
+        figures = _figures(report, name)
+        out += ["", f"## {title}", ""]
+        if figures is None:
+            run = report["benchmarks"].get(name)
+            out.append("not run" if run is None else f"FAILED (exit {run['exit_code']})")
+            continue
+        out += render(figures)
+        out += ["", f"Reproduce: `{report['benchmarks'][name]['command']}`"]
+    emulator = _figures(report, "emulator_latency")
+    if emulator:
+        out += [
+            "",
+            "## The emulator itself (SDK call, one after another)",
+            "",
+            "| server | call | p50 ms | p99 ms | mean ms |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for server, calls in emulator.items():
+            for call, stats in calls.items():
+                out.append(
+                    f"| {server} | {call} | {_fmt(stats['p50_ms'])} | {_fmt(stats['p99_ms'])} "
+                    f"| {_fmt(stats['mean_ms'])} |"
+                )
+        out += ["", f"Reproduce: `{report['benchmarks']['emulator_latency']['command']}`"]
+    if ANALYSIS.exists():
+        out += ["", ANALYSIS.read_text(encoding="utf-8").rstrip()]
+    return "\n".join(out) + "\n"
