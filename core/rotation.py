@@ -1,9 +1,14 @@
-"""Re-encrypt stored token material under the primary key, batch by batch (R-19).
+"""Key management of stored token material: check the keys at start, rotate them (R-19).
 
-Run after putting a new key first in `TOKENBOT_ENCRYPTION_KEYS`; afterwards the old key can
-be dropped. Each batch is one write transaction, so a crash midway leaves every value readable
-(under the old or the new key) and a rerun picks up the rest. Plaintexts do not change, so the
-rows' versions stay as they are and refresh claims in flight remain valid.
+`verify_keys` runs when a process starts: every key id found in the database must be in
+`TOKENBOT_ENCRYPTION_KEYS` and must really open one of its values, so a wrong or missing key
+stops the process with one clear line instead of failing every refresh later, silently.
+
+`rotate_keys` re-encrypts under the primary key, batch by batch. Run it after putting a new key
+first in `TOKENBOT_ENCRYPTION_KEYS`; afterwards the old key can be dropped. Each batch is one
+write transaction, so a crash midway leaves every value readable (under the old or the new
+key) and a rerun picks up the rest. Plaintexts do not change, so the rows' versions stay as
+they are and refresh claims in flight remain valid.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.crypto import TokenCipher
 from core.db import Database
+from core.logins import verifier_context
 from core.models import Account
 from core.models import EventKind
 from core.models import OAuthLogin
 from core.models import TokenEvent
+from core.rows import token_context
 
-__all__ = ["rotate_keys"]
+__all__ = ["rotate_keys", "verify_keys"]
 
 _ACCOUNT_COLUMNS = ("access_token", "refresh_token")
 
@@ -49,6 +56,45 @@ def rotate_keys(
     return changed
 
 
+def verify_keys(db: Database, cipher: TokenCipher) -> int:
+    """Open one stored value under every key id in use; return how many key ids were checked.
+
+    Reads only the key id prefixes of all rows (no decryption) and then decrypts one value per
+    key id, so it stays quick with many accounts.
+
+    Raises:
+        CryptoError: A key id in use is missing from the keys, or its key is not the one the
+            values were sealed with. The message names the key id, never a key or a value.
+    """
+    samples: dict[str, tuple[str, str]] = {}
+    with db.read() as session:
+        accounts = session.execute(
+            sa.select(Account.person_id, Account.access_token_enc, Account.refresh_token_enc)
+        ).yield_per(2000)
+        for person_id, access, refresh in accounts:
+            for column, value in (("access_token", access), ("refresh_token", refresh)):
+                if value is not None:
+                    key_id = _key_id(value)
+                    samples.setdefault(key_id, (value, token_context(person_id, column)))
+        logins = session.execute(
+            sa.select(OAuthLogin.state_hash, OAuthLogin.verifier_enc).where(
+                OAuthLogin.verifier_enc.is_not(None)
+            )
+        ).yield_per(2000)
+        for state_hash, verifier in logins:
+            if verifier is not None:
+                samples.setdefault(_key_id(verifier), (verifier, verifier_context(state_hash)))
+    for value, context in samples.values():
+        cipher.decrypt(value, context=context)
+    return len(samples)
+
+
+def _key_id(ciphertext: str) -> str:
+    # "tbk1.<kid>.<data>": a malformed value gets its own bucket, so decrypt() reports it.
+    parts = ciphertext.split(".", 2)
+    return parts[1] if len(parts) == 3 else f"malformed:{ciphertext[:8]}"
+
+
 def _batch(session: Session, model: Any, last_id: int, batch_size: int) -> list[Any]:
     query = (
         sa.select(model)
@@ -66,14 +112,14 @@ def _rotate_row(
     if isinstance(row, OAuthLogin):
         if row.verifier_enc is None or not cipher.needs_rotation(row.verifier_enc):
             return 0
-        context = f"oauth_logins/{row.state_hash}/verifier"
+        context = verifier_context(row.state_hash)
         row.verifier_enc = cipher.reencrypt(row.verifier_enc, context=context)
         return 1
     count = 0
     for column in _ACCOUNT_COLUMNS:
         value = getattr(row, f"{column}_enc")
         if value is not None and cipher.needs_rotation(value):
-            context = f"accounts/{row.person_id}/{column}"
+            context = token_context(row.person_id, column)
             setattr(row, f"{column}_enc", cipher.reencrypt(value, context=context))
             count += 1
     if count:

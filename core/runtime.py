@@ -21,6 +21,7 @@ from core.policy import RefreshPolicy
 from core.refresher import SweepReport
 from core.refresher import make_owner
 from core.refresher import sweep
+from core.rotation import verify_keys
 from core.service import TokenService
 from core.store import TokenStore
 
@@ -107,10 +108,14 @@ def build_runtime(
         settings: Validated settings (`core.config.load_settings`).
         clock: The time source; the system clock unless a test passes a frozen one.
         migrate: Bring the database schema to the newest migration first (idempotent). Every
-            process may do it: Alembic's version table makes a second run a no-op.
+            process may do it: a database-wide lock makes a second run a no-op.
 
     Returns:
         The runtime; call `close()` when the process ends.
+
+    Raises:
+        CryptoError: TOKENBOT_ENCRYPTION_KEYS cannot open the stored tokens (wrong or missing
+            key); the message names the key id.
     """
     clock = clock or SystemClock()
     if migrate:
@@ -119,6 +124,12 @@ def build_runtime(
         settings.database.url, busy_timeout_seconds=settings.database.busy_timeout_seconds
     )
     cipher = settings.cipher()
+    try:
+        # A wrong or missing key must stop the process now, not fail every refresh later.
+        verify_keys(database, cipher)
+    except BaseException:
+        database.dispose()
+        raise
     policy = policy_from(settings)
     owner = make_owner()
     store = TokenStore(database, cipher, clock=clock, policy=policy, owner=owner)

@@ -134,3 +134,18 @@ def test_missing_secret_is_one_line_naming_the_key(env: dict[str, str]) -> None:
     assert code == 2
     assert "TOKENBOT_ENCRYPTION_KEYS" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_wrong_or_missing_encryption_key_stops_every_command_with_one_line(
+    emulator: EmulatorHandle, env: dict[str, str]
+) -> None:
+    _connect(emulator, env, "carol@example.com")
+    other_key_same_id = TokenCipher.generate_key_spec("old")
+    for keys, expected in [
+        (other_key_same_id, "key id 'old' failed authentication"),
+        (TokenCipher.generate_key_spec("new"), "key id 'old', which is missing"),
+    ]:
+        code, _, err = _run({**env, "TOKENBOT_ENCRYPTION_KEYS": keys}, "accounts", "list")
+        assert code == 2, err
+        assert expected in err and len(err.strip().splitlines()) == 1, err
+        assert keys.split(":", 1)[1] not in err  # the key itself is never shown
