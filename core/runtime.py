@@ -7,6 +7,7 @@ a scheduler (that is the process wiring's decision, DESIGN.md section 2).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -40,6 +41,7 @@ class Runtime:
         oauth: The Webex OAuth client.
         tokens: Valid access tokens on demand (refreshing inline when due).
         owner: This process's name in leases and events.
+        stopping: Set when the process shuts down; a running sweep starts no new refresh.
     """
 
     settings: Settings
@@ -51,6 +53,7 @@ class Runtime:
     oauth: WebexOAuthClient
     tokens: TokenService
     owner: str = field(default_factory=make_owner)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def sweep(self) -> SweepReport:
         """Refresh every due account once, as the scheduler's job does."""
@@ -63,6 +66,7 @@ class Runtime:
             owner=self.owner,
             max_workers=refresh.max_concurrency,
             lease_seconds=refresh.lease_seconds,
+            stop=self.stopping,
         )
 
     def close(self) -> None:

@@ -248,6 +248,8 @@ class TokenbotProcess:
             return
         self._stopped = True
         self._stop_requested.set()
+        if self.runtime is not None:
+            self.runtime.stopping.set()  # a running sweep starts no new refresh
         if self._server is not None:
             self._stop_web(timeout)
         if self.bot is not None:

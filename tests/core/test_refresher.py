@@ -7,6 +7,7 @@ while the call is in flight; test_refresher_emulator.py repeats the important ca
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -390,6 +391,23 @@ def test_sweep_refreshes_every_due_account_and_skips_the_rest(
     assert sorted(o.account_id for o in report.outcomes) == sorted(a.id for a in due)
     assert fresh.id not in {o.account_id for o in report.outcomes}
     assert fake_oauth.calls == 6  # none for the disconnected account
+
+
+def test_a_stop_during_a_sweep_starts_no_new_refresh(
+    store: TokenStore, clock: FrozenClock, policy: RefreshPolicy
+) -> None:
+    for n in range(6):
+        connect_fake(store, clock, email=f"due{n}@example.com")
+    clock.advance(3000)
+    stop = threading.Event()
+    client = FakeOAuth()
+    client.script.append(stop.set)  # the shutdown arrives while the first refresh runs
+    report = sweep(store, client, clock=clock, policy=policy, owner=OWNER, max_workers=1, stop=stop)
+    assert client.calls == 1 and report.count("refreshed") == 1
+    # The rest stay due, unclaimed, for the next sweep (here or in another process).
+    left = store.due_account_ids(clock.now())
+    assert len(left) == 5
+    assert all(store.get(account_id).lease_owner is None for account_id in left)
 
 
 def test_one_broken_account_does_not_stop_the_sweep(
