@@ -33,6 +33,9 @@ __all__ = ["REFRESHABLE", "RowAccess", "execute_update", "token_context"]
 
 REFRESHABLE = (AccountStatus.ACTIVE, AccountStatus.REFRESH_FAILING)
 _MAX_ERROR_CHARS = 500
+# Ids are 64-bit signed integers in every database we support.
+_MIN_ID = -(2**63)
+_MAX_ID = 2**63 - 1
 
 
 def token_context(person_id: str, column: str) -> str:
@@ -71,6 +74,10 @@ class RowAccess:
     def _row(
         session: Session, account_id: int, *, lock: bool = False, fresh: bool = False
     ) -> Account:
+        if not _MIN_ID <= account_id <= _MAX_ID:
+            # No row can have it, and SQLite would raise OverflowError binding it (a URL such
+            # as /accounts/99999999999999999999 would end in a 500).
+            raise AccountNotFound(f"no account with id {account_id}")
         query = sa.select(Account).where(Account.id == account_id)
         if lock:
             query = query.with_for_update()
