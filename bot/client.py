@@ -146,17 +146,33 @@ class WebexClient:
         return self.call(lambda api: Message.from_json(api.messages.create(**fields).json_data))
 
     def list_messages(
-        self, room_id: str, *, limit: int, wait_on_rate_limit: bool = True
+        self,
+        room_id: str,
+        *,
+        limit: int,
+        wait_on_rate_limit: bool = True,
+        until: Callable[[Message], bool] | None = None,
+        page: int | None = None,
     ) -> list[Message]:
-        """Return up to `limit` of the newest messages of a room, newest first."""
-        page = max(1, min(limit, 100))
-        return self.call(
-            lambda api: [
-                Message.from_json(item.json_data)
-                for item in itertools.islice(api.messages.list(roomId=room_id, max=page), limit)
-            ],
-            wait_on_rate_limit=wait_on_rate_limit,
-        )
+        """Return up to `limit` of the newest messages of a room, newest first.
+
+        With `until`, stop before the first message for which it is true (the SDK pages back
+        through `Link` headers, `page` messages per call, only as far as needed).
+        """
+        size = max(1, min(page or limit, 100))
+
+        def fetch(api: Any) -> list[Message]:
+            found: list[Message] = []
+            for item in api.messages.list(roomId=room_id, max=size):
+                message = Message.from_json(item.json_data)
+                if until is not None and until(message):
+                    break
+                found.append(message)
+                if len(found) >= limit:
+                    break
+            return found
+
+        return self.call(fetch, wait_on_rate_limit=wait_on_rate_limit)
 
     def list_rooms(
         self, *, limit: int, sort_by: str = "lastactivity", wait_on_rate_limit: bool = True

@@ -33,6 +33,9 @@ __all__ = ["CallBudget", "PollReport", "Poller"]
 
 log = logging.getLogger(__name__)
 _MESSAGES_PER_ROOM = 50
+# After a long downtime a busy space may hold more new messages than this; older ones are
+# skipped with a warning rather than paging without end.
+_MAX_NEW_PER_ROOM = 1000
 _WATERMARK = "poll_watermark"
 
 
@@ -119,9 +122,20 @@ class Poller:
                 log.warning("polling round failed: %s", error)
                 self.bot.record_error(f"polling failed: {error.code}", None)
                 return PollReport(calls=calls[0], skipped="error")
+            except Exception as error:
+                # A database restart or a surprising answer must not end polling for good.
+                log.exception("polling round failed")
+                try:
+                    self.bot.record_error(f"polling failed: {type(error).__name__}", None)
+                except Exception:
+                    log.exception("could not record the polling error")
+                return PollReport(calls=calls[0], skipped="error")
 
     def _round(self, calls: list[int]) -> PollReport:
         bot, state = self.bot, self.bot.state
+        if bot.identity.get() is None:
+            # Nobody connected yet (or the identity was disconnected): nothing to poll as.
+            return PollReport(skipped="no_identity")
         if not self._spend(calls):
             return PollReport(skipped="budget")
         rooms = bot.client.list_rooms(limit=self.options.poll_rooms, wait_on_rate_limit=False)
@@ -140,8 +154,20 @@ class Poller:
                 break
             checked += 1
             messages = bot.client.list_messages(
-                room["id"], limit=_MESSAGES_PER_ROOM, wait_on_rate_limit=False
+                room["id"],
+                limit=_MAX_NEW_PER_ROOM,
+                page=_MESSAGES_PER_ROOM,
+                until=lambda message, cursor=cursor: _reached(message, cursor),
+                wait_on_rate_limit=False,
             )
+            for _ in range(len(messages) // _MESSAGES_PER_ROOM):
+                self._spend(calls)  # the extra pages the SDK fetched to reach the cursor
+            if len(messages) >= _MAX_NEW_PER_ROOM:
+                log.warning(
+                    "more than %d new messages in a space since the last round; "
+                    "only the newest are handled",
+                    _MAX_NEW_PER_ROOM,
+                )
             count, complete = self._hand_over(cursor, _after(messages, cursor), activity)
             queued += count
             if not complete:
@@ -191,15 +217,18 @@ class Poller:
             self._stop.wait(self.options.poll_interval_seconds)
 
 
+def _reached(message: Message, cursor: RoomCursor) -> bool:
+    """Tell whether `message` is at or before the cursor (already seen)."""
+    if message.id == cursor.message_id or message.created < cursor.message_created:
+        return True
+    return message.created == cursor.message_created and cursor.message_id is None
+
+
 def _after(messages: list[Message], cursor: RoomCursor) -> list[Message]:
     """Return the messages after the cursor, oldest first (`messages` come newest first)."""
     new = []
     for message in messages:
-        if message.id == cursor.message_id:
-            break
-        if message.created < cursor.message_created:
-            break
-        if message.created == cursor.message_created and cursor.message_id is None:
+        if _reached(message, cursor):
             break
         new.append(message)
     new.reverse()

@@ -46,3 +46,54 @@ def test_polling_honours_429_and_carries_on(bot_env_factory: Callable[..., BotEn
     asked = env.say(room, "bob@example.com", "/ping")
     (reply,) = env.wait_replies(room, asked)
     assert reply["markdown"] == "pong"
+
+
+def test_a_command_buried_under_many_messages_while_down_is_still_answered(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("polling")
+    wait_until(lambda: env.bot.state.value("poll_watermark"), what="the first polling round")
+    room = env.room("Team Space")
+    env.bot.stop()
+    # More new messages than one page (50) arrive while the bot is down; the command is oldest.
+    asked = env.say(room, "bob@example.com", "/echo buried")
+    for n in range(75):
+        env.say(room, "carol@example.com", f"chatter {n}")
+    restarted = bot_env_factory("polling")
+    (reply,) = restarted.wait_replies(room, asked)
+    assert reply["markdown"] == "buried"
+
+
+def test_polling_survives_a_failing_round_and_idles_without_an_identity(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    env = bot_env_factory("polling")
+    wait_until(lambda: env.bot.state.value("poll_watermark"), what="the first polling round")
+    poller = env.bot.poller
+    assert poller is not None
+    real_cursors = env.bot.state.cursors
+    failures = iter([OperationalError("SELECT", {}, Exception("server closed the connection"))])
+
+    def flaky() -> object:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_cursors()
+
+    env.bot.state.cursors = flaky  # type: ignore[method-assign]
+    room = env.room("Project X")
+    asked = env.say(room, "bob@example.com", "/ping")
+    (reply,) = env.wait_replies(room, asked)  # answered after the failed round
+    assert reply["markdown"] == "pong"
+    assert poller._thread is not None and poller._thread.is_alive()
+    assert "OperationalError" in str(env.bot.state.snapshot().get("last_error"))
+
+    # Disconnected: polling idles quietly instead of recording an error every round.
+    env.store.disconnect(env.account_id)
+    env.bot.identity.invalidate()
+    errors = env.bot.state.snapshot().counters.get("errors", 0)
+    report = poller.poll_once()
+    assert report.skipped == "no_identity"
+    assert env.bot.state.snapshot().counters.get("errors", 0) == errors
