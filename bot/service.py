@@ -38,6 +38,7 @@ from bot.reminders import Reminder
 from bot.reminders import Reminders
 from bot.router import Command
 from bot.router import Router
+from bot.text import neutralize_mentions
 from bot.text import split_message
 from core.botstate import BotStateStore
 from core.clock import Clock
@@ -204,7 +205,14 @@ class Bot:
         return posted
 
     def reply(self, message: Message, markdown: str) -> list[Message]:
-        """Answer `message` in its thread."""
+        """Answer `message` in its thread.
+
+        A reply to anyone but the user mentions nobody: whatever text a command repeats, other
+        people cannot make the user @mention a space (or everyone) in their name.
+        """
+        me = self.identity.get()
+        if me is None or message.person_id != me.person_id:
+            markdown = neutralize_mentions(markdown)
         return self.post(message.room_id, markdown, parent_id=message.thread_id)
 
     # -- bookkeeping -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["MAX_MESSAGE_BYTES", "split_message", "strip_leading_mention"]
+__all__ = ["MAX_MESSAGE_BYTES", "neutralize_mentions", "split_message", "strip_leading_mention"]
 
 MAX_MESSAGE_BYTES = 7439
 _FENCE = "```"
@@ -136,3 +136,25 @@ def strip_leading_mention(
             return rest.lstrip(" ,:;\t\n"), True
     # Some clients leave the mention's label out of `text`; the html still says it led.
     return (stripped, True) if leading_in_html else (text, False)
+
+
+# Webex mention markup in markdown: <@all>, <@personEmail:x@y|Name>, <@personId:ID|Name>.
+_MENTION_MARKUP = re.compile(r"<@(all|personEmail:[^>|]*|personId:[^>|]*)(?:\|([^>]*))?>", re.IGNORECASE)
+
+
+def neutralize_mentions(markdown: str) -> str:
+    """Turn mention markup into plain `@name` text, so posting it notifies nobody.
+
+    The bot posts as a real person: text someone else made it repeat (echo, a reminder, a
+    quoted message) must not let them @mention the whole space in that person's name.
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if label:
+            return f"@{label}"
+        if target.lower() == "all":
+            return "@all"
+        return "@" + target.split(":", 1)[1]
+
+    return _MENTION_MARKUP.sub(plain, markdown)

@@ -14,7 +14,9 @@ _PREVIEW = 120
 
 def register(router: Router) -> None:
     """Add `rooms` and `history` to `router`."""
-    router.command("rooms", aliases=("spaces",))(cmd_rooms)
+    # Owner only: the titles of all the user's spaces (1:1s included) are theirs to see, not
+    # something to post into a group space at anyone's request.
+    router.command("rooms", aliases=("spaces",), access="owner")(cmd_rooms)
     router.command(
         "history",
         args=(

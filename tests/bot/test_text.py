@@ -78,3 +78,11 @@ def test_leading_name_without_html_counts_but_not_inside_a_word() -> None:
 def test_a_leading_mention_counts_when_text_leaves_its_label_out() -> None:
     html = '<p><spark-mention data-object-id="P1">Alice</spark-mention> ping</p>'
     assert strip_leading_mention(" ping", html, "P1", ("Alice",)) == ("ping", True)
+
+
+def test_neutralize_mentions_turns_markup_into_plain_text() -> None:
+    from bot.text import neutralize_mentions
+
+    text = "hi <@all> and <@personEmail:carol@example.com|Carol> and <@personId:Y2lz> done"
+    assert neutralize_mentions(text) == "hi @all and @Carol and @Y2lz done"
+    assert neutralize_mentions("a <b>bold</b> <@ALL>") == "a <b>bold</b> @all"
