@@ -32,6 +32,7 @@ from admin.views import iso
 from core.errors import NeedsReauth
 from core.errors import OAuthError
 from core.errors import StoreError
+from core.logs import redact
 from core.models import EventKind
 
 __all__ = ["bp", "page_args"]
@@ -121,7 +122,8 @@ def refresh(account_id: int) -> ResponseReturnValue:
     elif outcome.result == "busy":
         flash("Another refresh of this account is running; look again in a moment.", "warn")
     else:
-        flash(f"Refresh failed: {outcome.message or outcome.result}", "error")
+        # The message is ours, built without secrets; redact anyway: it lands in the cookie.
+        flash(f"Refresh failed: {redact(outcome.message or outcome.result)}", "error")
     return _back(account_id)
 
 

@@ -139,7 +139,9 @@ def strip_leading_mention(
 
 
 # Webex mention markup in markdown: <@all>, <@personEmail:x@y|Name>, <@personId:ID|Name>.
-_MENTION_MARKUP = re.compile(r"<@(all|personEmail:[^>|]*|personId:[^>|]*)(?:\|([^>]*))?>", re.IGNORECASE)
+_MENTION_MARKUP = re.compile(
+    r"<@(all|personEmail:[^>|]*|personId:[^>|]*)(?:\|([^>]*))?>", re.IGNORECASE
+)
 
 
 def neutralize_mentions(markdown: str) -> str:

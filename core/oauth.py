@@ -25,6 +25,7 @@ from typing import Any
 import requests
 import urllib3
 from authlib.integrations.requests_client import OAuth2Session
+from requests.adapters import HTTPAdapter
 
 from core.errors import FatalOAuthError
 from core.errors import OAuthAnswerLost
@@ -92,6 +93,11 @@ class WebexOAuthClient:
         # Only the long-lived secret is registered: each registration recompiles the redactor's
         # pattern, too costly per token. Tokens are never logged here, only their fingerprints.
         register_secret(client_secret)
+        # Every call gets its own OAuth2Session (authlib keeps token state on it, so sharing
+        # one across threads is unsafe), but all of them share this connection pool: a TCP
+        # connect per refresh cost both sides CPU (the refresher is CPU-bound). No retries:
+        # a reused connection that breaks surfaces as a transient error, as before.
+        self._pool = _SharedPool(pool_maxsize=32)
 
     def __repr__(self) -> str:
         return f"WebexOAuthClient(client_id={self.client_id!r}, token_url={self.token_url!r})"
@@ -152,7 +158,7 @@ class WebexOAuthClient:
                     code_verifier=code_verifier,
                     timeout=self.timeout_seconds,
                 ),
-                secrets_sent=(code, code_verifier),
+                secrets_sent=(code, code_verifier, self._client_secret),
             )
         return self._token_set(captured, "authorization_code")
 
@@ -179,7 +185,7 @@ class WebexOAuthClient:
                     refresh_token=refresh_token,
                     timeout=self.timeout_seconds,
                 ),
-                secrets_sent=(refresh_token,),
+                secrets_sent=(refresh_token, self._client_secret),
             )
         return self._token_set(captured, "refresh_token")
 
@@ -236,6 +242,8 @@ class WebexOAuthClient:
             redirect_uri=self.redirect_uri,
             token=token,
         )
+        session.mount("https://", self._pool)
+        session.mount("http://", self._pool)
         if captured is not None:
 
             def check(response: requests.Response) -> requests.Response:
@@ -309,6 +317,13 @@ class WebexOAuthClient:
             fingerprint(tokens.refresh_token) if tokens.refresh_token else "unchanged",
         )
         return tokens
+
+
+class _SharedPool(HTTPAdapter):
+    """A connection pool that outlives the per-call sessions mounting it."""
+
+    def close(self) -> None:
+        """Stay open when a session closes; idle connections are reused or dropped by urllib3."""
 
 
 def _check_token_response(response: requests.Response, secrets_sent: Sequence[str]) -> Any:

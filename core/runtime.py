@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
 
 from core.clock import Clock
 from core.clock import SystemClock
@@ -25,6 +27,9 @@ from core.refresher import sweep
 from core.rotation import verify_keys
 from core.service import TokenService
 from core.store import TokenStore
+
+_PURGE_EVERY = timedelta(hours=1)
+_LOGINS_KEPT = timedelta(days=1)
 
 
 @dataclass(eq=False)
@@ -54,9 +59,18 @@ class Runtime:
     tokens: TokenService
     owner: str = field(default_factory=make_owner)
     stopping: threading.Event = field(default_factory=threading.Event)
+    _purged_at: datetime | None = field(default=None, repr=False)
 
     def sweep(self) -> SweepReport:
-        """Refresh every due account once, as the scheduler's job does."""
+        """Refresh every due account once, as the scheduler's job does.
+
+        Once an hour it also forgets pending logins older than a day (a login state is only
+        valid for ten minutes; the rows only grow otherwise).
+        """
+        now = self.clock.now()
+        if self._purged_at is None or now - self._purged_at >= _PURGE_EVERY:
+            self.store.purge_logins(now - _LOGINS_KEPT)
+            self._purged_at = now
         refresh = self.settings.refresh
         return sweep(
             self.store,

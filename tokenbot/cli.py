@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from core.logs import configure_logging
 from tokenbot.commands.accounts import accounts_group
 from tokenbot.commands.admin import admin_group
 from tokenbot.commands.api_token import api_token_group
@@ -23,6 +24,9 @@ def cli() -> None:
     Connect a Webex account once in the admin panel; tokenbot keeps its tokens
     encrypted and fresh, and the bot answers chat commands with them.
     """
+    # Every command logs through the redacting handler; serve and demo raise the level to
+    # logging.level once the settings are read.
+    configure_logging("WARNING")
 
 
 # Command groups register here, one line each (see tokenbot/commands/).

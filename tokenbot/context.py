@@ -15,9 +15,11 @@ from typing import Any
 from typing import TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
 from core.config import load_settings
+from core.errors import ConfigError
 from core.errors import TokenbotError
 from core.runtime import Runtime
 from core.runtime import build_runtime
@@ -34,6 +36,16 @@ def config_option(command: F) -> F:
         default=None,
         help="YAML settings file (default: $TOKENBOT_CONFIG, else ./config.yaml).",
     )(command)
+
+
+def database_error(exc: SQLAlchemyError) -> ConfigError:
+    """Describe a database failure in one line naming the setting (never the password)."""
+    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    return ConfigError(
+        "database.url",
+        f"cannot use the database: {cause}",
+        hint="check database.url or TOKENBOT_DATABASE_URL, and that the server is running",
+    )
 
 
 def fail(exc: TokenbotError) -> None:
@@ -66,9 +78,14 @@ def runtime_for(config_path: Path | None, *, migrate: bool = True) -> Iterator[R
     except TokenbotError as exc:
         fail(exc)
         raise AssertionError("unreachable") from exc
+    except SQLAlchemyError as exc:
+        fail(database_error(exc))
+        raise AssertionError("unreachable") from exc
     try:
         yield runtime
     except TokenbotError as exc:
         fail(exc)
+    except SQLAlchemyError as exc:
+        fail(database_error(exc))
     finally:
         runtime.close()

@@ -136,6 +136,7 @@ class TokenbotProcess:
                 database=runtime.database,
                 clock=runtime.clock,
                 registry=self.metrics.registry,
+                timeout=self.settings.webex.timeout_seconds,
             )
             self.bot.start()
         if "web" in self.roles:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+import pytest
+
 from core.clock import FrozenClock
 from core.config import Settings
 from core.config import load_settings
 from core.crypto import TokenCipher
+from core.errors import LoginStateInvalid
 from core.runtime import build_runtime
 from core.runtime import policy_from
 from core.tokens import TokenSet
@@ -80,5 +83,23 @@ def test_build_runtime_migrates_an_empty_database(
     runtime = build_runtime(_settings(emulator, sqlite_url))
     try:
         assert runtime.store.count_accounts() == 0
+    finally:
+        runtime.close()
+
+
+def test_the_sweep_forgets_old_pending_logins_hourly(
+    emulator: EmulatorHandle, sqlite_url: str
+) -> None:
+    clock = FrozenClock()
+    runtime = build_runtime(_settings(emulator, sqlite_url), clock=clock)
+    try:
+        old = runtime.store.begin_login(session_binding="b" * 64, verifier="v" * 43)
+        clock.advance(2 * 86400)
+        fresh = runtime.store.begin_login(session_binding="b" * 64, verifier="w" * 43)
+        runtime.sweep()
+        with pytest.raises(LoginStateInvalid) as gone:
+            runtime.store.consume_login(old, session_binding="b" * 64)
+        assert gone.value.reason == "unknown"
+        assert runtime.store.consume_login(fresh, session_binding="b" * 64) == "w" * 43
     finally:
         runtime.close()

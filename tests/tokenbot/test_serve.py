@@ -182,3 +182,27 @@ def test_unknown_role_is_refused(emulator: EmulatorHandle, tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert "cron" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_with_an_unreachable_database_is_one_line(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    closed = free_port()
+    env = _env(
+        tmp_path,
+        emulator,
+        GOOD.replace("PORT", str(free_port())),
+        TOKENBOT_DATABASE_URL=f"postgresql+psycopg://tokenbot:pw-canary-51@127.0.0.1:{closed}/tb",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tokenbot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "database.url" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and "pw-canary-51" not in result.stderr

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import upgrade
 from core.errors import TokenbotError
 from tokenbot.context import config_option
+from tokenbot.context import database_error
 from tokenbot.context import fail
 from tokenbot.context import settings_or_exit
 
@@ -31,4 +33,6 @@ def upgrade_command(config_path: Path | None) -> None:
         upgrade(settings.database.url)
     except TokenbotError as exc:
         fail(exc)
+    except SQLAlchemyError as exc:
+        fail(database_error(exc))
     click.echo(f"database is up to date: {settings.database.display_url}")

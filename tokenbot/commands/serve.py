@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import TokenbotError
 from core.logs import configure_logging
 from tokenbot.context import config_option
+from tokenbot.context import database_error
 from tokenbot.context import fail
 from tokenbot.context import settings_or_exit
 from tokenbot.process import ROLES
@@ -64,17 +67,26 @@ def run_process(process: TokenbotProcess, *, banner: str = "") -> None:
     except TokenbotError as exc:
         fail(exc)
     if settings.logging.level != "DEBUG":
-        # APScheduler logs every run of the sweep at INFO; our scheduler logs what matters.
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # APScheduler logs every sweep and Alembic every plugin at INFO; ours log what matters.
+        for chatty in ("apscheduler", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     process.install_signal_handlers()
     try:
         process.start()
     except TokenbotError as exc:
         process.stop()
         fail(exc)
+    except SQLAlchemyError as exc:
+        process.stop()
+        fail(database_error(exc))
     except OSError as exc:
         process.stop()
-        click.echo(f"error: panel.port: cannot listen on it ({exc.strerror or exc})", err=True)
+        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            where = f"{settings.panel.host}:{settings.panel.port}"
+            message = f"panel.port: cannot listen on {where} ({exc.strerror or exc})"
+        else:
+            message = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        click.echo(f"error: {message}", err=True)
         raise SystemExit(2) from None
     if banner:
         click.echo(banner)
