@@ -10,6 +10,7 @@ conditional UPDATEs and `SELECT ... FOR UPDATE` instead.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,9 +59,16 @@ class Database:
             self._write_engine: Engine = self.engine.execution_options(
                 **{_BEGIN_OPTION: "BEGIN IMMEDIATE"}
             )
+            # SQLite has one writer at a time. Writers of this process queue here, woken the
+            # moment the lock is free, instead of in SQLite's busy handler, which polls with
+            # growing sleeps (up to 100 ms) and left the write lock idle most of the time
+            # under load (refresher at 8 workers: 57 % of its time in BEGIN IMMEDIATE).
+            # Other processes still meet the busy timeout; durability is unchanged.
+            self._writers: threading.RLock | None = threading.RLock()
         else:
             self.engine = sa.create_engine(parsed, echo=echo, pool_pre_ping=True)
             self._write_engine = self.engine
+            self._writers = None  # row locks: PostgreSQL writers do not exclude each other
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -79,8 +87,17 @@ class Database:
         busy waits up to the busy timeout instead of failing half-way. On PostgreSQL this is an
         ordinary transaction: callers lock rows or use conditional UPDATEs.
         """
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        writers = self._writers
+        # Past the busy timeout, go on to BEGIN IMMEDIATE anyway: SQLite then fails the
+        # transaction as it did before (never a wait without end).
+        queued = writers is not None and writers.acquire(timeout=self.busy_timeout_seconds)
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        finally:
+            if queued:
+                assert writers is not None
+                writers.release()
 
     def dispose(self) -> None:
         """Close every pooled connection."""
