@@ -179,6 +179,7 @@ def refresh_account(
     owner: str,
     lease_seconds: float = 60,
     force: bool = False,
+    unless_replaced: datetime | None = None,
     _before_call: Callable[[], None] | None = None,
     _after_call: Callable[[], None] | None = None,
     _after_commit: Callable[[], None] | None = None,
@@ -194,6 +195,9 @@ def refresh_account(
         owner: This caller's lease owner (see `make_owner`).
         lease_seconds: How long the claim holds; keep it well above the client's timeout.
         force: Refresh even when the token is not due (panel's "refresh now", a 401).
+        unless_replaced: With `force`, the access-token expiry the caller saw: when the row
+            re-read after the claim shows another expiry, someone replaced the token since,
+            and it is used instead of refreshing a second time (R-10).
         _before_call: Test hook, called after the claim, before the token call.
         _after_call: Test hook, called after Webex answered, before the commit.
         _after_commit: Test hook, called after the commit.
@@ -234,6 +238,9 @@ def refresh_account(
         if not force and not _is_due(policy, clock.now(), claim):
             store.release(claim)
             return outcome("fresh", message="already refreshed by another process")
+        if unless_replaced is not None and claim.access_expires_at != unless_replaced:
+            store.release(claim)
+            return outcome("fresh", message="the token was replaced meanwhile")
         if _before_call is not None:
             _before_call()
         sent_at = clock.now()

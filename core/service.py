@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -136,7 +137,8 @@ class TokenService:
             grant = self._store.access_grant(account_id)
             if grant.access_token != seen_token and self._usable(grant):
                 return grant.access_token
-            outcome = self._refresh(account_id, force=True)
+            # Another process may replace the token between this read and our claim.
+            outcome = self._refresh(account_id, force=True, unless_replaced=grant.expires_at)
             return self._after(account_id, outcome, grant, deadline, rejected=seen_token)
         finally:
             lock.release()
@@ -147,7 +149,9 @@ class TokenService:
         with self._locks_guard:
             return self._locks.setdefault(account_id, threading.Lock())
 
-    def _refresh(self, account_id: int, *, force: bool) -> RefreshOutcome:
+    def _refresh(
+        self, account_id: int, *, force: bool, unless_replaced: datetime | None = None
+    ) -> RefreshOutcome:
         return refresh_account(
             self._store,
             self._client,
@@ -157,6 +161,7 @@ class TokenService:
             owner=make_owner(self._owner_prefix),
             lease_seconds=self._lease_seconds,
             force=force,
+            unless_replaced=unless_replaced,
         )
 
     def _due(self, grant: AccessGrant) -> bool:

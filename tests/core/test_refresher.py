@@ -444,3 +444,20 @@ def test_sweep_warns_once_about_an_expiring_refresh_token(
     assert _sweep(store, client, clock, policy).warnings == 0
     warnings = [e for e in store.events(account.id) if e.kind is EventKind.REFRESH_TOKEN_EXPIRING]
     assert len(warnings) == 1
+
+
+def test_a_forced_refresh_uses_a_token_replaced_since_the_caller_looked(
+    store: TokenStore, clock: FrozenClock, policy: RefreshPolicy, fake_oauth: FakeOAuth
+) -> None:
+    account = connect_fake(store, clock)
+    seen = store.access_grant(account.id)  # a 401 on this token, then, before our claim...
+    clock.advance(5)
+    assert _refresh(store, fake_oauth, account.id, clock, policy, force=True).result == "refreshed"
+    replaced = store.access_grant(account.id).access_token
+    # ...another process replaced it: ours must not refresh a second time.
+    outcome = _refresh(
+        store, fake_oauth, account.id, clock, policy, force=True, unless_replaced=seen.expires_at
+    )
+    assert outcome.result == "fresh" and fake_oauth.calls == 1
+    assert store.access_grant(account.id).access_token == replaced
+    assert store.get(account.id).lease_owner is None
