@@ -129,6 +129,7 @@ def run(
         )
         clock.advance(24 * 3600 + 1)
         rss_before = peak_rss_mb()
+        cpu_started = time.process_time()
         started = time.perf_counter()
         report = sweep(
             store,
@@ -140,6 +141,7 @@ def run(
             batch_limit=accounts,
         )
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         db.dispose()
     return {
         "accounts": accounts,
@@ -152,6 +154,9 @@ def run(
         "counts": dict(report.counts),
         "seconds": round(elapsed, 3),
         "accounts_per_second": round(report.count("refreshed") / elapsed, 1),
+        # CPU of this process over the sweep: near `seconds` means one core's worth (the GIL).
+        "cpu_seconds": round(cpu, 2),
+        "cpu_ms_per_account": round(cpu * 1000 / max(1, accounts), 2),
         "peak_rss_mb_before_sweep": rss_before,
         "peak_rss_mb": peak_rss_mb(),
     }
