@@ -93,6 +93,33 @@ def test_bad_deliveries_get_the_right_status_and_no_reply(env: BotEnv) -> None:
     assert len(after) == before and len(replies) == 1  # still only the one real answer
 
 
+def test_bad_deliveries_of_a_new_message_process_nothing(env: BotEnv) -> None:
+    """The same checks on a message no delivery has claimed yet: only the intact one acts."""
+    room = env.room("Project X")
+    hook_id = env.bot.registered_webhook_id()
+    # Webex stops delivering (our webhook is gone), so this message reaches us only by hand.
+    env.bot.client.delete_webhook(str(hook_id))
+    fresh = env.say(room, "bob@example.com", "/ping")
+    body = json.dumps(
+        {
+            "id": hook_id,
+            "resource": "messages",
+            "event": "created",
+            "data": {"id": fresh, "roomId": room},
+        }
+    ).encode()
+    assert _post(env, body, None).status_code == 401
+    assert _post(env, body, _sign(body + b" ")).status_code == 401
+    assert _post(env, body, _sign(body)[:-1]).status_code == 401
+    assert _post(env, body, _sign(body).upper()).status_code == 401
+    assert env.bot.pool.wait_idle(10)
+    assert env.replies(room, fresh) == []
+    assert not env.bot.state.is_processed(fresh)
+    assert _post(env, body, _sign(body)).status_code == 202
+    (reply,) = env.wait_replies(room, fresh)
+    assert reply["markdown"] == "pong"
+
+
 def test_access_control_refuses_dave_and_answers_bob(env: BotEnv) -> None:
     room = env.room("Project X")
     refused = env.say(room, "dave@example.com", "/echo secret stuff")

@@ -162,3 +162,18 @@ def test_alive_is_false_when_the_sweep_is_overdue() -> None:
         assert not scheduler.alive()
     finally:
         scheduler.shutdown()
+
+
+def test_the_sweep_job_is_coalesced_single_and_graceful() -> None:
+    """R-16: one sweep at a time, missed runs folded into one, a grace of a whole interval."""
+    scheduler = RefreshScheduler(lambda: object(), interval_seconds=30)  # type: ignore[arg-type,return-value]
+    scheduler.start()
+    try:
+        assert scheduler._scheduler is not None
+        (job,) = scheduler._scheduler.get_jobs()
+        assert job.coalesce is True
+        assert job.max_instances == 1
+        assert job.misfire_grace_time >= 30
+        assert job.trigger.interval.total_seconds() == 30
+    finally:
+        scheduler.shutdown()

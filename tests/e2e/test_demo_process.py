@@ -15,31 +15,17 @@ import requests
 from tests.e2e.newcomer import connect_webex
 from tests.e2e.newcomer import log_in
 from tests.plugins.ports import free_port
+from tests.plugins.processes import LineReader
 from tests.plugins.tokens import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
-    """Read stdout lines until one contains `marker` (bounded by `timeout`)."""
-    assert process.stdout is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            if process.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-    raise AssertionError(f"no {marker!r} within {timeout}s; output so far:\n{''.join(seen)}")
-
-
 def test_demo_walks_the_newcomers_path_and_stops_cleanly(tmp_path: Path) -> None:
     port, emulator_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBEX_", "TOKENBOT_"))}
+    stderr_path = tmp_path / "demo.stderr"
+    stderr_file = stderr_path.open("w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -54,11 +40,13 @@ def test_demo_walks_the_newcomers_path_and_stops_cleanly(tmp_path: Path) -> None
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr_file,  # a file: a chatty child can never fill a pipe and stall
         text=True,
     )
+    assert process.stdout is not None
+    output = LineReader(process.stdout)
     try:
-        banner = _read_until(process, "tokenbot ready", timeout=60)
+        banner = output.wait_for("tokenbot ready", timeout=60)
         password = re.search(r"Password:\s+(\S+)", banner)
         assert password is not None, banner
         panel = f"http://127.0.0.1:{port}"
@@ -98,10 +86,14 @@ def test_demo_walks_the_newcomers_path_and_stops_cleanly(tmp_path: Path) -> None
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            _, stderr = process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            _, stderr = process.communicate()
+            process.wait(timeout=10)
             raise AssertionError("tokenbot demo did not stop within 30 s of SIGTERM") from None
+        finally:
+            stderr_file.close()
+    stderr = stderr_path.read_text()
     assert process.returncode == 0, stderr[-3000:]
+    assert "tokenbot stopped" in output.rest()
     assert "Traceback" not in stderr, stderr[-3000:]

@@ -22,9 +22,13 @@ class Delivery:
 class Receiver:
     """Record POSTs and answer them with `status` (changeable while running)."""
 
-    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+    def __init__(
+        self, status: int = 200, delay: float = 0.0, gate: threading.Event | None = None
+    ) -> None:
         self.status = status
         self.delay = delay
+        self.gate = gate  # when given, each request waits for it (bounded) before answering
+        self.started = 0  # requests that arrived, answered or not
         self.deliveries: list[Delivery] = []
         self._cond = threading.Condition()
         receiver = self
@@ -33,6 +37,11 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                with receiver._cond:
+                    receiver.started += 1
+                    receiver._cond.notify_all()
+                if receiver.gate is not None:
+                    receiver.gate.wait(30)
                 if receiver.delay:
                     time.sleep(receiver.delay)  # simulates a slow receiver, not a wait
                 with receiver._cond:
@@ -68,6 +77,16 @@ class Receiver:
                     raise AssertionError(f"expected {count} deliveries, got {len(self.deliveries)}")
                 self._cond.wait(remaining)
             return list(self.deliveries)
+
+    def wait_started(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until at least `count` requests arrived (answered or not)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.started < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"expected {count} requests, got {self.started}")
+                self._cond.wait(remaining)
 
     def __enter__(self) -> Receiver:
         self._thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -182,12 +183,22 @@ def test_failing_receiver_gets_retries_then_the_webhook_is_disabled(
 def test_delivery_never_blocks_the_message_create(
     alice: WebexAPI, emulator: EmulatorHandle
 ) -> None:
-    with Receiver(delay=0.8) as slow:
-        alice.webhooks.create(name="slow", targetUrl=slow.url, resource="messages", event="created")
-        started = time.monotonic()
-        alice.messages.create(roomId=emulator.room_id("Team Space"), text="fast please")
-        assert time.monotonic() - started < 0.5
-        slow.wait_for(1)
+    gate = threading.Event()
+    with Receiver(gate=gate) as stuck:
+        alice.webhooks.create(
+            name="slow", targetUrl=stuck.url, resource="messages", event="created"
+        )
+        post = threading.Thread(
+            target=alice.messages.create,
+            kwargs={"roomId": emulator.room_id("Team Space"), "text": "fast please"},
+        )
+        post.start()
+        stuck.wait_started(1)  # the delivery is in flight and held by the receiver...
+        post.join(10)
+        # ...yet the create has returned: delivery does not run in the request.
+        assert not post.is_alive() and stuck.deliveries == []
+        gate.set()
+        stuck.wait_for(1)
 
 
 def test_webhook_validation(alice: WebexAPI, emulator: EmulatorHandle) -> None:
