@@ -77,7 +77,7 @@ class Panel:
 
     @property
     def tokens(self) -> Any:
-        """The token service (core.refresher.TokenService)."""
+        """The token service (core.service.TokenService)."""
         return self.runtime.tokens
 
     @property

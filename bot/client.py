@@ -37,7 +37,7 @@ _MAX_ATTEMPTS = 8
 
 
 class TokenSource(Protocol):
-    """The part of `core.refresher.TokenService` the client needs."""
+    """The part of `core.service.TokenService` the client needs."""
 
     def access_token(self, account_id: Any) -> str:
         """Return a valid access token for the account (refreshing inline if due)."""

@@ -39,7 +39,7 @@ def create_bot(
 
     Args:
         options: The bot's settings (`BotOptions.from_settings(settings)`).
-        tokens: The token service (`core.refresher.TokenService`).
+        tokens: The token service (`core.service.TokenService`).
         store: The token store (`core.store.TokenStore`): the bot identity comes from it.
         database: The shared database (bot state lives there too).
         clock: The clock.

@@ -8,6 +8,8 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Protocol
 
+__all__ = ["Clock", "FrozenClock", "SystemClock"]
+
 
 class Clock(Protocol):
     """Something that tells the current time as an aware UTC datetime."""

@@ -10,6 +10,29 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+__all__ = [
+    "AccountNotFound",
+    "AdminError",
+    "AdminExists",
+    "BotError",
+    "CommandArgumentError",
+    "ConfigError",
+    "CryptoError",
+    "FatalOAuthError",
+    "LoginStateInvalid",
+    "NeedsReauth",
+    "OAuthAnswerLost",
+    "OAuthError",
+    "PersistenceFailed",
+    "RateLimited",
+    "StaleWrite",
+    "StoreError",
+    "TokenbotError",
+    "TransientOAuthError",
+    "WeakPassword",
+    "WebexApiError",
+]
+
 
 class TokenbotError(Exception):
     """Base of every error tokenbot raises on purpose."""

@@ -28,6 +28,8 @@ from core.rotation import verify_keys
 from core.service import TokenService
 from core.store import TokenStore
 
+__all__ = ["Runtime", "build_runtime", "oauth_client_from", "policy_from"]
+
 _PURGE_EVERY = timedelta(hours=1)
 _LOGINS_KEPT = timedelta(days=1)
 

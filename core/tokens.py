@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+__all__ = ["Identity", "TokenSet"]
+
 
 @dataclass(frozen=True, slots=True)
 class TokenSet:

@@ -15,6 +15,8 @@ from tokenbot.commands.emulator import emulator_command
 from tokenbot.commands.keys import keys_group
 from tokenbot.commands.serve import serve_command
 
+__all__ = ["cli", "main"]
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="webex-tokenbot")

@@ -24,6 +24,8 @@ from core.errors import TokenbotError
 from core.runtime import Runtime
 from core.runtime import build_runtime
 
+__all__ = ["config_option", "database_error", "fail", "runtime_for", "settings_or_exit"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -35,6 +35,8 @@ from core.runtime import Runtime
 from core.runtime import build_runtime
 from core.scheduler import RefreshScheduler
 
+__all__ = ["ROLES", "TokenbotProcess", "bot_status_reader", "mount_webhook", "parse_roles"]
+
 log = logging.getLogger("tokenbot")
 
 ROLES = ("web", "scheduler", "bot")
