@@ -399,6 +399,9 @@ def _leaks(exc: BaseException, secrets_sent: Sequence[str]) -> bool:
     return any(value and value in text for value in secrets_sent)
 
 
+MAX_RETRY_AFTER_SECONDS = 86_400.0
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Parse a ``Retry-After`` header: delta-seconds or an HTTP date; None when absent or bad."""
     if value is None:
@@ -416,4 +419,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         seconds = (moment - (now or datetime.now(UTC))).total_seconds()
     if seconds != seconds or seconds == float("inf"):  # NaN or infinite
         return None
-    return max(0.0, seconds)
+    # A day at most: a broken or hostile header must not park an account for years (or
+    # overflow the datetime arithmetic of the back-off).
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)

@@ -432,6 +432,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("nan") is None
+    assert parse_retry_after("1e300") == 86_400  # capped: no overflow, no years-long pause
 
 
 # -- against the emulator ----------------------------------------------------------------------
