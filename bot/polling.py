@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
+from bot.loop import Repeater
 from core.botstate import RoomCursor
 from core.errors import NeedsReauth
 from core.errors import RateLimited
@@ -82,24 +83,21 @@ class Poller:
         self._monotonic = monotonic
         self.budget = CallBudget(self.options.poll_api_budget_per_minute, monotonic=monotonic)
         self._backoff_until = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._loop = Repeater("bot-poller", self.options.poll_interval_seconds, self.poll_once)
+
+    @property
+    def alive(self) -> bool:
+        """Tell whether the polling thread runs."""
+        return self._loop.alive
 
     def start(self) -> None:
         """Poll every `poll_interval_seconds` on a thread until `stop`."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="bot-poller", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop polling and wait for the running round."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
     def poll_once(self) -> PollReport:
         """Run one round; never raises (errors are logged and recorded)."""
@@ -210,11 +208,6 @@ class Poller:
             return False
         calls[0] += 1
         return True
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
-            self._stop.wait(self.options.poll_interval_seconds)
 
 
 def _reached(message: Message, cursor: RoomCursor) -> bool:

@@ -10,12 +10,12 @@ delivery older than the replay window can no longer arrive.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.loop import Repeater
 from bot.registration import ensure_webhook
 from core.errors import TokenbotError
 
@@ -51,24 +51,16 @@ class Upkeep:
         self._monotonic = monotonic
         self._pruned_at: float | None = None
         self._registered_for: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Repeater("bot-upkeep", interval_seconds, self.run_once)
 
     def start(self) -> None:
-        """Run one round now, then every `interval_seconds` on a thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
+        """Run one round now (before returning), then every `interval_seconds` on a thread."""
         self.run_once()
-        self._thread = threading.Thread(target=self._run, name="bot-upkeep", daemon=True)
-        self._thread.start()
+        self._loop.start(pause_first=True)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread and wait for the running round."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
     def run_once(self) -> None:
         """Register the webhook if it is due, prune if due; never raises."""
@@ -103,7 +95,3 @@ class Upkeep:
             return
         ensure_webhook(self.bot)
         self._registered_for = identity.person_id
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            self.run_once()

@@ -87,7 +87,7 @@ def test_polling_survives_a_failing_round_and_idles_without_an_identity(
     asked = env.say(room, "bob@example.com", "/ping")
     (reply,) = env.wait_replies(room, asked)  # answered after the failed round
     assert reply["markdown"] == "pong"
-    assert poller._thread is not None and poller._thread.is_alive()
+    assert poller.alive
     assert "OperationalError" in str(env.bot.state.snapshot().get("last_error"))
 
     # Disconnected: polling idles quietly instead of recording an error every round.
