@@ -105,6 +105,34 @@ def test_stop_finishes_the_command_in_flight(
     assert process.scheduler is not None and not process.scheduler.running
 
 
+def test_metrics_show_the_bot_commands_and_the_tokens(
+    settings: Settings, runtime: Runtime, emulator: EmulatorHandle
+) -> None:
+    process = TokenbotProcess(settings, runtime=runtime)
+    process.start()
+    try:
+        wait_until(
+            lambda: emulator.control("GET", "webhooks")["items"], timeout=15, what="our webhook"
+        )
+        room = emulator.room_id("Team Space")
+        asked = emulator.post_message(room, "bob@example.com", text="/ping")["id"]
+        wait_until(
+            lambda: any(
+                m.get("parentId") == asked
+                for m in emulator.control("GET", f"rooms/{room}/messages")["items"]
+            ),
+            timeout=15,
+            what="the answer",
+        )
+        text = requests.get(f"{process.url}/metrics", timeout=5).text
+    finally:
+        process.stop()
+    assert 'tokenbot_bot_commands_total{command="ping",outcome="ok"} 1.0' in text
+    assert "tokenbot_bot_command_latency_seconds_count 1.0" in text
+    assert "tokenbot_access_token_seconds_left{" in text
+    assert "alice@example.com" not in text
+
+
 def test_stop_is_quick_with_an_idle_keep_alive_connection(
     settings: Settings, runtime: Runtime
 ) -> None:
