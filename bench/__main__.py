@@ -211,7 +211,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller counts (smoke test)")
     parser.add_argument("--only", default="", help="comma list of benchmarks to run")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite report.md from report.json"
+    )
     args = parser.parse_args()
+    if args.render_only:
+        from bench.report import render_markdown
+
+        saved = json.loads(REPORT_JSON.read_text(encoding="utf-8"))
+        REPORT_MD.write_text(render_markdown(saved), encoding="utf-8")
+        return
     names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
