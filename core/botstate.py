@@ -244,14 +244,23 @@ class BotStateStore:
     def set_values(self, values: Mapping[str, Any]) -> None:
         """Store JSON-serializable named values (insert or replace each)."""
         now = self._clock.now()
-        with self._db.write() as session:
-            for key, value in values.items():
-                row = session.get(BotStateValue, key)
-                if row is None:
-                    row = BotStateValue(key=key)
-                    session.add(row)
-                row.value = json.dumps(value, default=str)
-                row.updated_at = now
+        # Two instances starting together on PostgreSQL may both find a key missing and insert
+        # it; the loser's transaction fails on the primary key and is retried once, finding the
+        # row (without the retry, `tokenbot serve` died at start with a duplicate key error).
+        for attempt in range(2):
+            try:
+                with self._db.write() as session:
+                    for key, value in values.items():
+                        row = session.get(BotStateValue, key)
+                        if row is None:
+                            row = BotStateValue(key=key)
+                            session.add(row)
+                        row.value = json.dumps(value, default=str)
+                        row.updated_at = now
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     def value(self, key: str, default: Any = None) -> Any:
         """Return the named value, or `default`."""
