@@ -77,8 +77,8 @@ def test_every_account_is_refreshed_exactly_once_through_token_endpoint_chaos(
         webex={"timeout_seconds": CLIENT_TIMEOUT},
         refresh={
             "lease_seconds": 5,
-            "backoff_base_seconds": 0.2,
-            "backoff_max_seconds": 2,
+            "backoff_base_seconds": 0.1,
+            "backoff_max_seconds": 0.5,
             "max_concurrency": 8,
         },
     )
@@ -106,7 +106,7 @@ def test_every_account_is_refreshed_exactly_once_through_token_endpoint_chaos(
         )
         took = time.monotonic() - started
         assert serve.alive()
-        assert serve.stop() == 0
+        assert serve.stop() == 0, serve.stderr()[-3000:]
         log = serve.stderr()
         assert "Traceback" not in log and "ALARM" not in log, log[-3000:]
 

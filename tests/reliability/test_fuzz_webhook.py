@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -146,7 +147,10 @@ def test_no_delivery_crashes_the_endpoint_leaks_or_gets_past_the_signature(
             headers["X-Spark-Signature"] = signature
         if content_type:
             headers["Content-Type"] = content_type
-        response = http.post(PATH, data=body, headers=headers)
+        # As a stream: given `data`, the test client would build its own multipart body.
+        response = http.post(
+            PATH, input_stream=io.BytesIO(body), content_length=len(body), headers=headers
+        )
         event(f"status {response.status_code}")
         assert_clean(response, [SECRET])
         valid = signing == "valid"

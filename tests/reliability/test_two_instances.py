@@ -92,7 +92,7 @@ def test_two_instances_refresh_each_account_once_and_answer_each_command_once(
         for instance in instances:
             assert instance.alive()
         for instance in instances:
-            assert instance.stop() == 0
+            assert instance.stop() == 0, instance.stderr()[-3000:]
             assert "Traceback" not in instance.stderr(), instance.stderr()[-3000:]
 
         book = ledger(runtime.database)
