@@ -75,6 +75,11 @@ class RefreshLeases(RowAccess):
         now = self.clock.now()
         lease_until = now + timedelta(seconds=lease_seconds)
         with self.db.write() as session:
+            prior = session.execute(
+                sa.select(Account.lease_owner, Account.lease_until).where(Account.id == account_id)
+            ).one_or_none()
+            if prior is None:
+                self._row(session, account_id)  # raises AccountNotFound
             result = execute_update(
                 session,
                 sa.update(Account)
@@ -108,6 +113,10 @@ class RefreshLeases(RowAccess):
                 obtained_at=row.obtained_at,
                 last_refreshed_at=row.last_refreshed_at,
                 lease_until=lease_until,
+                previous_lease_owner=prior.lease_owner if prior is not None else None,
+                previous_lease_until=prior.lease_until if prior is not None else None,
+                failure_count=row.failure_count,
+                last_error=row.last_error,
             )
 
     def complete_refresh(

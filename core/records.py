@@ -146,3 +146,9 @@ class Claim:
     obtained_at: datetime | None
     last_refreshed_at: datetime | None
     lease_until: datetime
+    # What the row said before this claim, read in the claim's own transaction: a lapsed lease
+    # that was never released means its holder died mid-refresh.
+    previous_lease_owner: str | None = None
+    previous_lease_until: datetime | None = None
+    failure_count: int = 0
+    last_error: str | None = None

@@ -49,6 +49,7 @@ from core.errors import TransientOAuthError
 from core.logs import fingerprint
 from core.models import AccountStatus
 from core.policy import RefreshPolicy
+from core.records import AccountView
 from core.records import Claim
 from core.tokens import TokenSet
 
@@ -109,6 +110,7 @@ class RefreshOutcome:
         error_code: A stable code when the result is not a success (e.g. ``invalid_grant``,
             ``oauth_transient``, ``persistence_failed``), else None.
         message: A short human explanation (never a secret), or None.
+        account: The account as stored after a successful refresh (spares the sweep a read).
     """
 
     account_id: int
@@ -116,6 +118,7 @@ class RefreshOutcome:
     duration: float
     error_code: str | None = None
     message: str | None = None
+    account: AccountView | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -209,29 +212,32 @@ def refresh_account(
     started = time.monotonic()
 
     def outcome(
-        result: Result, error_code: str | None = None, message: str | None = None
+        result: Result,
+        error_code: str | None = None,
+        message: str | None = None,
+        account: AccountView | None = None,
     ) -> RefreshOutcome:
         _counters.add(result)
-        return RefreshOutcome(account_id, result, time.monotonic() - started, error_code, message)
+        return RefreshOutcome(
+            account_id, result, time.monotonic() - started, error_code, message, account
+        )
 
     try:
-        before = store.get(account_id)
+        claim = store.claim(account_id, owner=owner, lease_seconds=lease_seconds)
     except AccountNotFound:
         return outcome("failed", AccountNotFound.code, f"no account {account_id}")
-    if before.status in (AccountStatus.NEEDS_REAUTH, AccountStatus.DISCONNECTED):
-        return outcome("needs_reauth", before.status.value, f"the account is {before.status}")
-    now = clock.now()
-    # A lease that was never released and has run out means its holder died mid-refresh; with
-    # rotation on, Webex may already have retired the refresh token we are about to send.
-    abandoned = (
-        before.lease_owner is not None
-        and before.lease_until is not None
-        and before.lease_until <= now
-    )
-
-    claim = store.claim(account_id, owner=owner, lease_seconds=lease_seconds)
     if claim is None:
+        # Not ours to refresh: tell "someone else is at it" from "there is nothing to refresh".
+        try:
+            now_status = store.get(account_id).status
+        except AccountNotFound:
+            return outcome("failed", AccountNotFound.code, f"no account {account_id}")
+        if now_status in (AccountStatus.NEEDS_REAUTH, AccountStatus.DISCONNECTED):
+            return outcome("needs_reauth", now_status.value, f"the account is {now_status}")
         return outcome("busy", message="another process is refreshing this account")
+    # A lease that was never released and had run out when we claimed means its holder died
+    # mid-refresh; with rotation on, Webex may already have retired the refresh token we hold.
+    abandoned = claim.previous_lease_owner is not None and claim.previous_lease_until is not None
 
     called = False
     try:
@@ -252,20 +258,20 @@ def refresh_account(
             reason = REAUTH_REASON
             if abandoned:
                 reason = INTERRUPTED_REASON
-            elif (before.last_error or "").startswith(OAuthAnswerLost.code):
+            elif (claim.last_error or "").startswith(OAuthAnswerLost.code):
                 reason = LOST_ANSWER_REASON
             return _fatal(store, claim, exc, reason, outcome, clock, policy)
         except TransientOAuthError as exc:
             return _failed(
-                store, claim, exc, outcome, clock, policy, before.failure_count, exc.retry_after
+                store, claim, exc, outcome, clock, policy, claim.failure_count, exc.retry_after
             )
         except OAuthError as exc:
-            return _failed(store, claim, exc, outcome, clock, policy, before.failure_count, None)
+            return _failed(store, claim, exc, outcome, clock, policy, claim.failure_count, None)
         duration_ms = int((time.monotonic() - t0) * 1000)
         if _after_call is not None:
             _after_call()
         try:
-            store.complete_refresh(claim, tokens, sent_at=sent_at, duration_ms=duration_ms)
+            stored = store.complete_refresh(claim, tokens, sent_at=sent_at, duration_ms=duration_ms)
         except StaleWrite as exc:
             log.error(
                 "refresh of account %s not stored: lease lost to another holder (%s); "
@@ -292,7 +298,7 @@ def refresh_account(
             fingerprint(tokens.access_token),
             "rotated" if tokens.refresh_token else "kept",
         )
-        return outcome("refreshed")
+        return outcome("refreshed", account=stored)
     except BaseException:
         if not called:
             _release_quietly(store, claim)
@@ -460,8 +466,9 @@ def sweep(
         warned = False
         if result.result in ("refreshed", "fresh", "failed"):
             try:
-                # A read first: the note is a write transaction, needed only near expiry.
-                view = store.get(account_id)
+                # A read first (spared after our own refresh): the note is a write
+                # transaction, needed only near expiry.
+                view = result.account or store.get(account_id)
                 if view.refresh_warned_at is None and policy.refresh_token_warning(
                     clock.now(), view.refresh_expires_at
                 ):
