@@ -33,9 +33,9 @@ from core.models import Account
 from core.models import AccountStatus
 from core.oauth import WebexOAuthClient
 from core.policy import RefreshPolicy
-from core.refresher import sweep
 from core.store import TokenStore
 from core.store import token_context
+from core.sweep import sweep
 
 REDIRECT_URI = "http://127.0.0.1:2000/redirect.html"
 SCOPES = ["spark:people_read"]

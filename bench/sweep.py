@@ -26,8 +26,8 @@ from core.db import upgrade
 from core.models import Account
 from core.models import AccountStatus
 from core.policy import RefreshPolicy
-from core.refresher import sweep
 from core.store import TokenStore
+from core.sweep import sweep
 from core.tokens import TokenSet
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"

@@ -16,14 +16,14 @@ from core.records import AccountView
 from core.records import Claim
 from core.records import EventView
 from core.refresher import RefreshOutcome
-from core.refresher import SweepReport
 from core.refresher import refresh_account
 from core.refresher import refresh_counters
-from core.refresher import sweep
 from core.scheduler import RefreshScheduler
 from core.service import TokenService
 from core.service import TokenUnavailable
 from core.store import TokenStore
+from core.sweep import SweepReport
+from core.sweep import sweep
 
 __all__: list[str] = [
     "AccessGrant",

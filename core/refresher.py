@@ -1,4 +1,4 @@
-"""Refresh an account's tokens exactly once, and sweep every due account.
+"""Refresh an account's tokens exactly once (the sweep over due accounts is in core.sweep).
 
 `refresh_account` is the one refresh routine: the sweep, the on-demand path (`TokenService`)
 and the panel's "refresh now" all go through it. It follows DESIGN.md §4 and the reference
@@ -14,8 +14,8 @@ algorithm (security-reliability.md §6.4):
 6. `invalid_grant` re-reads once: if the row changed, someone else won the race ("fresh",
    F-7); otherwise the grant is dead: `needs_reauth`, with a reason that says what happened.
 
-The sweep and the routine are plain functions of (store, client, clock, policy) that return a
-report (STYLE.md 8). The client never sees the store, the store never speaks HTTP.
+The routine is a plain function of (store, client, clock, policy) that returns an outcome
+(STYLE.md 8). The client never sees the store, the store never speaks HTTP.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -60,11 +58,9 @@ __all__ = [
     "RESULTS",
     "RefreshClient",
     "RefreshOutcome",
-    "SweepReport",
     "make_owner",
     "refresh_account",
     "refresh_counters",
-    "sweep",
 ]
 
 log = logging.getLogger(__name__)
@@ -124,22 +120,6 @@ class RefreshOutcome:
     def ok(self) -> bool:
         """Tell whether the account now has a fresh token (refreshed by us or by someone else)."""
         return self.result in ("refreshed", "fresh")
-
-
-@dataclass(frozen=True, slots=True)
-class SweepReport:
-    """What one sweep did: how many accounts were due and what happened to each."""
-
-    started_at: datetime
-    duration: float
-    due: int
-    counts: Mapping[str, int]
-    warnings: int = 0
-    outcomes: tuple[RefreshOutcome, ...] = field(default=(), repr=False)
-
-    def count(self, result: str) -> int:
-        """Return how many accounts ended with `result`."""
-        return self.counts.get(result, 0)
 
 
 class _Counters:
@@ -408,96 +388,3 @@ def _fatal(
     except StaleWrite as stale:
         return outcome("stale", StaleWrite.code, str(stale))
     return outcome("needs_reauth", "invalid_grant", reason)
-
-
-def sweep(
-    store: TokenStore,
-    client: RefreshClient,
-    *,
-    clock: Clock,
-    policy: RefreshPolicy,
-    owner: str,
-    max_workers: int = 8,
-    batch_limit: int = 500,
-    lease_seconds: float = 60,
-    stop: threading.Event | None = None,
-) -> SweepReport:
-    """Refresh every due account (one indexed query), a bounded number at a time.
-
-    Also records refresh-token expiry warnings for the accounts it visited. A sweep with
-    nothing due makes exactly one query.
-
-    Args:
-        store: The token store.
-        client: The OAuth client.
-        clock: The time source.
-        policy: Refresh policy.
-        owner: Lease owner prefix; each worker appends its thread.
-        max_workers: Most refreshes in flight at once.
-        batch_limit: Most accounts per sweep (the rest wait for the next one).
-        lease_seconds: Claim lease per account.
-        stop: Set when the process shuts down: accounts not yet started are left for the next
-            sweep (by this or another process), so a stop waits for at most the refreshes in
-            flight instead of a whole backlog behind a slow Webex.
-    """
-    started_at = clock.now()
-    t0 = time.monotonic()
-    ids = list(store.due_account_ids(started_at, limit=batch_limit))
-    if not ids:
-        return SweepReport(started_at, time.monotonic() - t0, 0, {})
-
-    def one(account_id: int) -> tuple[RefreshOutcome, bool] | None:
-        if stop is not None and stop.is_set():
-            return None
-        worker = f"{owner}:{threading.get_ident()}"
-        try:
-            result = refresh_account(
-                store,
-                client,
-                account_id,
-                clock=clock,
-                policy=policy,
-                owner=worker,
-                lease_seconds=lease_seconds,
-            )
-        except Exception as exc:  # one broken account must not stop the sweep
-            log.exception("refresh of account %s crashed", account_id)
-            result = RefreshOutcome(account_id, "failed", 0.0, "internal", type(exc).__name__)
-        warned = False
-        if result.result in ("refreshed", "fresh", "failed"):
-            try:
-                # A read first (spared after our own refresh): the note is a write
-                # transaction, needed only near expiry.
-                view = result.account or store.get(account_id)
-                if view.refresh_warned_at is None and policy.refresh_token_warning(
-                    clock.now(), view.refresh_expires_at
-                ):
-                    warned = store.note_refresh_token_warning(account_id)
-            except Exception:
-                log.exception("could not check the refresh token expiry of account %s", account_id)
-        return result, warned
-
-    workers = max(1, min(max_workers, len(ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tokenbot-refresh") as pool:
-        results = [r for r in pool.map(one, ids) if r is not None]
-    if len(results) < len(ids):
-        log.info(
-            "sweep stopped: %d due account(s) left for the next sweep", len(ids) - len(results)
-        )
-    outcomes = tuple(r for r, _ in results)
-    counts: Counter[str] = Counter(o.result for o in outcomes)
-    report = SweepReport(
-        started_at=started_at,
-        duration=time.monotonic() - t0,
-        due=len(ids),
-        counts=dict(counts),
-        warnings=sum(1 for _, warned in results if warned),
-        outcomes=outcomes,
-    )
-    log.info(
-        "sweep: %d due, %s in %.2f s",
-        report.due,
-        ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
-        report.duration,
-    )
-    return report

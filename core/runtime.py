@@ -21,12 +21,12 @@ from core.db import Database
 from core.db import upgrade
 from core.oauth import WebexOAuthClient
 from core.policy import RefreshPolicy
-from core.refresher import SweepReport
 from core.refresher import make_owner
-from core.refresher import sweep
 from core.rotation import verify_keys
 from core.service import TokenService
 from core.store import TokenStore
+from core.sweep import SweepReport
+from core.sweep import sweep
 
 __all__ = ["Runtime", "build_runtime", "oauth_client_from", "policy_from"]
 

@@ -36,7 +36,7 @@ from core.clock import Clock
 from core.clock import SystemClock
 
 if TYPE_CHECKING:
-    from core.refresher import SweepReport
+    from core.sweep import SweepReport
 
 __all__ = ["RefreshScheduler"]
 

@@ -20,10 +20,10 @@ from core.logs import forget_secret
 from core.models import Account
 from core.policy import RefreshPolicy
 from core.refresher import refresh_account
-from core.refresher import sweep
 from core.service import TokenService
 from core.store import TokenStore
 from core.store import token_context
+from core.sweep import sweep
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import Integration
 from tests.plugins.tokens import make_client

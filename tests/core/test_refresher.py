@@ -28,8 +28,8 @@ from core.refresher import INTERRUPTED_REASON
 from core.refresher import REAUTH_REASON
 from core.refresher import refresh_account
 from core.refresher import refresh_counters
-from core.refresher import sweep
 from core.store import TokenStore
+from core.sweep import sweep
 from core.tokens import TokenSet
 from tests.plugins.tokens import FakeOAuth
 from tests.plugins.tokens import connect_fake

@@ -20,9 +20,9 @@ from core.oauth import WebexOAuthClient
 from core.policy import RefreshPolicy
 from core.refresher import LOST_ANSWER_REASON
 from core.refresher import REAUTH_REASON
-from core.refresher import SweepReport
-from core.refresher import sweep
 from core.store import TokenStore
+from core.sweep import SweepReport
+from core.sweep import sweep
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import Integration
 from tests.plugins.tokens import connect
