@@ -309,6 +309,21 @@ def _ensure_redactor(handlers: Iterable[logging.Handler]) -> None:
             handler.addFilter(RedactingFilter())
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Write to whatever `sys.stderr` is when a record is emitted (it may be replaced)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure_logging(
     level: str = "INFO", fmt: str = "text", *, stream: TextIO | None = None
 ) -> None:
@@ -331,15 +346,16 @@ def configure_logging(
         )
     root = logging.getLogger()
     ours = [h for h in root.handlers if getattr(h, "_tokenbot", False)]
-    target = stream if stream is not None else sys.stderr
     handler: logging.Handler
-    if ours:
+    if ours and isinstance(ours[0], _StderrHandler) == (stream is None):
         handler = ours[0]
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(target)
+        if stream is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
     else:
-        handler = logging.StreamHandler(target)
-        handler._tokenbot = True  # type: ignore[attr-defined]
+        for old in ours:
+            root.removeHandler(old)
+        handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
+        setattr(handler, "_tokenbot", True)  # noqa: B010 (marks our handler on the root)
         root.addHandler(handler)
     handler.setFormatter(_make_formatter(fmt))
     _ensure_redactor(root.handlers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from core.logs import configure_logging
@@ -26,9 +28,11 @@ def cli() -> None:
     Connect a Webex account once in the admin panel; tokenbot keeps its tokens
     encrypted and fresh, and the bot answers chat commands with them.
     """
-    # Every command logs through the redacting handler; serve and demo raise the level to
-    # logging.level once the settings are read.
-    configure_logging("WARNING")
+    # Every command logs through the redacting handler; serve and demo set logging.level once
+    # the settings are read. A host that already configured logging (a test runner, an
+    # embedding program) keeps its own.
+    if not logging.getLogger().handlers:
+        configure_logging("WARNING")
 
 
 # Command groups register here, one line each (see tokenbot/commands/).

@@ -230,8 +230,16 @@ class TokenbotProcess:
 
         server = self._server
         deadline = time.monotonic() + timeout
+
+        def in_loop(thunk: Callable[[], object]) -> None:
+            try:
+                server.trigger.pull_trigger(thunk)
+            except OSError:
+                # The trigger is already closed: the loop has ended or is ending by itself.
+                log.debug("web server loop already closing")
+
         # 1. Stop accepting new connections.
-        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+        in_loop(lambda: wasyncore.dispatcher.close(server))
         # 2. Let the requests being handled finish (waitress cancels ones not yet started).
         server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
         # 3. Let finished answers reach their clients, then close every connection: the loop ends.
@@ -239,7 +247,7 @@ class TokenbotProcess:
             getattr(channel, "total_outbufs_len", 0) for channel in list(server._map.values())
         ):
             time.sleep(0.02)
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        in_loop(lambda: wasyncore.close_all(server._map))
         if self._server_thread is not None:
             self._server_thread.join(max(0.1, deadline - time.monotonic()))
             if self._server_thread.is_alive():

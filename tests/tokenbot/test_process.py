@@ -124,10 +124,16 @@ def test_metrics_show_the_bot_commands_and_the_tokens(
             timeout=15,
             what="the answer",
         )
-        text = requests.get(f"{process.url}/metrics", timeout=5).text
+        # The reply is posted before the command is counted: wait for the count.
+        line = 'tokenbot_bot_commands_total{command="ping",outcome="ok"} 1.0'
+
+        def counted() -> str | None:
+            text = requests.get(f"{process.url}/metrics", timeout=5).text
+            return text if line in text else None
+
+        text = wait_until(counted, timeout=10, what="the command in /metrics")
     finally:
         process.stop()
-    assert 'tokenbot_bot_commands_total{command="ping",outcome="ok"} 1.0' in text
     assert "tokenbot_bot_command_latency_seconds_count 1.0" in text
     assert "tokenbot_access_token_seconds_left{" in text
     assert "alice@example.com" not in text
