@@ -157,10 +157,12 @@ def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # The busy timeout first: switching a new file to WAL takes a lock, and without
+            # the timeout a second process starting at the same moment fails at once.
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
             cursor.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit in WAL with NORMAL can roll back after power loss (§6.1).
             cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
