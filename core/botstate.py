@@ -9,6 +9,12 @@
   webhook, maybe to another instance) before the post call has returned.
 - `bot_cursors`: the newest message seen per space, for polling intake.
 - `bot_state` / `bot_counters`: mode, webhook registration, last event and error, counters.
+
+All of it is bookkeeping, written with `Database.write(durable=False)`: atomic and kept through
+a crash of the process, but not flushed to disk commit by commit (token material always is).
+After a power loss the last few claims could be lost, so Webex's redelivery of a message from
+those seconds could be answered again; that is the price of three fewer disk flushes per
+command.
 """
 
 from __future__ import annotations
@@ -139,7 +145,7 @@ class BotStateStore:
     def claim_message(self, message_id: str, *, source: str) -> bool:
         """Take on a message; False when this or another instance already did."""
         try:
-            with self._db.write() as session:
+            with self._db.write(durable=False) as session:
                 session.add(
                     ProcessedMessage(
                         message_id=message_id, source=source, processed_at=self._clock.now()
@@ -151,7 +157,7 @@ class BotStateStore:
 
     def release_message(self, message_id: str) -> None:
         """Give a claimed message back (it could not be queued), so a retry may take it."""
-        with self._db.write() as session:
+        with self._db.write(durable=False) as session:
             session.execute(
                 sa.delete(ProcessedMessage).where(ProcessedMessage.message_id == message_id)
             )
@@ -164,7 +170,7 @@ class BotStateStore:
     def prune(self, older_than: timedelta) -> int:
         """Forget processed and posted ids older than `older_than`; return how many."""
         cutoff = self._clock.now() - older_than
-        with self._db.write() as session:
+        with self._db.write(durable=False) as session:
             processed = session.execute(
                 sa.delete(ProcessedMessage).where(ProcessedMessage.processed_at < cutoff)
             )
@@ -177,7 +183,7 @@ class BotStateStore:
 
     def begin_post(self, room_id: str, fingerprint: str) -> int:
         """Note that a post with this content fingerprint is about to go out; return its key."""
-        with self._db.write() as session:
+        with self._db.write(durable=False) as session:
             row = PostedMessage(
                 room_id=room_id, fingerprint=fingerprint, created_at=self._clock.now()
             )
@@ -187,7 +193,7 @@ class BotStateStore:
 
     def finish_post(self, post_key: int, message_id: str) -> None:
         """Record the id Webex gave the post."""
-        with self._db.write() as session:
+        with self._db.write(durable=False) as session:
             session.execute(
                 sa.update(PostedMessage)
                 .where(PostedMessage.id == post_key)
@@ -196,7 +202,7 @@ class BotStateStore:
 
     def abandon_post(self, post_key: int) -> None:
         """Forget a post that failed."""
-        with self._db.write() as session:
+        with self._db.write(durable=False) as session:
             session.execute(sa.delete(PostedMessage).where(PostedMessage.id == post_key))
 
     def is_own_post(self, message_id: str, fingerprints: Collection[str] = ()) -> bool:
@@ -229,7 +235,7 @@ class BotStateStore:
 
     def save_cursor(self, cursor: RoomCursor) -> None:
         """Store a space's polling cursor (insert or replace)."""
-        with self._db.write() as session:
+        with self._db.write(durable=False) as session:
             row = session.get(BotCursor, cursor.room_id)
             if row is None:
                 row = BotCursor(room_id=cursor.room_id)
@@ -249,7 +255,7 @@ class BotStateStore:
         # row (without the retry, `tokenbot serve` died at start with a duplicate key error).
         for attempt in range(2):
             try:
-                with self._db.write() as session:
+                with self._db.write(durable=False) as session:
                     for key, value in values.items():
                         row = session.get(BotStateValue, key)
                         if row is None:
@@ -278,7 +284,7 @@ class BotStateStore:
         # transaction fails on the primary key and is retried once, finding the row.
         for attempt in range(2):
             try:
-                with self._db.write() as session:
+                with self._db.write(durable=False) as session:
                     for name, amount in sorted(increments.items()):
                         updated = session.execute(
                             sa.update(BotCounter)

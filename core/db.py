@@ -59,6 +59,21 @@ class Database:
             self._write_engine: Engine = self.engine.execution_options(
                 **{_BEGIN_OPTION: "BEGIN IMMEDIATE"}
             )
+            # Bookkeeping (see `write(durable=False)`) on connections of its own, whose commits
+            # are not flushed to disk one by one.
+            self._bookkeeping_engine: Engine = sa.create_engine(
+                parsed,
+                echo=echo,
+                connect_args={"timeout": busy_timeout_seconds, "check_same_thread": False},
+            )
+            _install_sqlite_hooks(
+                self._bookkeeping_engine,
+                busy_ms=int(busy_timeout_seconds * 1000),
+                synchronous="NORMAL",
+            )
+            self._bookkeeping_engine = self._bookkeeping_engine.execution_options(
+                **{_BEGIN_OPTION: "BEGIN IMMEDIATE"}
+            )
             # SQLite has one writer at a time. Writers of this process queue here, woken the
             # moment the lock is free, instead of in SQLite's busy handler, which polls with
             # growing sleeps (up to 100 ms) and left the write lock idle most of the time
@@ -68,6 +83,7 @@ class Database:
         else:
             self.engine = sa.create_engine(parsed, echo=echo, pool_pre_ping=True)
             self._write_engine = self.engine
+            self._bookkeeping_engine = self.engine
             self._writers = None  # row locks: PostgreSQL writers do not exclude each other
 
     def __repr__(self) -> str:
@@ -80,19 +96,31 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, *, durable: bool = True) -> Iterator[Session]:
         """Open a read-then-write transaction (`BEGIN IMMEDIATE` on SQLite).
 
         On SQLite the write lock is taken at the start, so a writer that finds the database
         busy waits up to the busy timeout instead of failing half-way. On PostgreSQL this is an
         ordinary transaction: callers lock rows or use conditional UPDATEs.
+
+        Args:
+            durable: True (always, for token material): the commit is on disk when this
+                returns (SQLite `synchronous=FULL`, R-15; PostgreSQL `synchronous_commit`).
+                False, for the bot's bookkeeping only (message claims, own posts, cursors,
+                counters): the commit is atomic and survives a crash of the process, but the
+                last ones may be lost if the machine loses power (SQLite `synchronous=NORMAL`
+                in WAL; PostgreSQL `synchronous_commit = off`). Three flushes per chat command
+                were the bot's largest cost.
         """
         writers = self._writers
         # Past the busy timeout, go on to BEGIN IMMEDIATE anyway: SQLite then fails the
         # transaction as it did before (never a wait without end).
         queued = writers is not None and writers.acquire(timeout=self.busy_timeout_seconds)
+        engine = self._write_engine if durable else self._bookkeeping_engine
         try:
-            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                if not durable and not self.is_sqlite:
+                    session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
                 yield session
         finally:
             if queued:
@@ -102,6 +130,8 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._bookkeeping_engine is not self.engine:
+            self._bookkeeping_engine.dispose()
 
 
 def upgrade(url: str) -> None:
@@ -150,7 +180,7 @@ def _ensure_sqlite_folder(database: str | None) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
+def _install_sqlite_hooks(engine: Engine, *, busy_ms: int, synchronous: str = "FULL") -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from pysqlite so that `_on_begin` decides DEFERRED vs IMMEDIATE.
@@ -161,8 +191,9 @@ def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
             # the timeout a second process starting at the same moment fails at once.
             cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
             cursor.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit in WAL with NORMAL can roll back after power loss (§6.1).
-            cursor.execute("PRAGMA synchronous=FULL")
+            # FULL: a commit in WAL with NORMAL can roll back after power loss (§6.1). Only
+            # the bot's bookkeeping connections use NORMAL (Database.write(durable=False)).
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()

@@ -74,7 +74,7 @@ class Runtime:
             self.store.purge_logins(now - _LOGINS_KEPT)
             self._purged_at = now
         refresh = self.settings.refresh
-        return sweep(
+        report = sweep(
             self.store,
             self.oauth,
             clock=self.clock,
@@ -84,6 +84,10 @@ class Runtime:
             lease_seconds=refresh.lease_seconds,
             stop=self.stopping,
         )
+        for outcome in report.outcomes:
+            if outcome.result != "fresh":
+                self.tokens.forget(outcome.account_id)  # this process uses the new token now
+        return report
 
     def close(self) -> None:
         """Release the database connections."""

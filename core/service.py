@@ -57,6 +57,11 @@ class TokenService:
         owner_prefix: Prefix of this process's lease owners (hostname, pid, thread are added).
         lease_seconds: Claim lease; keep it well above the OAuth client's timeout.
         wait_seconds: How long a caller waits for another holder's refresh.
+        cache_seconds: How long a token read from the store is handed out again without
+            reading it anew (0: always read). Every command makes a few API calls; a token
+            another process replaced meanwhile stays valid at Webex until its own expiry, and
+            a 401 makes `after_401` read the store. A disconnect or a new login reaches this
+            process within this time.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class TokenService:
         owner_prefix: str = "tokenbot",
         lease_seconds: float = 60,
         wait_seconds: float = 20,
+        cache_seconds: float = 2.0,
     ) -> None:
         self._store = store
         self._client = client
@@ -79,6 +85,9 @@ class TokenService:
         self._wait_seconds = wait_seconds
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._cache_seconds = cache_seconds
+        # account id -> (grant, monotonic time it was read); plain dict ops are atomic.
+        self._cache: dict[int, tuple[AccessGrant, float]] = {}
 
     # -- public --------------------------------------------------------------------------------
 
@@ -89,9 +98,15 @@ class TokenService:
             NeedsReauth: The grant is gone; someone must log in again.
             TokenUnavailable: No token with enough validity could be had within the wait.
         """
+        cached = self._cache.get(account_id)
+        if cached is not None and time.monotonic() - cached[1] < self._cache_seconds:
+            if not self._due(cached[0]):
+                return cached[0].access_token
         grant = self._store.access_grant(account_id)
         if not self._due(grant):
+            self._remember(grant)
             return grant.access_token
+        self._cache.pop(account_id, None)
         deadline = time.monotonic() + self._wait_seconds
         lock = self._lock(account_id)
         if not lock.acquire(timeout=self._wait_seconds):
@@ -111,6 +126,7 @@ class TokenService:
 
         Returns "busy" when another process holds the claim; its refresh is as good as ours.
         """
+        self._cache.pop(account_id, None)
         lock = self._lock(account_id)
         if not lock.acquire(timeout=self._wait_seconds):
             return RefreshOutcome(account_id, "busy", 0.0, message="another thread is refreshing")
@@ -129,6 +145,7 @@ class TokenService:
             NeedsReauth: The grant is gone.
             TokenUnavailable: No new token could be had within the wait.
         """
+        self._cache.pop(account_id, None)
         deadline = time.monotonic() + self._wait_seconds
         lock = self._lock(account_id)
         if not lock.acquire(timeout=self._wait_seconds):
@@ -144,6 +161,17 @@ class TokenService:
             lock.release()
 
     # -- internals -----------------------------------------------------------------------------
+
+    def forget(self, account_id: int | None = None) -> None:
+        """Drop the cached token of one account (or of all): the next call reads the store."""
+        if account_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(account_id, None)
+
+    def _remember(self, grant: AccessGrant) -> None:
+        if self._cache_seconds > 0:
+            self._cache[grant.account_id] = (grant, time.monotonic())
 
     def _lock(self, account_id: int) -> threading.Lock:
         with self._locks_guard:

@@ -164,3 +164,29 @@ def test_repr_hides_the_password() -> None:
     db = Database("postgresql+psycopg://user:hunter2@127.0.0.1:1/db")
     assert "hunter2" not in repr(db)
     db.dispose()
+
+
+def test_bookkeeping_writes_are_atomic_but_not_flushed_one_by_one(database_url: str) -> None:
+    """Token material is durable per commit (R-15); the bot's bookkeeping is not (NORMAL)."""
+    from core.db import Database
+
+    database = Database(database_url)
+    try:
+        with database.write() as session:
+            durable = session.execute(
+                sa.text("PRAGMA synchronous" if database.is_sqlite else "SHOW synchronous_commit")
+            ).scalar_one()
+        with database.write(durable=False) as session:
+            relaxed = session.execute(
+                sa.text("PRAGMA synchronous" if database.is_sqlite else "SHOW synchronous_commit")
+            ).scalar_one()
+        with database.write() as session:
+            again = session.execute(
+                sa.text("PRAGMA synchronous" if database.is_sqlite else "SHOW synchronous_commit")
+            ).scalar_one()
+    finally:
+        database.dispose()
+    if database.is_sqlite:
+        assert (durable, relaxed, again) == (2, 1, 2)  # FULL, NORMAL, FULL
+    else:
+        assert (durable, relaxed, again) == ("on", "off", "on")

@@ -61,6 +61,7 @@ class _ReadCounter:
     def __init__(self, store: TokenStore) -> None:
         self._store = store
         self._readers: set[int] = set()
+        self.reads = 0
         self._cond = threading.Condition()
 
     def __getattr__(self, name: str) -> object:
@@ -69,6 +70,7 @@ class _ReadCounter:
     def access_grant(self, account_id: int) -> object:
         with self._cond:
             self._readers.add(threading.get_ident())
+            self.reads += 1
             self._cond.notify_all()
         return self._store.access_grant(account_id)
 
@@ -204,3 +206,26 @@ def test_a_holder_that_died_is_replaced_once_its_lease_lapses(
     view = store.get(account.id)
     assert view.access_expires_at is not None
     assert view.access_expires_at - clock.now() > timedelta(seconds=3000)
+
+
+def test_a_token_read_is_reused_briefly_and_a_401_or_forget_reads_again(
+    store: TokenStore, clock: FrozenClock, policy: RefreshPolicy, fake_oauth: FakeOAuth
+) -> None:
+    account = connect_fake(store, clock)
+    watched = _ReadCounter(store)
+    service = _service(watched, fake_oauth, clock, policy, cache_seconds=60)  # type: ignore[arg-type]
+    reads = watched.reads
+    assert service.access_token(account.id) == FIRST
+    assert service.access_token(account.id) == FIRST
+    assert watched.reads == reads + 1  # the second call used the token read by the first
+    # Due (the frozen clock moved on): the cache never hands out a token inside the margin.
+    clock.advance(3600 - 30 - policy.margin_seconds + 1)
+    renewed = service.access_token(account.id)
+    assert renewed != FIRST and fake_oauth.calls == 1
+    before = watched.reads
+    service.forget(account.id)
+    assert service.access_token(account.id) == renewed
+    assert watched.reads == before + 1
+    # A 401 never trusts the cache: it reads the store (and refreshes once).
+    assert service.after_401(account.id, renewed) != renewed
+    assert fake_oauth.calls == 2
