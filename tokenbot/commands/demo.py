@@ -97,7 +97,8 @@ def _run_demo(config_path: Path | None, port: int, emulator: EmulatorServer, fol
         },
         "database": {"url": f"sqlite:///{folder / 'demo.sqlite3'}"},
         "panel": {"host": "127.0.0.1", "port": port, "public_url": panel_url},
-        "bot": {"intake": "webhook", "public_url": panel_url},
+        # Every sandbox person may run every command, so a newcomer can try them all.
+        "bot": {"intake": "webhook", "public_url": panel_url, "allowed_domains": ["example.com"]},
         "refresh": DEMO_REFRESH,
     }
     env = {**os.environ, "WEBEX_CLIENT_ID": client_id, "WEBEX_CLIENT_SECRET": client_secret}
