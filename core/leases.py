@@ -222,6 +222,47 @@ class RefreshLeases(RowAccess):
             )
             return AccountView.of(self._row(session, claim.account_id, fresh=True))
 
+    def defer_after_error(
+        self, account_id: int, *, error_code: str, message: str, retry_at: datetime
+    ) -> bool:
+        """Record that refreshing an unclaimed account broke on our side, and retry it later.
+
+        For failures before any claim could be held (a value that does not decrypt, a bug):
+        the panel shows the account failing with the error instead of a silent retry every
+        sweep. Leaves a leased account alone. Returns whether it recorded.
+        """
+        now = self.clock.now()
+        error = self._scrub(f"{error_code}: {message}", None)
+        with self.db.write() as session:
+            result = execute_update(
+                session,
+                sa.update(Account)
+                .where(
+                    Account.id == account_id,
+                    Account.status.in_(REFRESHABLE),
+                    sa.or_(Account.lease_until.is_(None), Account.lease_until < now),
+                )
+                .values(
+                    failure_count=Account.failure_count + 1,
+                    last_error=error,
+                    next_refresh_at=retry_at,
+                    status=AccountStatus.REFRESH_FAILING,
+                    version=Account.version + 1,
+                    updated_at=now,
+                ),
+            )
+            if result.rowcount != 1:
+                return False
+            self._event(
+                session,
+                account_id,
+                EventKind.REFRESH_FAILED,
+                f"internal: {error}; retry at {retry_at.isoformat()}",
+                now=now,
+                owner=self.owner,
+            )
+            return True
+
     def mark_needs_reauth(self, claim_or_account_id: Claim | int, *, reason: str) -> AccountView:
         """Take an account out of refreshing until someone logs in again.
 

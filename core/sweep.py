@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from datetime import timedelta
 
 from core.clock import Clock
 from core.policy import RefreshPolicy
@@ -98,6 +99,16 @@ def sweep(
         except Exception as exc:  # one broken account must not stop the sweep
             log.exception("refresh of account %s crashed", account_id)
             result = RefreshOutcome(account_id, "failed", 0.0, "internal", type(exc).__name__)
+            try:
+                # Not silent: the account shows failing, and is retried after a back-off
+                # instead of crashing again every sweep.
+                retry_at = clock.now() + timedelta(seconds=policy.backoff_max_seconds)
+                code = getattr(exc, "code", "internal")
+                store.defer_after_error(
+                    account_id, error_code=code, message=str(exc), retry_at=retry_at
+                )
+            except Exception:
+                log.exception("could not record the failure of account %s", account_id)
         warned = False
         if result.result in ("refreshed", "fresh", "failed"):
             try:

@@ -461,3 +461,31 @@ def test_a_forced_refresh_uses_a_token_replaced_since_the_caller_looked(
     assert outcome.result == "fresh" and fake_oauth.calls == 1
     assert store.access_grant(account.id).access_token == replaced
     assert store.get(account.id).lease_owner is None
+
+
+def test_an_account_that_breaks_before_its_claim_shows_failing_and_waits(
+    store: TokenStore, clock: FrozenClock, policy: RefreshPolicy, fake_oauth: FakeOAuth
+) -> None:
+    import sqlalchemy as sa
+
+    from core.models import Account
+
+    good = connect_fake(store, clock, email="good@example.com")
+    broken = connect_fake(store, clock, email="broken@example.com")
+    with store.db.write() as session:  # a ciphertext moved from another row: it cannot open
+        moved = session.execute(
+            sa.select(Account.refresh_token_enc).where(Account.id == good.id)
+        ).scalar_one()
+        session.execute(
+            sa.update(Account).where(Account.id == broken.id).values(refresh_token_enc=moved)
+        )
+    clock.advance(3000)
+    report = _sweep(store, fake_oauth, clock, policy)
+    assert report.count("refreshed") == 1 and report.count("failed") == 1
+    view = store.get(broken.id)
+    assert view.status.value == "refresh_failing"
+    assert view.last_error is not None and view.last_error.startswith("crypto_failed")
+    assert view.next_refresh_at is not None and view.next_refresh_at > clock.now()
+    assert _kinds(store, broken.id)[-1] == EventKind.REFRESH_FAILED
+    # Not retried every sweep: the next one leaves it alone until its back-off ends.
+    assert _sweep(store, fake_oauth, clock, policy).due == 0
