@@ -185,5 +185,6 @@ def confirm_disconnect(account_id: int) -> ResponseReturnValue:
 def disconnect(account_id: int) -> ResponseReturnValue:
     """Wipe the account's tokens and stop refreshing it."""
     view = panel().store.disconnect(account_id)
+    panel().tokens.forget(account_id)  # this process stops handing out the wiped token now
     flash(f"Disconnected {view.display_name or view.email}; its tokens are wiped.", "ok")
     return redirect(url_for("dashboard.account", account_id=account_id), code=303)

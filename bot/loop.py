@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 __all__ = ["Repeater"]
+
+log = logging.getLogger(__name__)
 
 
 class Repeater:
@@ -14,7 +17,8 @@ class Repeater:
     Args:
         name: The thread's name (shows in stack dumps and logs).
         interval_seconds: The pause between two runs.
-        function: What to run; it must not raise (callers log and record their own errors).
+        function: What to run; it should handle its own errors (an escaping one is logged and
+            the loop goes on).
     """
 
     def __init__(self, name: str, interval_seconds: float, function: Callable[[], object]) -> None:
@@ -50,5 +54,8 @@ class Repeater:
         if pause_first and self._stop.wait(self.interval_seconds):
             return
         while not self._stop.is_set():
-            self._function()
+            try:
+                self._function()
+            except Exception:  # the loop must outlive any one round; the cause is logged
+                log.exception("%s: a round failed", self.name)
             self._stop.wait(self.interval_seconds)

@@ -110,7 +110,10 @@ class Poller:
             except RateLimited as error:
                 self._backoff_until = self._monotonic() + error.retry_after
                 log.warning("polling paused %.0fs: Webex rate limit", error.retry_after)
-                self.bot.state.set_values({"poll_rate_limited_for": error.retry_after})
+                try:
+                    self.bot.state.set_values({"poll_rate_limited_for": error.retry_after})
+                except Exception:
+                    log.exception("could not record the rate limit")
                 return PollReport(calls=calls[0], skipped="rate_limited")
             except NeedsReauth as error:
                 log.error("polling cannot run: %s", error)

@@ -351,6 +351,9 @@ class Bot:
 
     def _deliver_reminder(self, reminder: Reminder) -> None:
         text = f"⏰ Reminder for {reminder.requested_by}: {reminder.text}"
+        me = self.identity.get()
+        if me is None or reminder.requested_by.lower() != me.email.lower():
+            text = neutralize_mentions(text)  # as for replies: only the user may mention
         self.post(reminder.room_id, text, parent_id=reminder.parent_id)
 
 

@@ -159,4 +159,10 @@ def neutralize_mentions(markdown: str) -> str:
             return "@all"
         return "@" + target.split(":", 1)[1]
 
-    return _MENTION_MARKUP.sub(plain, markdown)
+    # Repeat until nothing changes: "<<@all>>" would otherwise leave a fresh "<@all>" behind.
+    for _ in range(len(markdown)):
+        plainer = _MENTION_MARKUP.sub(plain, markdown)
+        if plainer == markdown:
+            break
+        markdown = plainer
+    return markdown

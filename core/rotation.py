@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.crypto import TokenCipher
 from core.db import Database
+from core.errors import CryptoError
 from core.logins import verifier_context
 from core.models import Account
 from core.models import EventKind
@@ -31,6 +32,7 @@ from core.rows import token_context
 __all__ = ["rotate_keys", "verify_keys"]
 
 _ACCOUNT_COLUMNS = ("access_token", "refresh_token")
+_SAMPLES_PER_KEY = 5
 
 
 def rotate_keys(
@@ -59,14 +61,15 @@ def rotate_keys(
 def verify_keys(db: Database, cipher: TokenCipher) -> int:
     """Open one stored value under every key id in use; return how many key ids were checked.
 
-    Reads only the key id prefixes of all rows (no decryption) and then decrypts one value per
-    key id, so it stays quick with many accounts.
+    Reads only the key id prefixes of all rows (no decryption), then decrypts up to a few values
+    per key id and fails only if none of them opens (one damaged row must not stop the service;
+    the sweep reports it on its account), so it stays quick with many accounts.
 
     Raises:
         CryptoError: A key id in use is missing from the keys, or its key is not the one the
             values were sealed with. The message names the key id, never a key or a value.
     """
-    samples: dict[str, tuple[str, str]] = {}
+    samples: dict[str, list[tuple[str, str]]] = {}
     with db.read() as session:
         accounts = session.execute(
             sa.select(Account.person_id, Account.access_token_enc, Account.refresh_token_enc)
@@ -74,8 +77,9 @@ def verify_keys(db: Database, cipher: TokenCipher) -> int:
         for person_id, access, refresh in accounts:
             for column, value in (("access_token", access), ("refresh_token", refresh)):
                 if value is not None:
-                    key_id = _key_id(value)
-                    samples.setdefault(key_id, (value, token_context(person_id, column)))
+                    bucket = samples.setdefault(_key_id(value), [])
+                    if len(bucket) < _SAMPLES_PER_KEY:
+                        bucket.append((value, token_context(person_id, column)))
         logins = session.execute(
             sa.select(OAuthLogin.state_hash, OAuthLogin.verifier_enc).where(
                 OAuthLogin.verifier_enc.is_not(None)
@@ -83,9 +87,20 @@ def verify_keys(db: Database, cipher: TokenCipher) -> int:
         ).yield_per(2000)
         for state_hash, verifier in logins:
             if verifier is not None:
-                samples.setdefault(_key_id(verifier), (verifier, verifier_context(state_hash)))
-    for value, context in samples.values():
-        cipher.decrypt(value, context=context)
+                bucket = samples.setdefault(_key_id(verifier), [])
+                if len(bucket) < _SAMPLES_PER_KEY:
+                    bucket.append((verifier, verifier_context(state_hash)))
+    for bucket in samples.values():
+        failure: CryptoError | None = None
+        for value, context in bucket:
+            try:
+                cipher.decrypt(value, context=context)
+                break
+            except CryptoError as exc:
+                failure = exc
+        else:
+            assert failure is not None
+            raise failure
     return len(samples)
 
 

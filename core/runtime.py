@@ -7,6 +7,7 @@ a scheduler (that is the process wiring's decision, DESIGN.md section 2).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from dataclasses import field
@@ -29,6 +30,8 @@ from core.sweep import SweepReport
 from core.sweep import sweep
 
 __all__ = ["Runtime", "build_runtime", "oauth_client_from", "policy_from"]
+
+log = logging.getLogger(__name__)
 
 _PURGE_EVERY = timedelta(hours=1)
 _LOGINS_KEPT = timedelta(days=1)
@@ -71,7 +74,10 @@ class Runtime:
         """
         now = self.clock.now()
         if self._purged_at is None or now - self._purged_at >= _PURGE_EVERY:
-            self.store.purge_logins(now - _LOGINS_KEPT)
+            try:
+                self.store.purge_logins(now - _LOGINS_KEPT)
+            except Exception:  # housekeeping must never cost a sweep
+                log.exception("could not purge old pending logins")
             self._purged_at = now
         refresh = self.settings.refresh
         report = sweep(
@@ -124,7 +130,11 @@ def oauth_client_from(settings: Settings) -> WebexOAuthClient:
 
 
 def build_runtime(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    check_keys: bool = True,
 ) -> Runtime:
     """Build the shared parts of one process from `settings`.
 
@@ -133,6 +143,8 @@ def build_runtime(
         clock: The time source; the system clock unless a test passes a frozen one.
         migrate: Bring the database schema to the newest migration first (idempotent). Every
             process may do it: a database-wide lock makes a second run a no-op.
+        check_keys: Refuse to build when the keys cannot open the stored tokens (the service
+            does; maintenance commands skip it so an operator can still repair and disconnect).
 
     Returns:
         The runtime; call `close()` when the process ends.
@@ -148,12 +160,13 @@ def build_runtime(
         settings.database.url, busy_timeout_seconds=settings.database.busy_timeout_seconds
     )
     cipher = settings.cipher()
-    try:
-        # A wrong or missing key must stop the process now, not fail every refresh later.
-        verify_keys(database, cipher)
-    except BaseException:
-        database.dispose()
-        raise
+    if check_keys:
+        try:
+            # A wrong or missing key must stop the service now, not fail every refresh later.
+            verify_keys(database, cipher)
+        except BaseException:
+            database.dispose()
+            raise
     policy = policy_from(settings)
     owner = make_owner()
     store = TokenStore(database, cipher, clock=clock, policy=policy, owner=owner)

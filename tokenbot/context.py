@@ -76,7 +76,7 @@ def runtime_for(config_path: Path | None, *, migrate: bool = True) -> Iterator[R
     """Yield the runtime of `config_path`; our own errors become one line and exit 2."""
     settings = settings_or_exit(config_path)
     try:
-        runtime = build_runtime(settings, migrate=migrate)
+        runtime = build_runtime(settings, migrate=migrate, check_keys=False)
     except TokenbotError as exc:
         fail(exc)
         raise AssertionError("unreachable") from exc

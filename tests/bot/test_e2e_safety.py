@@ -37,3 +37,15 @@ def test_rooms_is_for_the_user_only(bot_env_factory: Callable[..., BotEnv]) -> N
     mine = env.say(room, OWNER_EMAIL, "/rooms")
     (listing,) = env.wait_replies(room, mine)
     assert "Project X" in listing["markdown"]
+
+
+def test_a_reminder_for_someone_else_mentions_nobody(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("webhook")
+    room = env.room("Team Space")
+    asked = env.say(room, "bob@example.com", "/remind 1s <<@all>> stand-up")
+    (ack, reminder) = env.wait_replies(room, asked, count=2)
+    assert "remind you" in ack["markdown"]
+    assert "<@" not in reminder["markdown"] and "@all stand-up" in reminder["markdown"]
+    assert not reminder.get("mentionedGroups") and not reminder.get("mentionedPeople")

@@ -86,3 +86,6 @@ def test_neutralize_mentions_turns_markup_into_plain_text() -> None:
     text = "hi <@all> and <@personEmail:carol@example.com|Carol> and <@personId:Y2lz> done"
     assert neutralize_mentions(text) == "hi @all and @Carol and @Y2lz done"
     assert neutralize_mentions("a <b>bold</b> <@ALL>") == "a <b>bold</b> @all"
+    # Nesting cannot rebuild a mention after one pass ("<@Boss>" is no Webex markup).
+    assert neutralize_mentions("<<@all>> <<@personEmail:boss@x.com|Boss>>") == "@all <@Boss>"
+    assert neutralize_mentions("<<<@all>>>") == "@all"

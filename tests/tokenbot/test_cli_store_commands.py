@@ -136,16 +136,21 @@ def test_missing_secret_is_one_line_naming_the_key(env: dict[str, str]) -> None:
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_wrong_or_missing_encryption_key_stops_every_command_with_one_line(
+def test_a_wrong_or_missing_encryption_key_is_one_line_naming_the_key_id(
     emulator: EmulatorHandle, env: dict[str, str]
 ) -> None:
+    """The service refuses to start (tests/tokenbot/test_serve.py); a command that needs the
+    token says why in one line, while listing and repairs still work."""
     _connect(emulator, env, "carol@example.com")
     other_key_same_id = TokenCipher.generate_key_spec("old")
     for keys, expected in [
         (other_key_same_id, "key id 'old' failed authentication"),
         (TokenCipher.generate_key_spec("new"), "key id 'old', which is missing"),
     ]:
-        code, _, err = _run({**env, "TOKENBOT_ENCRYPTION_KEYS": keys}, "accounts", "list")
+        broken = {**env, "TOKENBOT_ENCRYPTION_KEYS": keys}
+        code, out, _ = _run(broken, "accounts", "list")
+        assert code == 0 and "carol@example.com" in out
+        code, _, err = _run(broken, "accounts", "refresh", "1")
         assert code == 2, err
         assert expected in err and len(err.strip().splitlines()) == 1, err
         assert keys.split(":", 1)[1] not in err  # the key itself is never shown

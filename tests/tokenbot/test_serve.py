@@ -206,3 +206,39 @@ def test_serve_with_an_unreachable_database_is_one_line(
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "database.url" in errors[0], result.stderr
     assert "Traceback" not in result.stderr and "pw-canary-51" not in result.stderr
+
+
+def test_serve_refuses_keys_that_cannot_open_the_stored_tokens(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    from core.config import load_settings
+    from core.runtime import build_runtime
+    from core.tokens import TokenSet
+
+    env = _env(tmp_path, emulator, GOOD.replace("PORT", str(free_port())))
+    runtime = build_runtime(load_settings(env["TOKENBOT_CONFIG"], env=env))
+    try:
+        minted = emulator.mint_token(env["WEBEX_CLIENT_ID"], "bob@example.com", ["spark:all"])
+        tokens = TokenSet(
+            access_token=minted["access_token"],
+            expires_in=minted["expires_in"],
+            refresh_token=minted["refresh_token"],
+            refresh_token_expires_in=minted["refresh_token_expires_in"],
+        )
+        identity = runtime.oauth.identify(tokens.access_token)
+        runtime.store.save_connected(identity, ["spark:all"], tokens, sent_at=runtime.clock.now())
+    finally:
+        runtime.close()
+    wrong = {**env, "TOKENBOT_ENCRYPTION_KEYS": TokenCipher.generate_key_spec("k1")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tokenbot", "serve"],
+        cwd=tmp_path,
+        env=wrong,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "key id 'k1'" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr

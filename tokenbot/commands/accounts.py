@@ -64,4 +64,5 @@ def disconnect_command(config_path: Path | None, account_id: int) -> None:
     """Wipe ACCOUNT_ID's tokens and stop refreshing it."""
     with runtime_for(config_path) as runtime:
         runtime.store.disconnect(account_id)
+        runtime.tokens.forget(account_id)
     click.echo(f"account {account_id} disconnected; its tokens are wiped")
