@@ -10,7 +10,9 @@ conditional UPDATEs and `SELECT ... FOR UPDATE` instead.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,6 +182,23 @@ def _ensure_sqlite_folder(database: str | None) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def _enable_wal(cursor: Any, busy_ms: int) -> None:
+    """Switch the file to WAL (persistent), retrying while another process does the same.
+
+    On a brand-new file, two processes switching at once can get "database is locked" at once:
+    SQLite skips the busy handler where waiting could deadlock. WAL, once set, stays set.
+    """
+    deadline = time.monotonic() + busy_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _install_sqlite_hooks(engine: Engine, *, busy_ms: int, synchronous: str = "FULL") -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -190,7 +209,7 @@ def _install_sqlite_hooks(engine: Engine, *, busy_ms: int, synchronous: str = "F
             # The busy timeout first: switching a new file to WAL takes a lock, and without
             # the timeout a second process starting at the same moment fails at once.
             cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor, busy_ms)
             # FULL: a commit in WAL with NORMAL can roll back after power loss (§6.1). Only
             # the bot's bookkeeping connections use NORMAL (Database.write(durable=False)).
             cursor.execute(f"PRAGMA synchronous={synchronous}")
