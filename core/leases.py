@@ -26,7 +26,9 @@ from core.records import AccountView
 from core.records import Claim
 from core.rows import REFRESHABLE
 from core.rows import RowAccess
+from core.rows import claimable
 from core.rows import execute_update
+from core.rows import holds
 from core.rows import token_context
 from core.tokens import TokenSet
 
@@ -37,11 +39,7 @@ def due_query(now: datetime, *, limit: int = 500) -> sa.Select[int]:
     """Return the sweep's query: refreshable, unleased accounts due at `now`, oldest first."""
     return (
         sa.select(Account.id)
-        .where(
-            Account.next_refresh_at <= now,
-            Account.status.in_(REFRESHABLE),
-            sa.or_(Account.lease_until.is_(None), Account.lease_until < now),
-        )
+        .where(Account.next_refresh_at <= now, claimable(now))
         .order_by(Account.next_refresh_at)
         .limit(limit)
     )
@@ -83,11 +81,7 @@ class RefreshLeases(RowAccess):
             result = execute_update(
                 session,
                 sa.update(Account)
-                .where(
-                    Account.id == account_id,
-                    Account.status.in_(REFRESHABLE),
-                    sa.or_(Account.lease_until.is_(None), Account.lease_until < now),
-                )
+                .where(Account.id == account_id, claimable(now))
                 .values(
                     lease_owner=owner,
                     lease_until=lease_until,
@@ -237,11 +231,7 @@ class RefreshLeases(RowAccess):
             result = execute_update(
                 session,
                 sa.update(Account)
-                .where(
-                    Account.id == account_id,
-                    Account.status.in_(REFRESHABLE),
-                    sa.or_(Account.lease_until.is_(None), Account.lease_until < now),
-                )
+                .where(Account.id == account_id, claimable(now))
                 .values(
                     failure_count=Account.failure_count + 1,
                     last_error=error,
@@ -315,13 +305,7 @@ class RefreshLeases(RowAccess):
         with self.db.write() as session:
             execute_update(
                 session,
-                sa.update(Account)
-                .where(
-                    Account.id == claim.account_id,
-                    Account.lease_owner == claim.owner,
-                    Account.version == claim.version,
-                )
-                .values(lease_owner=None, lease_until=None),
+                sa.update(Account).where(holds(claim)).values(lease_owner=None, lease_until=None),
             )
 
     def note_refresh_token_warning(self, account_id: int) -> bool:

@@ -29,13 +29,30 @@ from core.models import TokenEvent
 from core.policy import RefreshPolicy
 from core.records import Claim
 
-__all__ = ["REFRESHABLE", "RowAccess", "execute_update", "token_context"]
+__all__ = ["REFRESHABLE", "RowAccess", "claimable", "execute_update", "holds", "token_context"]
 
 REFRESHABLE = (AccountStatus.ACTIVE, AccountStatus.REFRESH_FAILING)
 _MAX_ERROR_CHARS = 500
 # Ids are 64-bit signed integers in every database we support.
 _MIN_ID = -(2**63)
 _MAX_ID = 2**63 - 1
+
+
+def claimable(now: datetime) -> sa.ColumnElement[bool]:
+    """Return the condition of an account someone may claim at `now`: refreshable, lease free."""
+    return sa.and_(
+        Account.status.in_(REFRESHABLE),
+        sa.or_(Account.lease_until.is_(None), Account.lease_until < now),
+    )
+
+
+def holds(claim: Claim) -> sa.ColumnElement[bool]:
+    """Return the condition that `claim` still holds: same account, owner and version."""
+    return sa.and_(
+        Account.id == claim.account_id,
+        Account.lease_owner == claim.owner,
+        Account.version == claim.version,
+    )
 
 
 def token_context(person_id: str, column: str) -> str:
@@ -93,13 +110,7 @@ class RowAccess:
         """Apply `values` only if the claim's owner and version still hold; else StaleWrite."""
         result = execute_update(
             session,
-            sa.update(Account)
-            .where(
-                Account.id == claim.account_id,
-                Account.lease_owner == claim.owner,
-                Account.version == claim.version,
-            )
-            .values(**values),
+            sa.update(Account).where(holds(claim)).values(**values),
         )
         if result.rowcount != 1:
             raise StaleWrite(
