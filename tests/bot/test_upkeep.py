@@ -58,18 +58,17 @@ def test_a_new_bot_identity_gets_its_own_webhook(bot_env_factory: Callable[..., 
 
     # The admin makes Bob the bot identity: the next round registers a webhook for him.
     from core.clock import SystemClock
-    from core.tokens import TokenSet
     from tests.plugins.bot import BOT_SCOPES
+    from tests.plugins.tokens import connect_minted
 
-    minted = env.emulator.mint_token(env.integration.client_id, "bob@example.com", list(BOT_SCOPES))
-    tokens = TokenSet(
-        access_token=minted["access_token"],
-        expires_in=int(minted["expires_in"]),
-        refresh_token=minted["refresh_token"],
-        refresh_token_expires_in=minted["refresh_token_expires_in"],
-    )
-    bob = env.store.save_connected(
-        env.oauth.identify(tokens.access_token), BOT_SCOPES, tokens, sent_at=SystemClock().now()
+    bob = connect_minted(
+        env.store,
+        env.oauth,
+        env.emulator,
+        env.integration.client_id,
+        "bob@example.com",
+        BOT_SCOPES,
+        sent_at=SystemClock().now(),
     )
     env.store.set_bot_identity(bob.id)
     env.bot.identity.invalidate()

@@ -14,8 +14,8 @@ from core.crypto import TokenCipher
 from core.errors import LoginStateInvalid
 from core.runtime import build_runtime
 from core.runtime import policy_from
-from core.tokens import TokenSet
 from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.tokens import connect_minted
 
 REDIRECT = "http://127.0.0.1:2000/oauth/callback"
 SCOPES = ["spark:people_read", "spark:messages_read"]
@@ -46,20 +46,21 @@ def test_runtime_connects_refreshes_and_sweeps(emulator: EmulatorHandle, databas
     try:
         assert runtime.policy == policy_from(settings)
         client_id = settings.webex.client_id.reveal()
-        minted = emulator.mint_token(client_id, "alice@example.com", SCOPES)
-        identity = runtime.oauth.identify(minted["access_token"])
-        tokens = TokenSet(
-            access_token=minted["access_token"],
-            expires_in=minted["expires_in"],
-            refresh_token=minted["refresh_token"],
-            refresh_token_expires_in=minted["refresh_token_expires_in"],
+        account = connect_minted(
+            runtime.store,
+            runtime.oauth,
+            emulator,
+            client_id,
+            "alice@example.com",
+            SCOPES,
+            sent_at=clock.now(),
         )
-        account = runtime.store.save_connected(identity, SCOPES, tokens, sent_at=clock.now())
         assert account.email == "alice@example.com"
+        connected = runtime.store.access_grant(account.id).access_token
 
         # Not due yet: the sweep finds nothing and makes no call to Webex.
         assert runtime.sweep().count("refreshed") == 0
-        assert runtime.tokens.access_token(account.id) == minted["access_token"]
+        assert runtime.tokens.access_token(account.id) == connected
 
         # Past the refresh point, the sweep renews the token through the emulator.
         clock.advance((account.next_refresh_at - clock.now()).total_seconds() + 1)
@@ -71,7 +72,7 @@ def test_runtime_connects_refreshes_and_sweeps(emulator: EmulatorHandle, databas
         assert refreshed.next_refresh_at is not None
         assert refreshed.next_refresh_at > clock.now() + timedelta(hours=1)
         fresh = runtime.tokens.access_token(account.id)
-        assert fresh != minted["access_token"]
+        assert fresh != connected
         assert runtime.oauth.identify(fresh).email == "alice@example.com"
     finally:
         runtime.close()

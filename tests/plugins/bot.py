@@ -322,18 +322,16 @@ class BotEnv:
     def connect_alice(self) -> None:
         """(Re)connect alice with a freshly minted grant and make her the bot identity."""
         from core.clock import SystemClock
-        from core.tokens import TokenSet
+        from tests.plugins.tokens import connect_minted
 
-        minted = self.emulator.mint_token(self.integration.client_id, OWNER_EMAIL, list(BOT_SCOPES))
-        identity = self.oauth.identify(minted["access_token"])
-        tokens = TokenSet(
-            access_token=minted["access_token"],
-            expires_in=int(minted["expires_in"]),
-            refresh_token=minted.get("refresh_token"),
-            refresh_token_expires_in=minted.get("refresh_token_expires_in"),
-        )
-        account = self.store.save_connected(
-            identity, BOT_SCOPES, tokens, sent_at=SystemClock().now()
+        account = connect_minted(
+            self.store,
+            self.oauth,
+            self.emulator,
+            self.integration.client_id,
+            OWNER_EMAIL,
+            BOT_SCOPES,
+            sent_at=SystemClock().now(),
         )
         self.store.set_bot_identity(account.id)
         self.account_id = account.id

@@ -16,7 +16,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -211,6 +213,28 @@ def run_code_flow(
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == [state], location
     return CodeFlow(state, verifier, url, location, query["code"][0])
+
+
+def connect_minted(
+    store: Any,
+    oauth: Any,
+    emulator: EmulatorHandle,
+    client_id: str,
+    email: str,
+    scopes: Sequence[str],
+    *,
+    sent_at: datetime,
+) -> AccountView:
+    """Mint a grant for `email` in the emulator (no browser) and store it as a connect would."""
+    minted = emulator.mint_token(client_id, email, list(scopes))
+    tokens = TokenSet(
+        access_token=minted["access_token"],
+        expires_in=int(minted["expires_in"]),
+        refresh_token=minted.get("refresh_token"),
+        refresh_token_expires_in=minted.get("refresh_token_expires_in"),
+    )
+    identity = oauth.identify(tokens.access_token)
+    return store.save_connected(identity, list(scopes), tokens, sent_at=sent_at)
 
 
 def connect(

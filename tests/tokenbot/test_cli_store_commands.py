@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from core.crypto import TokenCipher
 from core.runtime import build_runtime
-from core.tokens import TokenSet
 from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.tokens import connect_minted
 from tokenbot.cli import cli
 
 SCOPES = ["spark:people_read", "spark:messages_read"]
@@ -48,16 +48,14 @@ def _connect(emulator: EmulatorHandle, env: dict[str, str], email: str) -> int:
 
     runtime = build_runtime(load_settings(env["TOKENBOT_CONFIG"], env=env))
     try:
-        minted = emulator.mint_token(env["WEBEX_CLIENT_ID"], email, SCOPES)
-        tokens = TokenSet(
-            access_token=minted["access_token"],
-            expires_in=minted["expires_in"],
-            refresh_token=minted["refresh_token"],
-            refresh_token_expires_in=minted["refresh_token_expires_in"],
-        )
-        identity = runtime.oauth.identify(tokens.access_token)
-        return runtime.store.save_connected(
-            identity, SCOPES, tokens, sent_at=runtime.clock.now()
+        return connect_minted(
+            runtime.store,
+            runtime.oauth,
+            emulator,
+            env["WEBEX_CLIENT_ID"],
+            email,
+            SCOPES,
+            sent_at=runtime.clock.now(),
         ).id
     finally:
         runtime.close()

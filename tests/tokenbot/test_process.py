@@ -14,9 +14,9 @@ from core.config import load_settings
 from core.crypto import TokenCipher
 from core.runtime import Runtime
 from core.runtime import build_runtime
-from core.tokens import TokenSet
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.ports import free_port
+from tests.plugins.tokens import connect_minted
 from tests.plugins.tokens import wait_until
 from tokenbot.process import TokenbotProcess
 
@@ -60,15 +60,15 @@ def settings(emulator: EmulatorHandle, tmp_path: Path) -> Settings:
 @pytest.fixture
 def runtime(settings: Settings, emulator: EmulatorHandle) -> Iterator[Runtime]:
     runtime = build_runtime(settings)
-    minted = emulator.mint_token(settings.webex.client_id.reveal(), "alice@example.com", SCOPES)
-    tokens = TokenSet(
-        access_token=minted["access_token"],
-        expires_in=minted["expires_in"],
-        refresh_token=minted["refresh_token"],
-        refresh_token_expires_in=minted["refresh_token_expires_in"],
+    account = connect_minted(
+        runtime.store,
+        runtime.oauth,
+        emulator,
+        settings.webex.client_id.reveal(),
+        "alice@example.com",
+        SCOPES,
+        sent_at=runtime.clock.now(),
     )
-    identity = runtime.oauth.identify(tokens.access_token)
-    account = runtime.store.save_connected(identity, SCOPES, tokens, sent_at=runtime.clock.now())
     runtime.store.set_bot_identity(account.id)
     try:
         yield runtime

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from core.crypto import TokenCipher
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.ports import free_port
+from tests.plugins.tokens import connect_minted
 from tests.plugins.tokens import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,18 @@ database:
 panel:
   port: PORT
 """
+
+
+def _serve_and_fail(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `tokenbot serve` expecting it to refuse to start (bounded: it must not serve)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tokenbot", "serve", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
@@ -126,14 +139,7 @@ def test_serve_refuses_bad_settings_with_one_line_naming_the_key(
     key: str,
 ) -> None:
     env = _env(tmp_path, emulator, config.replace("PORT", str(free_port())), **env_change)
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenbot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve_and_fail(tmp_path, env)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -172,14 +178,7 @@ def test_serve_with_roles_split_runs_only_what_was_asked(
 
 def test_unknown_role_is_refused(emulator: EmulatorHandle, tmp_path: Path) -> None:
     env = _env(tmp_path, emulator, GOOD.replace("PORT", str(free_port())))
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenbot", "serve", "--role", "web,cron"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve_and_fail(tmp_path, env, "--role", "web,cron")
     assert result.returncode == 2
     assert "cron" in result.stderr and "Traceback" not in result.stderr
 
@@ -194,14 +193,7 @@ def test_serve_with_an_unreachable_database_is_one_line(
         GOOD.replace("PORT", str(free_port())),
         TOKENBOT_DATABASE_URL=f"postgresql+psycopg://tokenbot:pw-canary-51@127.0.0.1:{closed}/tb",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenbot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve_and_fail(tmp_path, env)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "database.url" in errors[0], result.stderr
@@ -213,31 +205,23 @@ def test_serve_refuses_keys_that_cannot_open_the_stored_tokens(
 ) -> None:
     from core.config import load_settings
     from core.runtime import build_runtime
-    from core.tokens import TokenSet
 
     env = _env(tmp_path, emulator, GOOD.replace("PORT", str(free_port())))
     runtime = build_runtime(load_settings(env["TOKENBOT_CONFIG"], env=env))
     try:
-        minted = emulator.mint_token(env["WEBEX_CLIENT_ID"], "bob@example.com", ["spark:all"])
-        tokens = TokenSet(
-            access_token=minted["access_token"],
-            expires_in=minted["expires_in"],
-            refresh_token=minted["refresh_token"],
-            refresh_token_expires_in=minted["refresh_token_expires_in"],
+        connect_minted(
+            runtime.store,
+            runtime.oauth,
+            emulator,
+            env["WEBEX_CLIENT_ID"],
+            "bob@example.com",
+            ["spark:all"],
+            sent_at=runtime.clock.now(),
         )
-        identity = runtime.oauth.identify(tokens.access_token)
-        runtime.store.save_connected(identity, ["spark:all"], tokens, sent_at=runtime.clock.now())
     finally:
         runtime.close()
     wrong = {**env, "TOKENBOT_ENCRYPTION_KEYS": TokenCipher.generate_key_spec("k1")}
-    result = subprocess.run(
-        [sys.executable, "-m", "tokenbot", "serve"],
-        cwd=tmp_path,
-        env=wrong,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _serve_and_fail(tmp_path, wrong)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "key id 'k1'" in errors[0], result.stderr
