@@ -6,7 +6,7 @@ is the metrics registry the wiring shares with the refresher and the bot.
 
 from __future__ import annotations
 
-from admin.app import create_app
-from admin.metrics import PanelMetrics
+from tokenbot.admin.app import create_app
+from tokenbot.admin.metrics import PanelMetrics
 
 __all__ = ["PanelMetrics", "create_app"]

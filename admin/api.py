@@ -13,14 +13,14 @@ from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from admin.auth_state import login_required
-from admin.context import panel
-from admin.dashboard import page_args
-from admin.summary import account_summary
-from admin.views import account_dict
-from admin.views import bot_card
-from admin.views import event_dict
-from admin.views import iso
+from tokenbot.admin.auth_state import login_required
+from tokenbot.admin.context import panel
+from tokenbot.admin.dashboard import page_args
+from tokenbot.admin.summary import account_summary
+from tokenbot.admin.views import account_dict
+from tokenbot.admin.views import bot_card
+from tokenbot.admin.views import event_dict
+from tokenbot.admin.views import iso
 
 __all__ = ["bp"]
 

@@ -17,11 +17,11 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
-from admin.auth_state import current_admin
-from admin.auth_state import log_in
-from admin.auth_state import log_out
-from admin.context import panel
-from admin.security import safe_next
+from tokenbot.admin.auth_state import current_admin
+from tokenbot.admin.auth_state import log_in
+from tokenbot.admin.auth_state import log_out
+from tokenbot.admin.context import panel
+from tokenbot.admin.security import safe_next
 
 __all__ = ["LoginForm", "bp"]
 

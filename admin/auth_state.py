@@ -22,8 +22,8 @@ from flask import request
 from flask import session
 from flask import url_for
 
-from admin.context import panel
-from core.admins import AdminPrincipal
+from tokenbot.admin.context import panel
+from tokenbot.core.admins import AdminPrincipal
 
 __all__ = [
     "browser_binding",
@@ -127,7 +127,7 @@ def login_required(*, api: bool = False) -> Callable[[F], F]:
                 if client is not None:
                     g.api_client = client
                     return view(*args, **kwargs)
-                from admin.errors import json_error
+                from tokenbot.admin.errors import json_error
 
                 return json_error(401, "login_required", "log in or send an API token")
             target = request.full_path if request.method == "GET" else "/"

@@ -21,13 +21,13 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin.auth_state import browser_binding
-from admin.auth_state import current_admin
-from admin.auth_state import login_required
-from admin.context import panel
-from core.errors import LoginStateInvalid
-from core.errors import OAuthError
-from core.logs import fingerprint
+from tokenbot.admin.auth_state import browser_binding
+from tokenbot.admin.auth_state import current_admin
+from tokenbot.admin.auth_state import login_required
+from tokenbot.admin.context import panel
+from tokenbot.core.errors import LoginStateInvalid
+from tokenbot.core.errors import OAuthError
+from tokenbot.core.logs import fingerprint
 
 __all__ = ["LOGIN_MAX_AGE_SECONDS", "make_blueprint"]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import current_app
 
-from admin.metrics import PanelMetrics
-from core.admins import AdminStore
+from tokenbot.admin.metrics import PanelMetrics
+from tokenbot.core.admins import AdminStore
 
 __all__ = ["EXTENSION_KEY", "Panel", "PanelConfig", "panel"]
 

@@ -20,20 +20,20 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from admin.auth_state import login_required
-from admin.context import panel
-from admin.security import safe_next
-from admin.summary import account_summary
-from admin.views import HEALTH_LABELS
-from admin.views import account_dict
-from admin.views import bot_card
-from admin.views import event_dict
-from admin.views import iso
-from core.errors import NeedsReauth
-from core.errors import OAuthError
-from core.errors import StoreError
-from core.logs import redact
-from core.models import EventKind
+from tokenbot.admin.auth_state import login_required
+from tokenbot.admin.context import panel
+from tokenbot.admin.security import safe_next
+from tokenbot.admin.summary import account_summary
+from tokenbot.admin.views import HEALTH_LABELS
+from tokenbot.admin.views import account_dict
+from tokenbot.admin.views import bot_card
+from tokenbot.admin.views import event_dict
+from tokenbot.admin.views import iso
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import OAuthError
+from tokenbot.core.errors import StoreError
+from tokenbot.core.logs import redact
+from tokenbot.core.models import EventKind
 
 __all__ = ["bp", "page_args"]
 

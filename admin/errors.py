@@ -18,9 +18,9 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from admin.auth_state import wants_json
-from core.errors import AccountNotFound
-from core.errors import TokenbotError
+from tokenbot.admin.auth_state import wants_json
+from tokenbot.core.errors import AccountNotFound
+from tokenbot.core.errors import TokenbotError
 
 __all__ = ["bp", "json_error"]
 

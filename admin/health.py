@@ -10,8 +10,8 @@ from flask import Response
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from admin.context import panel
-from admin.metrics import CONTENT_TYPE
+from tokenbot.admin.context import panel
+from tokenbot.admin.metrics import CONTENT_TYPE
 
 __all__ = ["bp"]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import Account
-from core.models import AccountStatus
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
 
 __all__ = ["account_summary"]
 

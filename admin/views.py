@@ -12,7 +12,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
-from admin.metrics import TokenSample
+from tokenbot.admin.metrics import TokenSample
 
 __all__ = [
     "HEALTH_LABELS",

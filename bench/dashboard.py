@@ -22,14 +22,14 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from admin import create_app
-from core.admins import AdminStore
-from core.config import load_settings
-from core.crypto import TokenCipher
-from core.models import Account
-from core.models import AccountStatus
-from core.runtime import build_runtime
-from core.store import token_context
+from tokenbot.admin import create_app
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.config import load_settings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.runtime import build_runtime
+from tokenbot.core.store import token_context
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dashboard.json"
 PASSWORD = secrets.token_urlsafe(16)

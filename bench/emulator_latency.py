@@ -20,7 +20,7 @@ from webexpythonsdk import WebexAPI
 from bench.emulator_process import EmulatorProcess
 from bench.figures import summarize
 from bench.figures import write_result
-from emulator import SEED_CLIENT_ID
+from tokenbot.emulator import SEED_CLIENT_ID
 
 
 def _time(call: Callable[[], Any], count: int) -> dict[str, float]:

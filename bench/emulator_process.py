@@ -124,9 +124,9 @@ class EmulatorProcess:
 def _serve_waitress(threads: int, stop: threading.Event) -> None:
     from waitress import create_server
 
-    from emulator import EmulatorState
-    from emulator import create_app
-    from emulator.delivery import DeliveryWorker
+    from tokenbot.emulator import EmulatorState
+    from tokenbot.emulator import create_app
+    from tokenbot.emulator.delivery import DeliveryWorker
 
     state = EmulatorState(None)
     worker = DeliveryWorker(state)
@@ -143,7 +143,7 @@ def _serve_waitress(threads: int, stop: threading.Event) -> None:
 
 
 def _serve_werkzeug(stop: threading.Event) -> None:
-    from emulator import EmulatorServer
+    from tokenbot.emulator import EmulatorServer
 
     with EmulatorServer() as server:
         print(f"{_READY}{server.url}", flush=True)

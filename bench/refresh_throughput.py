@@ -25,17 +25,17 @@ import requests
 from bench.emulator_process import EmulatorProcess
 from bench.figures import peak_rss_mb
 from bench.figures import write_result
-from core.clock import FrozenClock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.db import upgrade
-from core.models import Account
-from core.models import AccountStatus
-from core.oauth import WebexOAuthClient
-from core.policy import RefreshPolicy
-from core.store import TokenStore
-from core.store import token_context
-from core.sweep import sweep
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.store import TokenStore
+from tokenbot.core.store import token_context
+from tokenbot.core.sweep import sweep
 
 REDIRECT_URI = "http://127.0.0.1:2000/redirect.html"
 SCOPES = ["spark:people_read"]

@@ -23,10 +23,10 @@ from typing import Any
 import requests
 import yaml
 
-from core.config import load_settings
-from core.crypto import TokenCipher
-from core.runtime import build_runtime
-from core.tokens import TokenSet
+from tokenbot.core.config import load_settings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.runtime import build_runtime
+from tokenbot.core.tokens import TokenSet
 
 ROOT = Path(__file__).resolve().parent.parent
 SCOPES = [

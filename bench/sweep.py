@@ -19,16 +19,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.clock import FrozenClock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.db import upgrade
-from core.models import Account
-from core.models import AccountStatus
-from core.policy import RefreshPolicy
-from core.store import TokenStore
-from core.sweep import sweep
-from core.tokens import TokenSet
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.store import TokenStore
+from tokenbot.core.sweep import sweep
+from tokenbot.core.tokens import TokenSet
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.json"
 

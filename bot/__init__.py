@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from bot.args import Arg
-from bot.client import WebexClient
-from bot.context import CommandContext
-from bot.factory import create_bot
-from bot.message import Message
-from bot.metrics import BotMetrics
-from bot.options import BotOptions
-from bot.polling import Poller
-from bot.router import AccessPolicy
-from bot.router import Command
-from bot.router import Router
-from bot.sdk import load_sdk
-from bot.service import Bot
-from bot.text import split_message
-from bot.webhook import create_webhook_app
-from bot.webhook import verify_signature
-from bot.webhook import webhook_blueprint
+from tokenbot.bot.args import Arg
+from tokenbot.bot.client import WebexClient
+from tokenbot.bot.context import CommandContext
+from tokenbot.bot.factory import create_bot
+from tokenbot.bot.message import Message
+from tokenbot.bot.metrics import BotMetrics
+from tokenbot.bot.options import BotOptions
+from tokenbot.bot.polling import Poller
+from tokenbot.bot.router import AccessPolicy
+from tokenbot.bot.router import Command
+from tokenbot.bot.router import Router
+from tokenbot.bot.sdk import load_sdk
+from tokenbot.bot.service import Bot
+from tokenbot.bot.text import split_message
+from tokenbot.bot.webhook import create_webhook_app
+from tokenbot.bot.webhook import verify_signature
+from tokenbot.bot.webhook import webhook_blueprint
 
 __all__ = [
     "AccessPolicy",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal
 
-from core.errors import CommandArgumentError
+from tokenbot.core.errors import CommandArgumentError
 
 __all__ = ["Arg", "parse_args", "parse_duration", "usage"]
 

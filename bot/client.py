@@ -21,12 +21,12 @@ from typing import TypeVar
 
 import requests
 
-from bot.message import Message
-from bot.sdk import Sdk
-from bot.sdk import load_sdk
-from core.errors import ConfigError
-from core.errors import RateLimited
-from core.errors import WebexApiError
+from tokenbot.bot.message import Message
+from tokenbot.bot.sdk import Sdk
+from tokenbot.bot.sdk import load_sdk
+from tokenbot.core.errors import ConfigError
+from tokenbot.core.errors import RateLimited
+from tokenbot.core.errors import WebexApiError
 
 __all__ = ["TokenSource", "WebexClient"]
 

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
-from bot.identity import BotIdentity
-from bot.message import Message
-from bot.router import Command
+from tokenbot.bot.identity import BotIdentity
+from tokenbot.bot.message import Message
+from tokenbot.bot.router import Command
 
 if TYPE_CHECKING:
-    from bot.client import WebexClient
-    from bot.router import Router
-    from bot.service import Bot
+    from tokenbot.bot.client import WebexClient
+    from tokenbot.bot.router import Router
+    from tokenbot.bot.service import Bot
 
 __all__ = ["CommandContext"]
 

@@ -6,20 +6,20 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from bot.client import TokenSource
-from bot.client import WebexClient
-from bot.commands import register_builtins
-from bot.identity import IdentityCache
-from bot.identity import IdentityStore
-from bot.metrics import BotMetrics
-from bot.options import BotOptions
-from bot.plugins import load_plugins
-from bot.router import Router
-from bot.sdk import Sdk
-from bot.service import Bot
-from core.botstate import BotStateStore
-from core.clock import Clock
-from core.db import Database
+from tokenbot.bot.client import TokenSource
+from tokenbot.bot.client import WebexClient
+from tokenbot.bot.commands import register_builtins
+from tokenbot.bot.identity import IdentityCache
+from tokenbot.bot.identity import IdentityStore
+from tokenbot.bot.metrics import BotMetrics
+from tokenbot.bot.options import BotOptions
+from tokenbot.bot.plugins import load_plugins
+from tokenbot.bot.router import Router
+from tokenbot.bot.sdk import Sdk
+from tokenbot.bot.service import Bot
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.db import Database
 
 __all__ = ["create_bot"]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from typing import Protocol
 
-from core.errors import AccountNotFound
+from tokenbot.core.errors import AccountNotFound
 
 __all__ = ["BotIdentity", "IdentityCache", "IdentityStore"]
 

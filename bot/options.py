@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from bot.router import AccessPolicy
-from core.errors import ConfigError
+from tokenbot.bot.router import AccessPolicy
+from tokenbot.core.errors import ConfigError
 
 __all__ = ["BotOptions"]
 

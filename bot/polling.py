@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
-from bot.loop import Repeater
-from core.botstate import RoomCursor
-from core.errors import NeedsReauth
-from core.errors import RateLimited
-from core.errors import TokenbotError
+from tokenbot.bot.loop import Repeater
+from tokenbot.core.botstate import RoomCursor
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import RateLimited
+from tokenbot.core.errors import TokenbotError
 
 if TYPE_CHECKING:
-    from bot.message import Message
-    from bot.service import Bot
+    from tokenbot.bot.message import Message
+    from tokenbot.bot.service import Bot
 
 __all__ = ["CallBudget", "PollReport", "Poller"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.identity import BotIdentity
-from bot.message import Message
-from bot.text import strip_leading_mention
+from tokenbot.bot.identity import BotIdentity
+from tokenbot.bot.message import Message
+from tokenbot.bot.text import strip_leading_mention
 
 __all__ = ["fingerprint", "recognize"]
 

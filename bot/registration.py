@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.service import Bot
+    from tokenbot.bot.service import Bot
 
 __all__ = ["ensure_webhook"]
 

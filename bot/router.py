@@ -17,11 +17,11 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Literal
 
-from bot.args import Arg
-from bot.args import usage
+from tokenbot.bot.args import Arg
+from tokenbot.bot.args import usage
 
 if TYPE_CHECKING:
-    from bot.context import CommandContext
+    from tokenbot.bot.context import CommandContext
 
 __all__ = ["Access", "AccessPolicy", "Command", "Handler", "Router"]
 

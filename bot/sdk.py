@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import ConfigError
+from tokenbot.core.errors import ConfigError
 
 __all__ = ["SDK_ENV", "Sdk", "load_sdk"]
 

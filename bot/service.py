@@ -24,31 +24,31 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
-from bot.args import parse_args
-from bot.client import WebexClient
-from bot.context import CommandContext
-from bot.identity import IdentityCache
-from bot.message import Message
-from bot.metrics import BotMetrics
-from bot.options import BotOptions
-from bot.pool import WorkerPool
-from bot.recognize import fingerprint
-from bot.recognize import recognize
-from bot.reminders import Reminder
-from bot.reminders import Reminders
-from bot.router import Command
-from bot.router import Router
-from bot.text import neutralize_mentions
-from bot.text import split_message
-from core.botstate import BotStateStore
-from core.clock import Clock
-from core.errors import CommandArgumentError
-from core.errors import NeedsReauth
-from core.errors import TokenbotError
+from tokenbot.bot.args import parse_args
+from tokenbot.bot.client import WebexClient
+from tokenbot.bot.context import CommandContext
+from tokenbot.bot.identity import IdentityCache
+from tokenbot.bot.message import Message
+from tokenbot.bot.metrics import BotMetrics
+from tokenbot.bot.options import BotOptions
+from tokenbot.bot.pool import WorkerPool
+from tokenbot.bot.recognize import fingerprint
+from tokenbot.bot.recognize import recognize
+from tokenbot.bot.reminders import Reminder
+from tokenbot.bot.reminders import Reminders
+from tokenbot.bot.router import Command
+from tokenbot.bot.router import Router
+from tokenbot.bot.text import neutralize_mentions
+from tokenbot.bot.text import split_message
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.errors import CommandArgumentError
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import TokenbotError
 
 if TYPE_CHECKING:
-    from bot.polling import Poller
-    from bot.upkeep import Upkeep
+    from tokenbot.bot.polling import Poller
+    from tokenbot.bot.upkeep import Upkeep
 
 __all__ = ["Bot"]
 
@@ -101,8 +101,8 @@ class Bot:
 
     def start(self) -> None:
         """Start the workers, the reminders, the upkeep (webhook registration) and polling."""
-        from bot.polling import Poller
-        from bot.upkeep import Upkeep
+        from tokenbot.bot.polling import Poller
+        from tokenbot.bot.upkeep import Upkeep
 
         self.pool.start()
         self.reminders.start()

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.loop import Repeater
-from bot.registration import ensure_webhook
-from core.errors import TokenbotError
+from tokenbot.bot.loop import Repeater
+from tokenbot.bot.registration import ensure_webhook
+from tokenbot.core.errors import TokenbotError
 
 if TYPE_CHECKING:
-    from bot.service import Bot
+    from tokenbot.bot.service import Bot
 
 __all__ = ["Upkeep"]
 

@@ -26,7 +26,7 @@ from flask import jsonify
 from flask import request
 
 if TYPE_CHECKING:
-    from bot.service import Bot
+    from tokenbot.bot.service import Bot
 
 __all__ = ["SIGNATURE_HEADER", "create_webhook_app", "verify_signature", "webhook_blueprint"]
 

@@ -5,25 +5,25 @@ Nothing here imports Flask, the Webex SDK, or another of our packages.
 
 from __future__ import annotations
 
-from core.db import Database
-from core.db import upgrade
-from core.models import AccountStatus
-from core.models import EventKind
-from core.oauth import WebexOAuthClient
-from core.policy import RefreshPolicy
-from core.records import AccessGrant
-from core.records import AccountView
-from core.records import Claim
-from core.records import EventView
-from core.refresher import RefreshOutcome
-from core.refresher import refresh_account
-from core.refresher import refresh_counters
-from core.scheduler import RefreshScheduler
-from core.service import TokenService
-from core.service import TokenUnavailable
-from core.store import TokenStore
-from core.sweep import SweepReport
-from core.sweep import sweep
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.records import AccessGrant
+from tokenbot.core.records import AccountView
+from tokenbot.core.records import Claim
+from tokenbot.core.records import EventView
+from tokenbot.core.refresher import RefreshOutcome
+from tokenbot.core.refresher import refresh_account
+from tokenbot.core.refresher import refresh_counters
+from tokenbot.core.scheduler import RefreshScheduler
+from tokenbot.core.service import TokenService
+from tokenbot.core.service import TokenUnavailable
+from tokenbot.core.store import TokenStore
+from tokenbot.core.sweep import SweepReport
+from tokenbot.core.sweep import sweep
 
 __all__: list[str] = [
     "AccessGrant",

@@ -26,22 +26,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from core.api_tokens import API_TOKEN_PREFIX
-from core.api_tokens import ApiToken
-from core.api_tokens import ApiTokenStore
-from core.clock import Clock
-from core.db import Database
-from core.errors import AdminError
-from core.errors import AdminExists
-from core.errors import WeakPassword
-from core.login_throttle import LoginThrottle
-from core.login_throttle import ThrottleLimit
-from core.login_throttle import count_failure
-from core.login_throttle import forget
-from core.login_throttle import purge_throttles
-from core.login_throttle import retry_after
-from core.login_throttle import throttle_key
-from core.models import Base
+from tokenbot.core.api_tokens import API_TOKEN_PREFIX
+from tokenbot.core.api_tokens import ApiToken
+from tokenbot.core.api_tokens import ApiTokenStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.db import Database
+from tokenbot.core.errors import AdminError
+from tokenbot.core.errors import AdminExists
+from tokenbot.core.errors import WeakPassword
+from tokenbot.core.login_throttle import LoginThrottle
+from tokenbot.core.login_throttle import ThrottleLimit
+from tokenbot.core.login_throttle import count_failure
+from tokenbot.core.login_throttle import forget
+from tokenbot.core.login_throttle import purge_throttles
+from tokenbot.core.login_throttle import retry_after
+from tokenbot.core.login_throttle import throttle_key
+from tokenbot.core.models import Base
 
 __all__ = [
     "API_TOKEN_PREFIX",

@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from core.clock import Clock
-from core.db import Database
-from core.errors import AdminError
-from core.models import Base
+from tokenbot.core.clock import Clock
+from tokenbot.core.db import Database
+from tokenbot.core.errors import AdminError
+from tokenbot.core.models import Base
 
 __all__ = ["API_TOKEN_PREFIX", "ApiToken", "ApiTokenStore"]
 

@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from core.clock import Clock
-from core.db import Database
-from core.models import Base
+from tokenbot.core.clock import Clock
+from tokenbot.core.db import Database
+from tokenbot.core.models import Base
 
 __all__ = [
     "BotCounter",

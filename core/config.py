@@ -36,20 +36,20 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from core.crypto import TokenCipher
-from core.errors import ConfigError
-from core.logs import register_secret
-from core.settings import ENCRYPTION_KEYS_ENV
-from core.settings import SECTIONS
-from core.settings import BotSettings
-from core.settings import DatabaseSettings
-from core.settings import EmulatorSettings
-from core.settings import LoggingSettings
-from core.settings import PanelSettings
-from core.settings import RefreshSettings
-from core.settings import Secret
-from core.settings import Settings
-from core.settings import WebexSettings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.errors import ConfigError
+from tokenbot.core.logs import register_secret
+from tokenbot.core.settings import ENCRYPTION_KEYS_ENV
+from tokenbot.core.settings import SECTIONS
+from tokenbot.core.settings import BotSettings
+from tokenbot.core.settings import DatabaseSettings
+from tokenbot.core.settings import EmulatorSettings
+from tokenbot.core.settings import LoggingSettings
+from tokenbot.core.settings import PanelSettings
+from tokenbot.core.settings import RefreshSettings
+from tokenbot.core.settings import Secret
+from tokenbot.core.settings import Settings
+from tokenbot.core.settings import WebexSettings
 
 # The types live in core.settings; they are re-exported so callers need one import path.
 __all__ = [

@@ -37,8 +37,8 @@ from collections.abc import Sequence
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from core.errors import ConfigError
-from core.errors import CryptoError
+from tokenbot.core.errors import ConfigError
+from tokenbot.core.errors import CryptoError
 
 __all__ = ["ENV_VAR", "KEY_BYTES", "NONCE_BYTES", "PREFIX", "TokenCipher"]
 

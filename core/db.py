@@ -29,7 +29,7 @@ __all__ = ["Database", "alembic_config", "upgrade"]
 
 # Execution option that tells the `begin` hook which BEGIN a SQLite transaction needs.
 _BEGIN_OPTION = "tokenbot_sqlite_begin"
-_MIGRATIONS = "core:migrations"
+_MIGRATIONS = "tokenbot.core:migrations"
 # Any constant works; it only has to be the same in every process of one deployment.
 _MIGRATION_LOCK = 0x746F6B656E626F74  # "tokenbot"
 

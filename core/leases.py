@@ -17,20 +17,20 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.errors import PersistenceFailed
-from core.errors import StoreError
-from core.models import Account
-from core.models import AccountStatus
-from core.models import EventKind
-from core.records import AccountView
-from core.records import Claim
-from core.rows import REFRESHABLE
-from core.rows import RowAccess
-from core.rows import claimable
-from core.rows import execute_update
-from core.rows import holds
-from core.rows import token_context
-from core.tokens import TokenSet
+from tokenbot.core.errors import PersistenceFailed
+from tokenbot.core.errors import StoreError
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.records import AccountView
+from tokenbot.core.records import Claim
+from tokenbot.core.rows import REFRESHABLE
+from tokenbot.core.rows import RowAccess
+from tokenbot.core.rows import claimable
+from tokenbot.core.rows import execute_update
+from tokenbot.core.rows import holds
+from tokenbot.core.rows import token_context
+from tokenbot.core.tokens import TokenSet
 
 __all__ = ["RefreshLeases", "due_query"]
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
-from core.models import Base
+from tokenbot.core.models import Base
 
 __all__ = [
     "LoginThrottle",

@@ -18,11 +18,11 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 
-from core.clock import Clock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.errors import LoginStateInvalid
-from core.models import OAuthLogin
+from tokenbot.core.clock import Clock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.errors import LoginStateInvalid
+from tokenbot.core.models import OAuthLogin
 
 __all__ = ["LoginStore", "state_hash", "verifier_context"]
 

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from typing import TextIO
 
-from core.errors import ConfigError
+from tokenbot.core.errors import ConfigError
 
 __all__ = [
     "LEVELS",

@@ -45,7 +45,11 @@ NAMING_CONVENTION = {
 
 # Modules that declare tables on `Base`. Migrations and the schema check import them all, so
 # a module that adds tables appends its name here (and ships its own migration).
-MODEL_MODULES: tuple[str, ...] = ("core.models", "core.admins", "core.botstate")
+MODEL_MODULES: tuple[str, ...] = (
+    "tokenbot.core.models",
+    "tokenbot.core.admins",
+    "tokenbot.core.botstate",
+)
 
 
 def schema_metadata() -> sa.MetaData:

@@ -27,14 +27,14 @@ import urllib3
 from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import HTTPAdapter
 
-from core.errors import FatalOAuthError
-from core.errors import OAuthAnswerLost
-from core.errors import OAuthError
-from core.errors import TransientOAuthError
-from core.logs import fingerprint
-from core.logs import register_secret
-from core.tokens import Identity
-from core.tokens import TokenSet
+from tokenbot.core.errors import FatalOAuthError
+from tokenbot.core.errors import OAuthAnswerLost
+from tokenbot.core.errors import OAuthError
+from tokenbot.core.errors import TransientOAuthError
+from tokenbot.core.logs import fingerprint
+from tokenbot.core.logs import register_secret
+from tokenbot.core.tokens import Identity
+from tokenbot.core.tokens import TokenSet
 
 __all__ = ["WebexOAuthClient", "parse_retry_after"]
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 
-from core.models import Account
-from core.models import AccountStatus
-from core.models import EventKind
-from core.models import TokenEvent
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.models import TokenEvent
 
 __all__ = ["HEALTH_STATES", "AccessGrant", "AccountView", "Claim", "EventView"]
 

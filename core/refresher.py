@@ -36,23 +36,23 @@ from typing import TYPE_CHECKING
 from typing import Literal
 from typing import Protocol
 
-from core.clock import Clock
-from core.errors import AccountNotFound
-from core.errors import FatalOAuthError
-from core.errors import OAuthAnswerLost
-from core.errors import OAuthError
-from core.errors import PersistenceFailed
-from core.errors import StaleWrite
-from core.errors import TransientOAuthError
-from core.logs import fingerprint
-from core.models import AccountStatus
-from core.policy import RefreshPolicy
-from core.records import AccountView
-from core.records import Claim
-from core.tokens import TokenSet
+from tokenbot.core.clock import Clock
+from tokenbot.core.errors import AccountNotFound
+from tokenbot.core.errors import FatalOAuthError
+from tokenbot.core.errors import OAuthAnswerLost
+from tokenbot.core.errors import OAuthError
+from tokenbot.core.errors import PersistenceFailed
+from tokenbot.core.errors import StaleWrite
+from tokenbot.core.errors import TransientOAuthError
+from tokenbot.core.logs import fingerprint
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.records import AccountView
+from tokenbot.core.records import Claim
+from tokenbot.core.tokens import TokenSet
 
 if TYPE_CHECKING:
-    from core.store import TokenStore
+    from tokenbot.core.store import TokenStore
 
 __all__ = [
     "RESULTS",

@@ -18,16 +18,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core.clock import Clock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.errors import CryptoError
-from core.logins import verifier_context
-from core.models import Account
-from core.models import EventKind
-from core.models import OAuthLogin
-from core.models import TokenEvent
-from core.rows import token_context
+from tokenbot.core.clock import Clock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.errors import CryptoError
+from tokenbot.core.logins import verifier_context
+from tokenbot.core.models import Account
+from tokenbot.core.models import EventKind
+from tokenbot.core.models import OAuthLogin
+from tokenbot.core.models import TokenEvent
+from tokenbot.core.rows import token_context
 
 __all__ = ["rotate_keys", "verify_keys"]
 

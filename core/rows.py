@@ -16,18 +16,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from core.clock import Clock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.errors import AccountNotFound
-from core.errors import StaleWrite
-from core.logs import redact
-from core.models import Account
-from core.models import AccountStatus
-from core.models import EventKind
-from core.models import TokenEvent
-from core.policy import RefreshPolicy
-from core.records import Claim
+from tokenbot.core.clock import Clock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.errors import AccountNotFound
+from tokenbot.core.errors import StaleWrite
+from tokenbot.core.logs import redact
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.models import TokenEvent
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.records import Claim
 
 __all__ = ["REFRESHABLE", "RowAccess", "claimable", "execute_update", "holds", "token_context"]
 

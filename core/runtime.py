@@ -14,20 +14,20 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 
-from core.clock import Clock
-from core.clock import SystemClock
-from core.config import Settings
-from core.crypto import TokenCipher
-from core.db import Database
-from core.db import upgrade
-from core.oauth import WebexOAuthClient
-from core.policy import RefreshPolicy
-from core.refresher import make_owner
-from core.rotation import verify_keys
-from core.service import TokenService
-from core.store import TokenStore
-from core.sweep import SweepReport
-from core.sweep import sweep
+from tokenbot.core.clock import Clock
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.config import Settings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.refresher import make_owner
+from tokenbot.core.rotation import verify_keys
+from tokenbot.core.service import TokenService
+from tokenbot.core.store import TokenStore
+from tokenbot.core.sweep import SweepReport
+from tokenbot.core.sweep import sweep
 
 __all__ = ["Runtime", "build_runtime", "oauth_client_from", "policy_from"]
 

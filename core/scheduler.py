@@ -32,11 +32,11 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core.clock import Clock
-from core.clock import SystemClock
+from tokenbot.core.clock import Clock
+from tokenbot.core.clock import SystemClock
 
 if TYPE_CHECKING:
-    from core.sweep import SweepReport
+    from tokenbot.core.sweep import SweepReport
 
 __all__ = ["RefreshScheduler"]
 

@@ -18,19 +18,19 @@ from datetime import datetime
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from core.clock import Clock
-from core.errors import NeedsReauth
-from core.errors import StoreError
-from core.models import AccountStatus
-from core.policy import RefreshPolicy
-from core.records import AccessGrant
-from core.refresher import RefreshClient
-from core.refresher import RefreshOutcome
-from core.refresher import make_owner
-from core.refresher import refresh_account
+from tokenbot.core.clock import Clock
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import StoreError
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.records import AccessGrant
+from tokenbot.core.refresher import RefreshClient
+from tokenbot.core.refresher import RefreshOutcome
+from tokenbot.core.refresher import make_owner
+from tokenbot.core.refresher import refresh_account
 
 if TYPE_CHECKING:
-    from core.store import TokenStore
+    from tokenbot.core.store import TokenStore
 
 __all__ = ["TokenService", "TokenUnavailable"]
 

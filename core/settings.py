@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
-from core.crypto import TokenCipher
-from core.logs import FORMATS
-from core.logs import LEVELS
-from core.logs import fingerprint
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.logs import FORMATS
+from tokenbot.core.logs import LEVELS
+from tokenbot.core.logs import fingerprint
 
 __all__ = [
     "DEFAULT_SCOPES",

@@ -19,26 +19,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from core.clock import Clock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.errors import NeedsReauth
-from core.errors import StoreError
-from core.leases import RefreshLeases
-from core.logins import LoginStore
-from core.logs import redact
-from core.models import Account
-from core.models import AccountStatus
-from core.models import EventKind
-from core.models import TokenEvent
-from core.policy import RefreshPolicy
-from core.records import AccessGrant
-from core.records import AccountView
-from core.records import EventView
-from core.rotation import rotate_keys
-from core.rows import token_context
-from core.tokens import Identity
-from core.tokens import TokenSet
+from tokenbot.core.clock import Clock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import StoreError
+from tokenbot.core.leases import RefreshLeases
+from tokenbot.core.logins import LoginStore
+from tokenbot.core.logs import redact
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.models import TokenEvent
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.records import AccessGrant
+from tokenbot.core.records import AccountView
+from tokenbot.core.records import EventView
+from tokenbot.core.rotation import rotate_keys
+from tokenbot.core.rows import token_context
+from tokenbot.core.tokens import Identity
+from tokenbot.core.tokens import TokenSet
 
 __all__ = ["TokenStore", "token_context"]
 

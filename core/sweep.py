@@ -18,12 +18,12 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 
-from core.clock import Clock
-from core.policy import RefreshPolicy
-from core.refresher import RefreshClient
-from core.refresher import RefreshOutcome
-from core.refresher import refresh_account
-from core.store import TokenStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.refresher import RefreshClient
+from tokenbot.core.refresher import RefreshOutcome
+from tokenbot.core.refresher import refresh_account
+from tokenbot.core.store import TokenStore
 
 __all__ = ["SweepReport", "sweep"]
 

@@ -6,13 +6,13 @@ It imports nothing of ours, so it cannot share our bugs. Start it with `Emulator
 
 from __future__ import annotations
 
-from emulator.app import create_app
-from emulator.seed import SEED_CLIENT_ID
-from emulator.seed import SeedError
-from emulator.server import EmulatorServer
-from emulator.settings import SettingError
-from emulator.settings import Settings
-from emulator.state import EmulatorState
+from tokenbot.emulator.app import create_app
+from tokenbot.emulator.seed import SEED_CLIENT_ID
+from tokenbot.emulator.seed import SeedError
+from tokenbot.emulator.server import EmulatorServer
+from tokenbot.emulator.settings import SettingError
+from tokenbot.emulator.settings import Settings
+from tokenbot.emulator.state import EmulatorState
 
 __all__ = [
     "SEED_CLIENT_ID",

@@ -9,21 +9,21 @@ from flask import Response
 from flask import request
 from werkzeug.exceptions import HTTPException
 
-from emulator.chat import bp as chat_bp
-from emulator.control import ControlError
-from emulator.control import bp as control_bp
-from emulator.control import control_error_response
-from emulator.errors import OAuthError
-from emulator.errors import WebexError
-from emulator.errors import current_tracking_id
-from emulator.errors import oauth_error_response
-from emulator.errors import webex_error_response
-from emulator.middleware import EmulatorMiddleware
-from emulator.oauth import bp as oauth_bp
-from emulator.rest import BLUEPRINTS
-from emulator.rest.auth import RateLimited
-from emulator.rest.auth import state
-from emulator.state import EmulatorState
+from tokenbot.emulator.chat import bp as chat_bp
+from tokenbot.emulator.control import ControlError
+from tokenbot.emulator.control import bp as control_bp
+from tokenbot.emulator.control import control_error_response
+from tokenbot.emulator.errors import OAuthError
+from tokenbot.emulator.errors import WebexError
+from tokenbot.emulator.errors import current_tracking_id
+from tokenbot.emulator.errors import oauth_error_response
+from tokenbot.emulator.errors import webex_error_response
+from tokenbot.emulator.middleware import EmulatorMiddleware
+from tokenbot.emulator.oauth import bp as oauth_bp
+from tokenbot.emulator.rest import BLUEPRINTS
+from tokenbot.emulator.rest.auth import RateLimited
+from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.state import EmulatorState
 
 _HERE = Path(__file__).resolve().parent
 

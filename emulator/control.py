@@ -9,20 +9,20 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from emulator.errors import json_response
-from emulator.faults import FaultSpecError
-from emulator.faults import parse_fault
-from emulator.ids import iso
-from emulator.ids import make_id
-from emulator.messaging import post_message
-from emulator.model import Integration
-from emulator.render import message_json
-from emulator.render import person_json
-from emulator.render import webhook_json
-from emulator.rest.auth import state
-from emulator.settings import SettingError
-from emulator.tokens import issue_grant
-from emulator.tokens import revoke_grants
+from tokenbot.emulator.errors import json_response
+from tokenbot.emulator.faults import FaultSpecError
+from tokenbot.emulator.faults import parse_fault
+from tokenbot.emulator.ids import iso
+from tokenbot.emulator.ids import make_id
+from tokenbot.emulator.messaging import post_message
+from tokenbot.emulator.model import Integration
+from tokenbot.emulator.render import message_json
+from tokenbot.emulator.render import person_json
+from tokenbot.emulator.render import webhook_json
+from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.settings import SettingError
+from tokenbot.emulator.tokens import issue_grant
+from tokenbot.emulator.tokens import revoke_grants
 
 bp = Blueprint(
     "control",

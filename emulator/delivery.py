@@ -11,11 +11,11 @@ from dataclasses import field
 
 import requests
 
-from emulator.events import record_result
-from emulator.ids import iso
-from emulator.ids import make_id
-from emulator.ids import tracking_id
-from emulator.state import EmulatorState
+from tokenbot.emulator.events import record_result
+from tokenbot.emulator.ids import iso
+from tokenbot.emulator.ids import make_id
+from tokenbot.emulator.ids import tracking_id
+from tokenbot.emulator.state import EmulatorState
 
 
 @dataclass(order=True)

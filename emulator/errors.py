@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response
 from flask import g
 
-from emulator.ids import tracking_id
+from tokenbot.emulator.ids import tracking_id
 
 JSON_TYPE = "application/json;charset=UTF-8"
 INVALID_TOKEN = "The request requires a valid access token set in the Authorization request header."

@@ -9,14 +9,14 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from emulator.ids import iso
-from emulator.ids import make_id
-from emulator.model import Message
-from emulator.model import Person
-from emulator.model import Room
-from emulator.model import Webhook
-from emulator.render import webhook_json
-from emulator.state import EmulatorState
+from tokenbot.emulator.ids import iso
+from tokenbot.emulator.ids import make_id
+from tokenbot.emulator.model import Message
+from tokenbot.emulator.model import Person
+from tokenbot.emulator.model import Room
+from tokenbot.emulator.model import Webhook
+from tokenbot.emulator.render import webhook_json
+from tokenbot.emulator.state import EmulatorState
 
 RESOURCE_EVENTS = {
     "messages": {"created", "deleted", "updated"},

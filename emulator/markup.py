@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 
-from emulator.model import Person
+from tokenbot.emulator.model import Person
 
 _MENTION = re.compile(r"<@(personEmail|personId):([^|>]+)(?:\|([^>]*))?>|<@all>")
 _INLINE = [

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.errors import WebexError
-from emulator.events import dispatch
-from emulator.events import message_data
-from emulator.ids import new_uuid
-from emulator.markup import find_mentions
-from emulator.markup import render_markdown
-from emulator.model import Membership
-from emulator.model import Message
-from emulator.model import Person
-from emulator.model import Room
-from emulator.render import membership_json
-from emulator.render import room_json
-from emulator.state import EmulatorState
+from tokenbot.emulator.errors import WebexError
+from tokenbot.emulator.events import dispatch
+from tokenbot.emulator.events import message_data
+from tokenbot.emulator.ids import new_uuid
+from tokenbot.emulator.markup import find_mentions
+from tokenbot.emulator.markup import render_markdown
+from tokenbot.emulator.model import Membership
+from tokenbot.emulator.model import Message
+from tokenbot.emulator.model import Person
+from tokenbot.emulator.model import Room
+from tokenbot.emulator.render import membership_json
+from tokenbot.emulator.render import room_json
+from tokenbot.emulator.state import EmulatorState
 
 MAX_BYTES = 7439
 NO_ROOM = "Could not find a room with provided ID."

@@ -16,13 +16,13 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from emulator.calls import CALL_KEY
-from emulator.errors import INVALID_TOKEN
-from emulator.errors import JSON_TYPE
-from emulator.faults import Fault
-from emulator.ids import iso
-from emulator.ids import tracking_id
-from emulator.state import EmulatorState
+from tokenbot.emulator.calls import CALL_KEY
+from tokenbot.emulator.errors import INVALID_TOKEN
+from tokenbot.emulator.errors import JSON_TYPE
+from tokenbot.emulator.faults import Fault
+from tokenbot.emulator.ids import iso
+from tokenbot.emulator.ids import tracking_id
+from tokenbot.emulator.state import EmulatorState
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

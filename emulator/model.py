@@ -8,7 +8,7 @@ from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-from emulator.ids import make_id
+from tokenbot.emulator.ids import make_id
 
 
 @dataclass

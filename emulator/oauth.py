@@ -13,14 +13,14 @@ from flask import Response
 from flask import render_template
 from flask import request
 
-from emulator.calls import note_call
-from emulator.errors import OAuthError
-from emulator.errors import json_response
-from emulator.model import Consent
-from emulator.rest.auth import state
-from emulator.tokens import create_code
-from emulator.tokens import exchange_code
-from emulator.tokens import refresh
+from tokenbot.emulator.calls import note_call
+from tokenbot.emulator.errors import OAuthError
+from tokenbot.emulator.errors import json_response
+from tokenbot.emulator.model import Consent
+from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.tokens import create_code
+from tokenbot.emulator.tokens import exchange_code
+from tokenbot.emulator.tokens import refresh
 
 bp = Blueprint("oauth", __name__, url_prefix="/v1")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.ids import iso
-from emulator.ids import make_id
-from emulator.model import Membership
-from emulator.model import Message
-from emulator.model import Person
-from emulator.model import Room
-from emulator.model import Webhook
-from emulator.state import EmulatorState
+from tokenbot.emulator.ids import iso
+from tokenbot.emulator.ids import make_id
+from tokenbot.emulator.model import Membership
+from tokenbot.emulator.model import Message
+from tokenbot.emulator.model import Person
+from tokenbot.emulator.model import Room
+from tokenbot.emulator.model import Webhook
+from tokenbot.emulator.state import EmulatorState
 
 
 def person_json(state: EmulatorState, person: Person) -> dict[str, Any]:

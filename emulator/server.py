@@ -12,9 +12,9 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
-from emulator.app import create_app
-from emulator.delivery import DeliveryWorker
-from emulator.state import EmulatorState
+from tokenbot.emulator.app import create_app
+from tokenbot.emulator.delivery import DeliveryWorker
+from tokenbot.emulator.state import EmulatorState
 
 logger = logging.getLogger("emulator")
 

@@ -9,29 +9,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
-from emulator.calls import CallLog
-from emulator.clock import EmulatorClock
-from emulator.faults import FaultBook
-from emulator.ids import make_id
-from emulator.ids import parse_id
-from emulator.ids import stable_uuid
-from emulator.model import AccessToken
-from emulator.model import AuthCode
-from emulator.model import Consent
-from emulator.model import Grant
-from emulator.model import Integration
-from emulator.model import Membership
-from emulator.model import Message
-from emulator.model import Person
-from emulator.model import RefreshToken
-from emulator.model import Room
-from emulator.model import Webhook
-from emulator.ratelimit import RateLimiter
-from emulator.seed import load_seed
-from emulator.settings import Settings
+from tokenbot.emulator.calls import CallLog
+from tokenbot.emulator.clock import EmulatorClock
+from tokenbot.emulator.faults import FaultBook
+from tokenbot.emulator.ids import make_id
+from tokenbot.emulator.ids import parse_id
+from tokenbot.emulator.ids import stable_uuid
+from tokenbot.emulator.model import AccessToken
+from tokenbot.emulator.model import AuthCode
+from tokenbot.emulator.model import Consent
+from tokenbot.emulator.model import Grant
+from tokenbot.emulator.model import Integration
+from tokenbot.emulator.model import Membership
+from tokenbot.emulator.model import Message
+from tokenbot.emulator.model import Person
+from tokenbot.emulator.model import RefreshToken
+from tokenbot.emulator.model import Room
+from tokenbot.emulator.model import Webhook
+from tokenbot.emulator.ratelimit import RateLimiter
+from tokenbot.emulator.seed import load_seed
+from tokenbot.emulator.settings import Settings
 
 if TYPE_CHECKING:
-    from emulator.delivery import DeliveryWorker
+    from tokenbot.emulator.delivery import DeliveryWorker
 
 
 class EmulatorState:

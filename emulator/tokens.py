@@ -9,17 +9,17 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from emulator.errors import OAuthError
-from emulator.ids import new_uuid
-from emulator.ids import opaque_token
-from emulator.model import AccessToken
-from emulator.model import AuthCode
-from emulator.model import Consent
-from emulator.model import Grant
-from emulator.model import Integration
-from emulator.model import Person
-from emulator.model import RefreshToken
-from emulator.state import EmulatorState
+from tokenbot.emulator.errors import OAuthError
+from tokenbot.emulator.ids import new_uuid
+from tokenbot.emulator.ids import opaque_token
+from tokenbot.emulator.model import AccessToken
+from tokenbot.emulator.model import AuthCode
+from tokenbot.emulator.model import Consent
+from tokenbot.emulator.model import Grant
+from tokenbot.emulator.model import Integration
+from tokenbot.emulator.model import Person
+from tokenbot.emulator.model import RefreshToken
+from tokenbot.emulator.state import EmulatorState
 
 BAD_REFRESH = "The refresh token provided is expired, revoked, malformed, or invalid."
 BAD_CODE = "The authorization code provided is expired, used, malformed, or invalid."

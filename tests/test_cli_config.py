@@ -8,7 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from core.crypto import TokenCipher
+from tokenbot.core.crypto import TokenCipher
 from tokenbot.cli import cli
 
 KEY_SPEC = TokenCipher.generate_key_spec("main")

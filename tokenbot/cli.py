@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from core.logs import configure_logging
+from tokenbot.core.logs import configure_logging
 from tokenbot.commands.accounts import accounts_group
 from tokenbot.commands.admin import admin_group
 from tokenbot.commands.api_token import api_token_group

@@ -17,12 +17,12 @@ from typing import TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.config import Settings
-from core.config import load_settings
-from core.errors import ConfigError
-from core.errors import TokenbotError
-from core.runtime import Runtime
-from core.runtime import build_runtime
+from tokenbot.core.config import Settings
+from tokenbot.core.config import load_settings
+from tokenbot.core.errors import ConfigError
+from tokenbot.core.errors import TokenbotError
+from tokenbot.core.runtime import Runtime
+from tokenbot.core.runtime import build_runtime
 
 __all__ = ["config_option", "database_error", "fail", "runtime_for", "settings_or_exit"]
 

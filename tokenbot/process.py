@@ -22,18 +22,18 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from admin import create_app
-from admin.metrics import PanelMetrics
-from bot import Bot
-from bot import BotOptions
-from bot import create_bot
-from bot import create_webhook_app
-from core.botstate import BotStateStore
-from core.clock import Clock
-from core.config import Settings
-from core.runtime import Runtime
-from core.runtime import build_runtime
-from core.scheduler import RefreshScheduler
+from tokenbot.admin import create_app
+from tokenbot.admin.metrics import PanelMetrics
+from tokenbot.bot import Bot
+from tokenbot.bot import BotOptions
+from tokenbot.bot import create_bot
+from tokenbot.bot import create_webhook_app
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.config import Settings
+from tokenbot.core.runtime import Runtime
+from tokenbot.core.runtime import build_runtime
+from tokenbot.core.scheduler import RefreshScheduler
 
 __all__ = ["ROLES", "TokenbotProcess", "bot_status_reader", "mount_webhook", "parse_roles"]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.commands import account
-from bot.commands import basic
-from bot.commands import remind
-from bot.commands import spaces
-from bot.router import Router
+from tokenbot.bot.commands import account
+from tokenbot.bot.commands import basic
+from tokenbot.bot.commands import remind
+from tokenbot.bot.commands import spaces
+from tokenbot.bot.router import Router
 
 __all__ = ["register_builtins"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.context import CommandContext
-from bot.router import Router
+from tokenbot.bot.context import CommandContext
+from tokenbot.bot.router import Router
 
 __all__ = ["register"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.args import Arg
-from bot.context import CommandContext
-from bot.router import Router
+from tokenbot.bot.args import Arg
+from tokenbot.bot.context import CommandContext
+from tokenbot.bot.router import Router
 
 __all__ = ["register"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from bot.router import Router
-from core.errors import ConfigError
+from tokenbot.bot.router import Router
+from tokenbot.core.errors import ConfigError
 
 __all__ = ["load_plugins"]
 
@@ -25,7 +25,7 @@ def load_plugins(router: Router, names: Iterable[str]) -> list[str]:
             raise ConfigError(
                 "bot.plugins",
                 f"cannot import plugin {name!r}: {error}",
-                hint="list importable module paths, e.g. bot.plugins.example",
+                hint="list importable module paths, e.g. tokenbot.bot.plugins.example",
             ) from error
         register = getattr(module, "register", None)
         if not callable(register):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from core.models import schema_metadata
+from tokenbot.core.models import schema_metadata
 
 target_metadata = schema_metadata()
 
@@ -31,7 +31,7 @@ def _run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from core.db import Database
+    from tokenbot.core.db import Database
 
     url = context.config.attributes.get("url")
     if not url:

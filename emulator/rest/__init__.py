@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from emulator.rest.memberships import bp as memberships_bp
-from emulator.rest.messages import bp as messages_bp
-from emulator.rest.people import bp as people_bp
-from emulator.rest.rooms import bp as rooms_bp
-from emulator.rest.webhooks import bp as webhooks_bp
+from tokenbot.emulator.rest.memberships import bp as memberships_bp
+from tokenbot.emulator.rest.messages import bp as messages_bp
+from tokenbot.emulator.rest.people import bp as people_bp
+from tokenbot.emulator.rest.rooms import bp as rooms_bp
+from tokenbot.emulator.rest.webhooks import bp as webhooks_bp
 
 BLUEPRINTS = [people_bp, rooms_bp, memberships_bp, messages_bp, webhooks_bp]
 

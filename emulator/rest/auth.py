@@ -9,13 +9,13 @@ from flask import current_app
 from flask import g
 from flask import request
 
-from emulator.calls import note_call
-from emulator.errors import INVALID_TOKEN
-from emulator.errors import WebexError
-from emulator.model import Grant
-from emulator.model import Person
-from emulator.state import EmulatorState
-from emulator.tokens import resolve_access_token
+from tokenbot.emulator.calls import note_call
+from tokenbot.emulator.errors import INVALID_TOKEN
+from tokenbot.emulator.errors import WebexError
+from tokenbot.emulator.model import Grant
+from tokenbot.emulator.model import Person
+from tokenbot.emulator.state import EmulatorState
+from tokenbot.emulator.tokens import resolve_access_token
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from emulator.errors import WebexError
+from tokenbot.emulator.errors import WebexError
 
 
 def json_body() -> dict[str, Any]:

@@ -6,28 +6,28 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from emulator.errors import WebexError
-from emulator.errors import json_response
-from emulator.events import dispatch
-from emulator.events import message_data
-from emulator.ids import parse_iso
-from emulator.markup import render_markdown
-from emulator.messaging import MAX_BYTES
-from emulator.messaging import NO_ROOM
-from emulator.messaging import delete_message
-from emulator.messaging import post_message
-from emulator.messaging import resolve_mention
-from emulator.model import Message
-from emulator.model import Room
-from emulator.render import message_json
-from emulator.rest.auth import caller
-from emulator.rest.auth import guard
-from emulator.rest.auth import state
-from emulator.rest.body import json_body
-from emulator.rest.paging import decode_cursor
-from emulator.rest.paging import items_body
-from emulator.rest.paging import max_param
-from emulator.rest.paging import next_link
+from tokenbot.emulator.errors import WebexError
+from tokenbot.emulator.errors import json_response
+from tokenbot.emulator.events import dispatch
+from tokenbot.emulator.events import message_data
+from tokenbot.emulator.ids import parse_iso
+from tokenbot.emulator.markup import render_markdown
+from tokenbot.emulator.messaging import MAX_BYTES
+from tokenbot.emulator.messaging import NO_ROOM
+from tokenbot.emulator.messaging import delete_message
+from tokenbot.emulator.messaging import post_message
+from tokenbot.emulator.messaging import resolve_mention
+from tokenbot.emulator.model import Message
+from tokenbot.emulator.model import Room
+from tokenbot.emulator.render import message_json
+from tokenbot.emulator.rest.auth import caller
+from tokenbot.emulator.rest.auth import guard
+from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.rest.body import json_body
+from tokenbot.emulator.rest.paging import decode_cursor
+from tokenbot.emulator.rest.paging import items_body
+from tokenbot.emulator.rest.paging import max_param
+from tokenbot.emulator.rest.paging import next_link
 
 bp = Blueprint("messages", __name__, url_prefix="/v1/messages")
 guard(bp)

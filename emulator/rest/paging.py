@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import request
 
-from emulator.errors import WebexError
+from tokenbot.emulator.errors import WebexError
 
 T = TypeVar("T")
 CURSOR = "cursor"

@@ -6,15 +6,15 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from emulator.errors import WebexError
-from emulator.errors import json_response
-from emulator.render import person_json
-from emulator.rest.auth import caller
-from emulator.rest.auth import guard
-from emulator.rest.auth import state
-from emulator.rest.paging import items_body
-from emulator.rest.paging import max_param
-from emulator.rest.paging import page_by_offset
+from tokenbot.emulator.errors import WebexError
+from tokenbot.emulator.errors import json_response
+from tokenbot.emulator.render import person_json
+from tokenbot.emulator.rest.auth import caller
+from tokenbot.emulator.rest.auth import guard
+from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.rest.paging import items_body
+from tokenbot.emulator.rest.paging import max_param
+from tokenbot.emulator.rest.paging import page_by_offset
 
 bp = Blueprint("people", __name__, url_prefix="/v1/people")
 guard(bp)

@@ -6,19 +6,19 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from emulator.errors import WebexError
-from emulator.errors import json_response
-from emulator.messaging import NO_ROOM
-from emulator.messaging import create_room
-from emulator.model import Room
-from emulator.render import room_json
-from emulator.rest.auth import caller
-from emulator.rest.auth import guard
-from emulator.rest.auth import state
-from emulator.rest.body import json_body
-from emulator.rest.paging import items_body
-from emulator.rest.paging import max_param
-from emulator.rest.paging import page_by_offset
+from tokenbot.emulator.errors import WebexError
+from tokenbot.emulator.errors import json_response
+from tokenbot.emulator.messaging import NO_ROOM
+from tokenbot.emulator.messaging import create_room
+from tokenbot.emulator.model import Room
+from tokenbot.emulator.render import room_json
+from tokenbot.emulator.rest.auth import caller
+from tokenbot.emulator.rest.auth import guard
+from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.rest.body import json_body
+from tokenbot.emulator.rest.paging import items_body
+from tokenbot.emulator.rest.paging import max_param
+from tokenbot.emulator.rest.paging import page_by_offset
 
 bp = Blueprint("rooms", __name__, url_prefix="/v1/rooms")
 guard(bp)

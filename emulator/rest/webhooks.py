@@ -7,22 +7,22 @@ from urllib.parse import urlparse
 from flask import Blueprint
 from flask import Response
 
-from emulator.errors import WebexError
-from emulator.errors import json_response
-from emulator.events import FILTER_KEYS
-from emulator.events import RESOURCE_EVENTS
-from emulator.events import parse_filter
-from emulator.ids import new_uuid
-from emulator.model import Webhook
-from emulator.render import webhook_json
-from emulator.rest.auth import Caller
-from emulator.rest.auth import caller
-from emulator.rest.auth import guard
-from emulator.rest.auth import state
-from emulator.rest.body import json_body
-from emulator.rest.paging import items_body
-from emulator.rest.paging import max_param
-from emulator.rest.paging import page_by_offset
+from tokenbot.emulator.errors import WebexError
+from tokenbot.emulator.errors import json_response
+from tokenbot.emulator.events import FILTER_KEYS
+from tokenbot.emulator.events import RESOURCE_EVENTS
+from tokenbot.emulator.events import parse_filter
+from tokenbot.emulator.ids import new_uuid
+from tokenbot.emulator.model import Webhook
+from tokenbot.emulator.render import webhook_json
+from tokenbot.emulator.rest.auth import Caller
+from tokenbot.emulator.rest.auth import caller
+from tokenbot.emulator.rest.auth import guard
+from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.rest.body import json_body
+from tokenbot.emulator.rest.paging import items_body
+from tokenbot.emulator.rest.paging import max_param
+from tokenbot.emulator.rest.paging import page_by_offset
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 guard(bp)

@@ -10,17 +10,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from argon2 import PasswordHasher
 
-import core.admins as admins_module
-from core.admins import AdminStore
-from core.admins import AdminUser
-from core.admins import ThrottleLimit
-from core.clock import FrozenClock
-from core.db import Database
-from core.db import upgrade
-from core.errors import AdminError
-from core.errors import AdminExists
-from core.errors import WeakPassword
-from core.models import Base
+import tokenbot.core.admins as admins_module
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.admins import AdminUser
+from tokenbot.core.admins import ThrottleLimit
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
+from tokenbot.core.errors import AdminError
+from tokenbot.core.errors import AdminExists
+from tokenbot.core.errors import WeakPassword
+from tokenbot.core.models import Base
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 

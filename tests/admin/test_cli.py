@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from core.admins import AdminStore
-from core.clock import SystemClock
-from core.crypto import TokenCipher
-from core.db import Database
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
 from tokenbot.cli import cli
 
 

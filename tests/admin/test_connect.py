@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import requests
 from flask import Flask
 
-from admin import create_app
-from core.admins import AdminStore
+from tokenbot.admin import create_app
+from tokenbot.core.admins import AdminStore
 from tests.plugins.panel import CHEAP_HASHER
 from tests.plugins.panel import PanelClient
 from tests.plugins.panel import build_panel_runtime

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from core.errors import NeedsReauth
-from core.tokens import Identity
-from core.tokens import TokenSet
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.tokens import Identity
+from tokenbot.core.tokens import TokenSet
 from tests.plugins.panel import PanelClient
 from tests.plugins.panel import connect_account
 
@@ -109,7 +109,7 @@ def test_account_page_shows_history(admin_client: PanelClient, emulator: Any, st
 
 
 def test_account_history_pages(admin_client: PanelClient, store: Any, panel_clock: Any) -> None:
-    from core.models import EventKind
+    from tokenbot.core.models import EventKind
 
     (account_id,) = seed(store, panel_clock, 1)
     for n in range(60):
@@ -226,7 +226,7 @@ def test_disconnect_asks_first_then_wipes_tokens(
 def test_bot_card(
     panel_settings: Any, panel_runtime: Any, panel_admins: Any, emulator: Any
 ) -> None:
-    from admin import create_app
+    from tokenbot.admin import create_app
 
     status = {
         "intake_mode": "webhook",

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from admin import create_app
-from core.errors import ConfigError
+from tokenbot.admin import create_app
+from tokenbot.core.errors import ConfigError
 from tests.plugins.panel import ADMIN_PASSWORD
 from tests.plugins.panel import PanelClient
 from tests.plugins.panel import connect_account

@@ -7,11 +7,11 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
-from core.botstate import BotStateStore
-from core.botstate import RoomCursor
-from core.clock import FrozenClock
-from core.db import Database
-from core.db import upgrade
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.botstate import RoomCursor
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
 
 
 def _stores(url: str, count: int) -> tuple[list[Database], list[BotStateStore], FrozenClock]:

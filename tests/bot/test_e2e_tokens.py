@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from core.models import AccountStatus
+from tokenbot.core.models import AccountStatus
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
 

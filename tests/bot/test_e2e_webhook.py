@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from bot.registration import ensure_webhook
+from tokenbot.bot.registration import ensure_webhook
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import SECRET
 from tests.plugins.bot import BotEnv

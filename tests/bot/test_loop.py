@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.loop import Repeater
+from tokenbot.bot.loop import Repeater
 
 
 def test_a_failing_round_does_not_end_the_loop(caplog: pytest.LogCaptureFixture) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.message import Message
-from bot.polling import CallBudget
-from bot.polling import Poller
-from bot.service import Bot
-from core.errors import RateLimited
+from tokenbot.bot.message import Message
+from tokenbot.bot.polling import CallBudget
+from tokenbot.bot.polling import Poller
+from tokenbot.bot.service import Bot
+from tokenbot.core.errors import RateLimited
 from tests.plugins.bot import FakeClient
 
 ROOMS = [{"id": "ROOM-A", "title": "A"}, {"id": "ROOM-B", "title": "B"}]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.args import Arg
-from bot.args import parse_args
-from bot.args import parse_duration
-from bot.router import AccessPolicy
-from bot.router import Command
-from bot.router import Router
-from core.errors import CommandArgumentError
+from tokenbot.bot.args import Arg
+from tokenbot.bot.args import parse_args
+from tokenbot.bot.args import parse_duration
+from tokenbot.bot.router import AccessPolicy
+from tokenbot.bot.router import Command
+from tokenbot.bot.router import Router
+from tokenbot.core.errors import CommandArgumentError
 
 
 def _noop(ctx: object) -> str:
@@ -110,15 +110,17 @@ def test_access_rules() -> None:
 
 
 def test_plugins_load_from_module_names_and_bad_names_are_config_errors() -> None:
-    from bot.plugins import load_plugins
-    from core.errors import ConfigError
+    from tokenbot.bot.plugins import load_plugins
+    from tokenbot.core.errors import ConfigError
 
     router = Router()
-    assert load_plugins(router, ["bot.plugins.example"]) == ["bot.plugins.example"]
+    assert load_plugins(router, ["tokenbot.bot.plugins.example"]) == [
+        "tokenbot.bot.plugins.example"
+    ]
     roll = router.find("dice")
     assert roll is not None and roll.name == "roll" and roll.access == "everyone"
     assert router.find("shout") is not None
     with pytest.raises(ConfigError, match="bot.plugins"):
-        load_plugins(Router(), ["bot.plugins.nonexistent"])
+        load_plugins(Router(), ["tokenbot.bot.plugins.nonexistent"])
     with pytest.raises(ConfigError, match="no register"):
-        load_plugins(Router(), ["bot.text"])
+        load_plugins(Router(), ["tokenbot.bot.text"])

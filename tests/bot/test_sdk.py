@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.sdk import SDK_ENV
-from bot.sdk import load_sdk
-from core.errors import ConfigError
+from tokenbot.bot.sdk import SDK_ENV
+from tokenbot.bot.sdk import load_sdk
+from tokenbot.core.errors import ConfigError
 from tests.plugins.bot import BotEnv
 
 EXPECTED = os.environ.get(SDK_ENV) or "webexpythonsdk"

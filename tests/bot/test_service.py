@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.message import Message
-from bot.service import Bot
-from core.errors import NeedsReauth
+from tokenbot.bot.message import Message
+from tokenbot.bot.service import Bot
+from tokenbot.core.errors import NeedsReauth
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import OWNER_ID
 from tests.plugins.bot import FakeClient

@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from bot.text import MAX_MESSAGE_BYTES
-from bot.text import split_message
-from bot.text import strip_leading_mention
+from tokenbot.bot.text import MAX_MESSAGE_BYTES
+from tokenbot.bot.text import split_message
+from tokenbot.bot.text import strip_leading_mention
 
 
 def test_short_text_is_one_part() -> None:
@@ -81,7 +81,7 @@ def test_a_leading_mention_counts_when_text_leaves_its_label_out() -> None:
 
 
 def test_neutralize_mentions_turns_markup_into_plain_text() -> None:
-    from bot.text import neutralize_mentions
+    from tokenbot.bot.text import neutralize_mentions
 
     text = "hi <@all> and <@personEmail:carol@example.com|Carol> and <@personId:Y2lz> done"
     assert neutralize_mentions(text) == "hi @all and @Carol and @Y2lz done"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.upkeep import Upkeep
+from tokenbot.bot.upkeep import Upkeep
 from tests.plugins.bot import BotEnv
 
 
@@ -57,7 +57,7 @@ def test_a_new_bot_identity_gets_its_own_webhook(bot_env_factory: Callable[..., 
     assert _hooks(env) == [("alice@example.com", env.webhook_url)]
 
     # The admin makes Bob the bot identity: the next round registers a webhook for him.
-    from core.clock import SystemClock
+    from tokenbot.core.clock import SystemClock
     from tests.plugins.bot import BOT_SCOPES
     from tests.plugins.tokens import connect_minted
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-import bot.webhook as webhook_module
-from bot.message import Message
-from bot.service import Bot
-from bot.webhook import create_webhook_app
-from bot.webhook import verify_signature
+import tokenbot.bot.webhook as webhook_module
+from tokenbot.bot.message import Message
+from tokenbot.bot.service import Bot
+from tokenbot.bot.webhook import create_webhook_app
+from tokenbot.bot.webhook import verify_signature
 from tests.plugins.bot import SECRET
 from tests.plugins.bot import FakeClient
 from tests.plugins.tokens import wait_until

@@ -22,16 +22,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.clock import SystemClock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.logs import fingerprint
-from core.oauth import WebexOAuthClient
-from core.policy import RefreshPolicy
-from core.refresher import make_owner
-from core.refresher import refresh_account
-from core.service import TokenService
-from core.store import TokenStore
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.logs import fingerprint
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.refresher import make_owner
+from tokenbot.core.refresher import refresh_account
+from tokenbot.core.service import TokenService
+from tokenbot.core.store import TokenStore
 
 
 def _wait_for(path: Path, timeout: float) -> None:

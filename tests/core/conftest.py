@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from core.clock import FrozenClock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.db import upgrade
-from core.policy import RefreshPolicy
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
+from tokenbot.core.policy import RefreshPolicy
 
 if TYPE_CHECKING:
-    from core.store import TokenStore
+    from tokenbot.core.store import TokenStore
 
 
 @pytest.fixture
@@ -55,6 +55,6 @@ def store(
     database: Database, cipher: TokenCipher, clock: FrozenClock, policy: RefreshPolicy
 ) -> TokenStore:
     """A TokenStore over `database`, driven by the frozen clock."""
-    from core.store import TokenStore
+    from tokenbot.core.store import TokenStore
 
     return TokenStore(database, cipher, clock=clock, policy=policy)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import secrets
 
-from core.tokens import Identity
-from core.tokens import TokenSet
+from tokenbot.core.tokens import Identity
+from tokenbot.core.tokens import TokenSet
 
 _numbers = itertools.count(1)
 

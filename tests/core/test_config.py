@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from core.config import Secret
-from core.config import Settings
-from core.config import load_settings
-from core.crypto import TokenCipher
-from core.errors import ConfigError
-from core.logs import redact
-from core.settings import SECTIONS
+from tokenbot.core.config import Secret
+from tokenbot.core.config import Settings
+from tokenbot.core.config import load_settings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.errors import ConfigError
+from tokenbot.core.logs import redact
+from tokenbot.core.settings import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_SPEC = TokenCipher.generate_key_spec("k1")

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from core.clock import SystemClock
-from core.crypto import TokenCipher
-from core.models import Account
-from core.models import AccountStatus
-from core.models import EventKind
-from core.policy import RefreshPolicy
-from core.refresher import INTERRUPTED_REASON
-from core.refresher import refresh_account
-from core.store import TokenStore
-from core.store import token_context
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.refresher import INTERRUPTED_REASON
+from tokenbot.core.refresher import refresh_account
+from tokenbot.core.store import TokenStore
+from tokenbot.core.store import token_context
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import SharedSetup
 from tests.plugins.tokens import token_calls

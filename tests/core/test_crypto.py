@@ -6,10 +6,10 @@ import base64
 
 import pytest
 
-from core.crypto import NONCE_BYTES
-from core.crypto import TokenCipher
-from core.errors import ConfigError
-from core.errors import CryptoError
+from tokenbot.core.crypto import NONCE_BYTES
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.errors import ConfigError
+from tokenbot.core.errors import CryptoError
 
 CANARY = "canary-refresh-token-3f9a1c77e2"
 CONTEXT = "accounts/person-1/refresh_token"

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from core.db import Database
+from tokenbot.core.db import Database
 
 
 def _sqlite_path(url: str) -> str:
@@ -168,7 +168,7 @@ def test_repr_hides_the_password() -> None:
 
 def test_bookkeeping_writes_are_atomic_but_not_flushed_one_by_one(database_url: str) -> None:
     """Token material is durable per commit (R-15); the bot's bookkeeping is not (NORMAL)."""
-    from core.db import Database
+    from tokenbot.core.db import Database
 
     database = Database(database_url)
     try:

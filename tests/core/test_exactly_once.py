@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.logs import fingerprint
+from tokenbot.core.logs import fingerprint
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import SharedSetup
 from tests.plugins.tokens import token_calls

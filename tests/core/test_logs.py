@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from core import logs
-from core.errors import ConfigError
-from core.logs import RedactingFilter
-from core.logs import configure_logging
-from core.logs import fingerprint
-from core.logs import forget_secret
-from core.logs import redact
-from core.logs import register_secret
+from tokenbot.core import logs
+from tokenbot.core.errors import ConfigError
+from tokenbot.core.logs import RedactingFilter
+from tokenbot.core.logs import configure_logging
+from tokenbot.core.logs import fingerprint
+from tokenbot.core.logs import forget_secret
+from tokenbot.core.logs import redact
+from tokenbot.core.logs import register_secret
 
 # Canaries caught by shape (never registered) and by registration.
 ACCESS = "canaryAT_0a1b2c3d4e5f_PF84_org"

@@ -15,13 +15,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from core.db import Database
-from core.db import alembic_config
-from core.db import upgrade
-from core.models import Account
-from core.models import AccountStatus
-from core.models import UTCDateTime
-from core.models import schema_metadata
+from tokenbot.core.db import Database
+from tokenbot.core.db import alembic_config
+from tokenbot.core.db import upgrade
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import UTCDateTime
+from tokenbot.core.models import schema_metadata
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

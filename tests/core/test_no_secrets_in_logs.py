@@ -14,16 +14,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.clock import FrozenClock
-from core.logs import configure_logging
-from core.logs import forget_secret
-from core.models import Account
-from core.policy import RefreshPolicy
-from core.refresher import refresh_account
-from core.service import TokenService
-from core.store import TokenStore
-from core.store import token_context
-from core.sweep import sweep
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.logs import configure_logging
+from tokenbot.core.logs import forget_secret
+from tokenbot.core.models import Account
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.refresher import refresh_account
+from tokenbot.core.service import TokenService
+from tokenbot.core.store import TokenStore
+from tokenbot.core.store import token_context
+from tokenbot.core.sweep import sweep
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import Integration
 from tests.plugins.tokens import make_client
@@ -83,7 +83,7 @@ def test_a_whole_run_logs_no_secret(
     integration: Integration,
 ) -> None:
     raw = _Raw()
-    ours = logging.getLogger("core")
+    ours = logging.getLogger("tokenbot.core")
     ours.addHandler(raw)
     try:
         emulator.settings(rotate_refresh_tokens=True)
@@ -122,7 +122,11 @@ def test_a_whole_run_logs_no_secret(
 
     output = log_stream.getvalue()
     # The run did log, at DEBUG, from our code and from the HTTP stack.
-    assert "core.refresher" in output and "core.oauth" in output and "urllib3" in output
+    assert (
+        "tokenbot.core.refresher" in output
+        and "tokenbot.core.oauth" in output
+        and "urllib3" in output
+    )
     assert "needs a new login" in output
     secrets = [s for s in set(secrets) if s]
     assert len(secrets) >= 9

@@ -24,12 +24,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.errors import FatalOAuthError
-from core.errors import OAuthAnswerLost
-from core.errors import OAuthError
-from core.errors import TransientOAuthError
-from core.oauth import WebexOAuthClient
-from core.oauth import parse_retry_after
+from tokenbot.core.errors import FatalOAuthError
+from tokenbot.core.errors import OAuthAnswerLost
+from tokenbot.core.errors import OAuthError
+from tokenbot.core.errors import TransientOAuthError
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.oauth import parse_retry_after
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import Integration
 from tests.plugins.tokens import make_client

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.policy import RefreshPolicy
+from tokenbot.core.policy import RefreshPolicy
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 S = timedelta(seconds=1)

@@ -14,23 +14,23 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.clock import FrozenClock
-from core.db import Database
-from core.errors import FatalOAuthError
-from core.errors import NeedsReauth
-from core.errors import OAuthError
-from core.errors import PersistenceFailed
-from core.errors import TransientOAuthError
-from core.models import AccountStatus
-from core.models import EventKind
-from core.policy import RefreshPolicy
-from core.refresher import INTERRUPTED_REASON
-from core.refresher import REAUTH_REASON
-from core.refresher import refresh_account
-from core.refresher import refresh_counters
-from core.store import TokenStore
-from core.sweep import sweep
-from core.tokens import TokenSet
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.errors import FatalOAuthError
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import OAuthError
+from tokenbot.core.errors import PersistenceFailed
+from tokenbot.core.errors import TransientOAuthError
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.refresher import INTERRUPTED_REASON
+from tokenbot.core.refresher import REAUTH_REASON
+from tokenbot.core.refresher import refresh_account
+from tokenbot.core.refresher import refresh_counters
+from tokenbot.core.store import TokenStore
+from tokenbot.core.sweep import sweep
+from tokenbot.core.tokens import TokenSet
 from tests.plugins.tokens import FakeOAuth
 from tests.plugins.tokens import connect_fake
 
@@ -317,7 +317,7 @@ def test_invalid_client_is_loud_and_keeps_the_grant(
     account = connect_fake(store, clock)
     clock.advance(3000)
     fake_oauth.script.append(FatalOAuthError("invalid_client", "wrong secret"))
-    with caplog.at_level(logging.CRITICAL, logger="core.refresher"):
+    with caplog.at_level(logging.CRITICAL, logger="tokenbot.core.refresher"):
         outcome = _refresh(store, fake_oauth, account.id, clock, policy)
     assert outcome.result == "failed" and outcome.error_code == "invalid_client"
     view = store.get(account.id)
@@ -348,7 +348,7 @@ def test_a_failed_write_after_success_is_an_alarm_never_a_success(
 
     monkeypatch.setattr(store, "complete_refresh", broken)
     before = refresh_counters()["persist_failed"]
-    with caplog.at_level(logging.CRITICAL, logger="core.refresher"):
+    with caplog.at_level(logging.CRITICAL, logger="tokenbot.core.refresher"):
         outcome = _refresh(store, fake_oauth, account.id, clock, policy)
     assert outcome.result == "persist_failed" and not outcome.ok
     assert refresh_counters()["persist_failed"] == before + 1
@@ -468,7 +468,7 @@ def test_an_account_that_breaks_before_its_claim_shows_failing_and_waits(
 ) -> None:
     import sqlalchemy as sa
 
-    from core.models import Account
+    from tokenbot.core.models import Account
 
     good = connect_fake(store, clock, email="good@example.com")
     broken = connect_fake(store, clock, email="broken@example.com")

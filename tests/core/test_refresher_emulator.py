@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from core.clock import FrozenClock
-from core.errors import FatalOAuthError
-from core.errors import NeedsReauth
-from core.models import AccountStatus
-from core.models import EventKind
-from core.oauth import WebexOAuthClient
-from core.policy import RefreshPolicy
-from core.refresher import LOST_ANSWER_REASON
-from core.refresher import REAUTH_REASON
-from core.store import TokenStore
-from core.sweep import SweepReport
-from core.sweep import sweep
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.errors import FatalOAuthError
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.refresher import LOST_ANSWER_REASON
+from tokenbot.core.refresher import REAUTH_REASON
+from tokenbot.core.store import TokenStore
+from tokenbot.core.sweep import SweepReport
+from tokenbot.core.sweep import sweep
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import Integration
 from tests.plugins.tokens import connect

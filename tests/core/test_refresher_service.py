@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from core.clock import FrozenClock
-from core.errors import FatalOAuthError
-from core.errors import NeedsReauth
-from core.errors import TransientOAuthError
-from core.policy import RefreshPolicy
-from core.service import TokenService
-from core.service import TokenUnavailable
-from core.store import TokenStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.errors import FatalOAuthError
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import TransientOAuthError
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.service import TokenService
+from tokenbot.core.service import TokenUnavailable
+from tokenbot.core.store import TokenStore
 from tests.plugins.tokens import FakeOAuth
 from tests.plugins.tokens import connect_fake
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from core.clock import FrozenClock
-from core.config import Settings
-from core.config import load_settings
-from core.crypto import TokenCipher
-from core.errors import LoginStateInvalid
-from core.runtime import build_runtime
-from core.runtime import policy_from
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.config import Settings
+from tokenbot.core.config import load_settings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.errors import LoginStateInvalid
+from tokenbot.core.runtime import build_runtime
+from tokenbot.core.runtime import policy_from
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import connect_minted
 

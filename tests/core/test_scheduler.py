@@ -11,8 +11,8 @@ import pytest
 from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.events import JobEvent
 
-from core.scheduler import JOB_ID
-from core.scheduler import RefreshScheduler
+from tokenbot.core.scheduler import JOB_ID
+from tokenbot.core.scheduler import RefreshScheduler
 from tests.plugins.tokens import wait_until
 
 
@@ -33,7 +33,7 @@ def stop_all() -> list[RefreshScheduler]:
 
 
 def test_importing_starts_nothing() -> None:
-    import core.scheduler  # noqa: F401
+    import tokenbot.core.scheduler  # noqa: F401
 
     assert not [t for t in threading.enumerate() if t.name == "APScheduler"]
 
@@ -71,13 +71,13 @@ def test_errors_are_counted_and_logged_and_the_scheduler_keeps_going(
 
     scheduler = RefreshScheduler(run, interval_seconds=0.1)  # type: ignore[arg-type]
     stop_all.append(scheduler)
-    with caplog.at_level(logging.ERROR, logger="core.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="tokenbot.core.scheduler"):
         scheduler.start()
         wait_until(lambda: scheduler.last_report is report, what="a sweep after the failure")
     assert scheduler.counters["errors"] == 1
     assert scheduler.counters["runs"] >= 2
     assert scheduler.alive()
-    messages = [r.getMessage() for r in caplog.records if r.name == "core.scheduler"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "tokenbot.core.scheduler"]
     assert any("RuntimeError: database went away" in m for m in messages)
 
 
@@ -107,7 +107,7 @@ def test_overlapping_sweeps_are_skipped_and_counted(stop_all: list[RefreshSchedu
 
 def test_missed_runs_are_counted(caplog: pytest.LogCaptureFixture) -> None:
     scheduler = RefreshScheduler(lambda: object(), interval_seconds=60)  # type: ignore[arg-type,return-value]
-    with caplog.at_level(logging.WARNING, logger="core.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="tokenbot.core.scheduler"):
         scheduler._on_event(JobEvent(EVENT_JOB_MISSED, JOB_ID, "default"))
     assert scheduler.counters["missed"] == 1
     assert any("missed" in r.getMessage() for r in caplog.records)
@@ -150,7 +150,7 @@ def test_misfire_grace_below_the_interval_is_refused() -> None:
 
 
 def test_alive_is_false_when_the_sweep_is_overdue() -> None:
-    from core.clock import FrozenClock
+    from tokenbot.core.clock import FrozenClock
 
     clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
     scheduler = RefreshScheduler(lambda: object(), interval_seconds=3600, clock=clock)  # type: ignore[arg-type,return-value]

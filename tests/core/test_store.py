@@ -7,17 +7,17 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from core.clock import FrozenClock
-from core.db import Database
-from core.errors import AccountNotFound
-from core.errors import NeedsReauth
-from core.errors import PersistenceFailed
-from core.errors import StaleWrite
-from core.errors import StoreError
-from core.models import Account
-from core.models import AccountStatus
-from core.models import EventKind
-from core.store import TokenStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.errors import AccountNotFound
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import PersistenceFailed
+from tokenbot.core.errors import StaleWrite
+from tokenbot.core.errors import StoreError
+from tokenbot.core.models import Account
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.models import EventKind
+from tokenbot.core.store import TokenStore
 from tests.core.factories import DAY
 from tests.core.factories import HOUR
 from tests.core.factories import identity
@@ -378,7 +378,7 @@ def test_a_database_failure_on_complete_is_an_alarm(
     def broken(*args: object, **kwargs: object) -> None:
         raise sa.exc.OperationalError("UPDATE accounts", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr("core.leases.RefreshLeases._fenced_update", staticmethod(broken))
+    monkeypatch.setattr("tokenbot.core.leases.RefreshLeases._fenced_update", staticmethod(broken))
     with pytest.raises(PersistenceFailed) as caught:
         store.complete_refresh(claim, tokens(), sent_at=clock.now())
     assert isinstance(caught.value.__cause__, sa.exc.OperationalError)

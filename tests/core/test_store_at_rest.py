@@ -10,15 +10,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from core.clock import FrozenClock
-from core.crypto import TokenCipher
-from core.db import Database
-from core.errors import CryptoError
-from core.models import Account
-from core.models import EventKind
-from core.models import OAuthLogin
-from core.policy import RefreshPolicy
-from core.store import TokenStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.db import Database
+from tokenbot.core.errors import CryptoError
+from tokenbot.core.models import Account
+from tokenbot.core.models import EventKind
+from tokenbot.core.models import OAuthLogin
+from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.store import TokenStore
 from tests.core.factories import canary
 from tests.core.factories import identity
 from tests.core.factories import tokens

@@ -6,11 +6,11 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from core.clock import FrozenClock
-from core.errors import StaleWrite
-from core.models import EventKind
-from core.records import Claim
-from core.store import TokenStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.errors import StaleWrite
+from tokenbot.core.models import EventKind
+from tokenbot.core.records import Claim
+from tokenbot.core.store import TokenStore
 from tests.core.factories import identity
 from tests.core.factories import tokens
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from core.clock import FrozenClock
-from core.db import Database
-from core.errors import LoginStateInvalid
-from core.models import OAuthLogin
-from core.store import TokenStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.errors import LoginStateInvalid
+from tokenbot.core.models import OAuthLogin
+from tokenbot.core.store import TokenStore
 
 VERIFIER = "v" * 43
 

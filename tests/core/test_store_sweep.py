@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from core.clock import FrozenClock
-from core.db import Database
-from core.store import TokenStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.store import TokenStore
 from tests.core.factories import HOUR
 from tests.core.factories import identity
 from tests.core.factories import tokens

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import sys, time
 from pathlib import Path
-from core.db import upgrade
+from tokenbot.core.db import upgrade
 import alembic.command, core.models
 core.models.schema_metadata()
 go = Path(sys.argv[2])

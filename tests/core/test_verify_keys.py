@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from core.clock import FrozenClock
-from core.crypto import TokenCipher
-from core.errors import CryptoError
-from core.models import Account
-from core.rotation import verify_keys
-from core.store import TokenStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.errors import CryptoError
+from tokenbot.core.models import Account
+from tokenbot.core.rotation import verify_keys
+from tokenbot.core.store import TokenStore
 from tests.plugins.tokens import connect_fake
 
 

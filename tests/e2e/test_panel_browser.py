@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.serving import make_server
 
-from core.admins import AdminStore
-from core.clock import SystemClock
-from core.runtime import build_runtime
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.runtime import build_runtime
 from tests.plugins.panel import ADMIN_PASSWORD
 from tests.plugins.panel import ADMIN_USERNAME
 from tests.plugins.panel import CHEAP_HASHER
@@ -83,7 +83,7 @@ def live_panel(emulator: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
     runtime = build_runtime(settings, clock=SystemClock())
     admins = AdminStore(runtime.database, clock=runtime.clock, hasher=CHEAP_HASHER)
     admins.create_admin(ADMIN_USERNAME, ADMIN_PASSWORD)
-    from admin import create_app
+    from tokenbot.admin import create_app
 
     status = {
         "intake_mode": "polling",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from webexpythonsdk import WebexAPI
 
-from emulator import SEED_CLIENT_ID
+from tokenbot.emulator import SEED_CLIENT_ID
 from tests.plugins.emulator import EmulatorHandle
 
 ALL_SCOPES = [

@@ -12,7 +12,7 @@ import requests
 from webexpythonsdk import WebexAPI
 from webexpythonsdk.exceptions import RateLimitWarning
 
-from emulator import SEED_CLIENT_ID
+from tokenbot.emulator import SEED_CLIENT_ID
 from tests.plugins.emulator import EmulatorHandle
 
 

@@ -17,18 +17,18 @@ from typing import Any
 
 import pytest
 
-from bot.commands import register_builtins
-from bot.identity import IdentityCache
-from bot.message import Message
-from bot.metrics import BotMetrics
-from bot.options import BotOptions
-from bot.router import AccessPolicy
-from bot.router import Router
-from bot.service import Bot
-from core.botstate import BotStateStore
-from core.clock import FrozenClock
-from core.db import Database
-from core.db import upgrade
+from tokenbot.bot.commands import register_builtins
+from tokenbot.bot.identity import IdentityCache
+from tokenbot.bot.message import Message
+from tokenbot.bot.metrics import BotMetrics
+from tokenbot.bot.options import BotOptions
+from tokenbot.bot.router import AccessPolicy
+from tokenbot.bot.router import Router
+from tokenbot.bot.service import Bot
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
 
 OWNER_ID = "PERSON-ALICE"
 OWNER_EMAIL = "alice@example.com"
@@ -321,7 +321,7 @@ class BotEnv:
 
     def connect_alice(self) -> None:
         """(Re)connect alice with a freshly minted grant and make her the bot identity."""
-        from core.clock import SystemClock
+        from tokenbot.core.clock import SystemClock
         from tests.plugins.tokens import connect_minted
 
         account = connect_minted(
@@ -343,13 +343,13 @@ def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., Bo
     """Start bots on the emulator: `bot_env_factory("webhook"|"polling", **option_overrides)`."""
     from werkzeug.serving import make_server
 
-    from bot.factory import create_bot
-    from bot.webhook import create_webhook_app
-    from core.clock import SystemClock
-    from core.crypto import TokenCipher
-    from core.policy import RefreshPolicy
-    from core.service import TokenService
-    from core.store import TokenStore
+    from tokenbot.bot.factory import create_bot
+    from tokenbot.bot.webhook import create_webhook_app
+    from tokenbot.core.clock import SystemClock
+    from tokenbot.core.crypto import TokenCipher
+    from tokenbot.core.policy import RefreshPolicy
+    from tokenbot.core.service import TokenService
+    from tokenbot.core.store import TokenStore
     from tests.plugins.tokens import REDIRECT_URI
     from tests.plugins.tokens import Integration
     from tests.plugins.tokens import make_client

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator import EmulatorServer
+from tokenbot.emulator import EmulatorServer
 
 
 class EmulatorHandle:

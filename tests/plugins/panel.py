@@ -23,12 +23,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from core.admins import AdminStore
-from core.clock import Clock
-from core.clock import FrozenClock
-from core.crypto import TokenCipher
-from core.runtime import Runtime
-from core.runtime import build_runtime
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.runtime import Runtime
+from tokenbot.core.runtime import build_runtime
 
 PANEL_REDIRECT_URI = "http://127.0.0.1:2000/oauth/callback"
 PANEL_SCOPES = ("spark:people_read", "spark:messages_read", "spark:messages_write")
@@ -58,7 +58,7 @@ def make_settings(
     env: dict[str, str] | None = None,
 ) -> Any:
     """Load real settings pointed at the emulator, with the given integration and database."""
-    from core.config import load_settings
+    from tokenbot.core.config import load_settings
 
     environ = {**(env or panel_env()), "WEBEX_CLIENT_ID": client_id}
     environ["WEBEX_CLIENT_SECRET"] = client_secret
@@ -190,7 +190,7 @@ def panel_admins(panel_runtime: Runtime) -> AdminStore:
 @pytest.fixture
 def app(panel_settings: Any, panel_runtime: Runtime, panel_admins: AdminStore) -> Flask:
     """The panel app over the test runtime."""
-    from admin import create_app
+    from tokenbot.admin import create_app
 
     flask_app = create_app(panel_settings, panel_runtime, admins=panel_admins)
     flask_app.config["TESTING"] = True

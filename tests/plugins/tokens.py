@@ -29,15 +29,15 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from core.clock import Clock
-from core.clock import FrozenClock
-from core.tokens import Identity
-from core.tokens import TokenSet
+from tokenbot.core.clock import Clock
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.tokens import Identity
+from tokenbot.core.tokens import TokenSet
 
 if TYPE_CHECKING:
-    from core.oauth import WebexOAuthClient
-    from core.records import AccountView
-    from core.store import TokenStore
+    from tokenbot.core.oauth import WebexOAuthClient
+    from tokenbot.core.records import AccountView
+    from tokenbot.core.store import TokenStore
     from tests.plugins.emulator import EmulatorHandle
 
 T = TypeVar("T")
@@ -162,7 +162,7 @@ def make_client(
     emulator: EmulatorHandle, integration: Integration, *, timeout: float = 2.0
 ) -> WebexOAuthClient:
     """Build the real OAuth client pointed at the emulator."""
-    from core.oauth import WebexOAuthClient
+    from tokenbot.core.oauth import WebexOAuthClient
 
     return WebexOAuthClient(
         client_id=integration.client_id,
@@ -361,10 +361,10 @@ def shared_setup(
     Later tokens live 14 days again, so one refresh makes the account fresh. Everything runs
     on the system clock, like the child processes.
     """
-    from core.clock import SystemClock
-    from core.crypto import TokenCipher
-    from core.policy import RefreshPolicy
-    from core.store import TokenStore
+    from tokenbot.core.clock import SystemClock
+    from tokenbot.core.crypto import TokenCipher
+    from tokenbot.core.policy import RefreshPolicy
+    from tokenbot.core.store import TokenStore
 
     key_spec = TokenCipher.generate_key_spec("kshared")
     clock = SystemClock()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from emulator import EmulatorServer
+from tokenbot.emulator import EmulatorServer
 from tests.plugins.emulator import EmulatorHandle
 from tests.reliability.crowd import crowd_seed
 from tests.reliability.serve import Deployment

@@ -20,16 +20,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.models import Account
-from core.models import EventKind
-from core.models import TokenEvent
-from core.tokens import Identity
-from core.tokens import TokenSet
-from emulator.seed import DEFAULT_SEED
+from tokenbot.core.models import Account
+from tokenbot.core.models import EventKind
+from tokenbot.core.models import TokenEvent
+from tokenbot.core.tokens import Identity
+from tokenbot.core.tokens import TokenSet
+from tokenbot.emulator.seed import DEFAULT_SEED
 
 if TYPE_CHECKING:
-    from core.db import Database
-    from core.store import TokenStore
+    from tokenbot.core.db import Database
+    from tokenbot.core.store import TokenStore
     from tests.plugins.emulator import EmulatorHandle
 
 CROWD_SIZE = 1000

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from werkzeug.test import TestResponse
 
-from core.models import Account
-from core.rows import token_context
-from core.runtime import Runtime
+from tokenbot.core.models import Account
+from tokenbot.core.rows import token_context
+from tokenbot.core.runtime import Runtime
 
 # Short values would match by chance (a "0" in a page is not a leak); every real secret is long.
 MIN_SECRET_LENGTH = 16

@@ -26,10 +26,10 @@ from typing import Any
 import requests
 import yaml
 
-from core.config import load_settings
-from core.crypto import TokenCipher
-from core.runtime import Runtime
-from core.runtime import build_runtime
+from tokenbot.core.config import load_settings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.runtime import Runtime
+from tokenbot.core.runtime import build_runtime
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.ports import free_port
 from tests.plugins.tokens import wait_until

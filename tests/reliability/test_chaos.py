@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from core.clock import SystemClock
+from tokenbot.core.clock import SystemClock
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 from tests.reliability.crowd import answered_refreshes

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from core.clock import SystemClock
+from tokenbot.core.clock import SystemClock
 from tests.plugins.emulator import EmulatorHandle
 from tests.reliability.chat import ROOM
 from tests.reliability.chat import post_commands

@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from core.runtime import Runtime
+from tokenbot.core.runtime import Runtime
 from tests.plugins.panel import ADMIN_PASSWORD
 from tests.plugins.panel import ADMIN_USERNAME
 from tests.plugins.panel import PanelClient

@@ -26,8 +26,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from bot.service import Bot
-from bot.webhook import create_webhook_app
+from tokenbot.bot.service import Bot
+from tokenbot.bot.webhook import create_webhook_app
 from tests.plugins.bot import SECRET
 from tests.reliability.leaks import assert_clean
 

@@ -23,8 +23,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.clock import SystemClock
-from core.refresher import INTERRUPTED_REASON
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.refresher import INTERRUPTED_REASON
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 from tests.reliability.crowd import answered_refreshes

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.botstate import BotStateStore
-from core.clock import SystemClock
-from core.db import Database
-from core.db import upgrade
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.db import Database
+from tokenbot.core.db import upgrade
 
 WRITERS = 6
 ROUNDS = 30

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import pytest
 
-from core.botstate import BotStateStore
-from core.clock import SystemClock
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import SystemClock
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 from tests.reliability.chat import ROOM

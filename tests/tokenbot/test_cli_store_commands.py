@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from core.crypto import TokenCipher
-from core.runtime import build_runtime
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.runtime import build_runtime
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import connect_minted
 from tokenbot.cli import cli
@@ -44,7 +44,7 @@ def _run(env: dict[str, str], *args: str, input: str | None = None) -> tuple[int
 
 
 def _connect(emulator: EmulatorHandle, env: dict[str, str], email: str) -> int:
-    from core.config import load_settings
+    from tokenbot.core.config import load_settings
 
     runtime = build_runtime(load_settings(env["TOKENBOT_CONFIG"], env=env))
     try:

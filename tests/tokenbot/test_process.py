@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.config import Settings
-from core.config import load_settings
-from core.crypto import TokenCipher
-from core.runtime import Runtime
-from core.runtime import build_runtime
+from tokenbot.core.config import Settings
+from tokenbot.core.config import load_settings
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.runtime import Runtime
+from tokenbot.core.runtime import build_runtime
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.ports import free_port
 from tests.plugins.tokens import connect_minted

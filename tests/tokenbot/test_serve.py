@@ -12,7 +12,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from core.crypto import TokenCipher
+from tokenbot.core.crypto import TokenCipher
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.ports import free_port
 from tests.plugins.tokens import connect_minted
@@ -203,8 +203,8 @@ def test_serve_with_an_unreachable_database_is_one_line(
 def test_serve_refuses_keys_that_cannot_open_the_stored_tokens(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    from core.config import load_settings
-    from core.runtime import build_runtime
+    from tokenbot.core.config import load_settings
+    from tokenbot.core.runtime import build_runtime
 
     env = _env(tmp_path, emulator, GOOD.replace("PORT", str(free_port())))
     runtime = build_runtime(load_settings(env["TOKENBOT_CONFIG"], env=env))

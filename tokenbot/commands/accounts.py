@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from core.records import AccountView
+from tokenbot.core.records import AccountView
 from tokenbot.context import config_option
 from tokenbot.context import runtime_for
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from core.admins import AdminStore
-from core.errors import TokenbotError
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.errors import TokenbotError
 from tokenbot.context import config_option
 from tokenbot.context import fail
 from tokenbot.context import runtime_for

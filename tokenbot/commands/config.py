@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import yaml
 
-from core.config import load_settings
-from core.errors import ConfigError
+from tokenbot.core.config import load_settings
+from tokenbot.core.errors import ConfigError
 
 
 @click.group("config")

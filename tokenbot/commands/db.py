@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import upgrade
-from core.errors import TokenbotError
+from tokenbot.core.db import upgrade
+from tokenbot.core.errors import TokenbotError
 from tokenbot.context import config_option
 from tokenbot.context import database_error
 from tokenbot.context import fail

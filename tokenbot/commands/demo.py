@@ -11,10 +11,10 @@ from typing import Any
 import click
 import requests
 
-from core.admins import AdminStore
-from core.errors import TokenbotError
-from core.runtime import build_runtime
-from emulator import EmulatorServer
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.errors import TokenbotError
+from tokenbot.core.runtime import build_runtime
+from tokenbot.emulator import EmulatorServer
 from tokenbot.commands.serve import run_process
 from tokenbot.context import config_option
 from tokenbot.context import fail

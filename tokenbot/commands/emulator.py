@@ -9,9 +9,9 @@ from types import FrameType
 
 import click
 
-from emulator import SEED_CLIENT_ID
-from emulator import EmulatorServer
-from emulator import SeedError
+from tokenbot.emulator import SEED_CLIENT_ID
+from tokenbot.emulator import EmulatorServer
+from tokenbot.emulator import SeedError
 
 
 @click.command("emulator")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from core.crypto import TokenCipher
+from tokenbot.core.crypto import TokenCipher
 from tokenbot.context import config_option
 from tokenbot.context import runtime_for
 

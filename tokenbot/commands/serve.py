@@ -10,8 +10,8 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.errors import TokenbotError
-from core.logs import configure_logging
+from tokenbot.core.errors import TokenbotError
+from tokenbot.core.logs import configure_logging
 from tokenbot.context import config_option
 from tokenbot.context import database_error
 from tokenbot.context import fail
