@@ -13,14 +13,14 @@ from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from tokenbot.admin.auth_state import login_required
-from tokenbot.admin.context import panel
 from tokenbot.admin.dashboard import page_args
+from tokenbot.admin.panel import panel
+from tokenbot.admin.presenters import account_dict
+from tokenbot.admin.presenters import bot_card
+from tokenbot.admin.presenters import event_dict
+from tokenbot.admin.presenters import iso
+from tokenbot.admin.principal import login_required
 from tokenbot.admin.summary import account_summary
-from tokenbot.admin.views import account_dict
-from tokenbot.admin.views import bot_card
-from tokenbot.admin.views import event_dict
-from tokenbot.admin.views import iso
 
 __all__ = ["bp"]
 

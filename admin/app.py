@@ -18,26 +18,26 @@ from flask import Flask
 from flask import request
 from flask_wtf.csrf import CSRFProtect
 
+from tokenbot.admin import admin_login
 from tokenbot.admin import api
-from tokenbot.admin import auth
 from tokenbot.admin import connect
 from tokenbot.admin import dashboard
 from tokenbot.admin import errors
 from tokenbot.admin import health
-from tokenbot.admin.auth_state import load_admin
-from tokenbot.admin.context import EXTENSION_KEY
-from tokenbot.admin.context import Panel
-from tokenbot.admin.context import PanelConfig
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.admin.metrics import TokenSample
+from tokenbot.admin.panel import EXTENSION_KEY
+from tokenbot.admin.panel import Panel
+from tokenbot.admin.panel import PanelConfig
+from tokenbot.admin.presenters import duration_text
+from tokenbot.admin.presenters import iso
+from tokenbot.admin.presenters import token_samples
+from tokenbot.admin.presenters import utc_text
+from tokenbot.admin.principal import load_admin
 from tokenbot.admin.security import content_security_policy
 from tokenbot.admin.security import cookie_must_be_secure
 from tokenbot.admin.security import install_security_headers
 from tokenbot.admin.security import origin_of
-from tokenbot.admin.views import duration_text
-from tokenbot.admin.views import iso
-from tokenbot.admin.views import token_samples
-from tokenbot.admin.views import utc_text
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.refresher import RESULTS
@@ -161,7 +161,7 @@ def create_app(
             load_admin()
 
     app.register_blueprint(errors.bp)
-    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin_login.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

@@ -21,10 +21,10 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
-from tokenbot.admin.auth_state import browser_binding
-from tokenbot.admin.auth_state import current_admin
-from tokenbot.admin.auth_state import login_required
-from tokenbot.admin.context import panel
+from tokenbot.admin.panel import panel
+from tokenbot.admin.principal import browser_binding
+from tokenbot.admin.principal import current_admin
+from tokenbot.admin.principal import login_required
 from tokenbot.core.errors import LoginStateInvalid
 from tokenbot.core.errors import OAuthError
 from tokenbot.core.logs import fingerprint

@@ -20,15 +20,15 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from tokenbot.admin.auth_state import login_required
-from tokenbot.admin.context import panel
+from tokenbot.admin.panel import panel
+from tokenbot.admin.presenters import HEALTH_LABELS
+from tokenbot.admin.presenters import account_dict
+from tokenbot.admin.presenters import bot_card
+from tokenbot.admin.presenters import event_dict
+from tokenbot.admin.presenters import iso
+from tokenbot.admin.principal import login_required
 from tokenbot.admin.security import safe_next
 from tokenbot.admin.summary import account_summary
-from tokenbot.admin.views import HEALTH_LABELS
-from tokenbot.admin.views import account_dict
-from tokenbot.admin.views import bot_card
-from tokenbot.admin.views import event_dict
-from tokenbot.admin.views import iso
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import OAuthError
 from tokenbot.core.errors import StoreError

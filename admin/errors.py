@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from tokenbot.admin.auth_state import wants_json
+from tokenbot.admin.principal import wants_json
 from tokenbot.core.errors import AccountNotFound
 from tokenbot.core.errors import TokenbotError
 

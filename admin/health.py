@@ -10,8 +10,8 @@ from flask import Response
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from tokenbot.admin.context import panel
 from tokenbot.admin.metrics import CONTENT_TYPE
+from tokenbot.admin.panel import panel
 
 __all__ = ["bp"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tokenbot.bot.args import Arg
 from tokenbot.bot.client import WebexClient
-from tokenbot.bot.context import CommandContext
+from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.factory import create_bot
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics

@@ -21,7 +21,7 @@ from tokenbot.bot.args import Arg
 from tokenbot.bot.args import usage
 
 if TYPE_CHECKING:
-    from tokenbot.bot.context import CommandContext
+    from tokenbot.bot.command_context import CommandContext
 
 __all__ = ["Access", "AccessPolicy", "Command", "Handler", "Router"]
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from tokenbot.bot.args import parse_args
 from tokenbot.bot.client import WebexClient
-from tokenbot.bot.context import CommandContext
+from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics

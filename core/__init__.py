@@ -19,11 +19,11 @@ from tokenbot.core.refresher import RefreshOutcome
 from tokenbot.core.refresher import refresh_account
 from tokenbot.core.refresher import refresh_counters
 from tokenbot.core.scheduler import RefreshScheduler
-from tokenbot.core.service import TokenService
-from tokenbot.core.service import TokenUnavailable
 from tokenbot.core.store import TokenStore
 from tokenbot.core.sweep import SweepReport
 from tokenbot.core.sweep import sweep
+from tokenbot.core.token_service import TokenService
+from tokenbot.core.token_service import TokenUnavailable
 
 __all__: list[str] = [
     "AccessGrant",

@@ -26,6 +26,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from tokenbot.core.admin_login_throttle import LoginThrottle
+from tokenbot.core.admin_login_throttle import ThrottleLimit
+from tokenbot.core.admin_login_throttle import count_failure
+from tokenbot.core.admin_login_throttle import forget
+from tokenbot.core.admin_login_throttle import purge_throttles
+from tokenbot.core.admin_login_throttle import retry_after
+from tokenbot.core.admin_login_throttle import throttle_key
 from tokenbot.core.api_tokens import API_TOKEN_PREFIX
 from tokenbot.core.api_tokens import ApiToken
 from tokenbot.core.api_tokens import ApiTokenStore
@@ -34,13 +41,6 @@ from tokenbot.core.db import Database
 from tokenbot.core.errors import AdminError
 from tokenbot.core.errors import AdminExists
 from tokenbot.core.errors import WeakPassword
-from tokenbot.core.login_throttle import LoginThrottle
-from tokenbot.core.login_throttle import ThrottleLimit
-from tokenbot.core.login_throttle import count_failure
-from tokenbot.core.login_throttle import forget
-from tokenbot.core.login_throttle import purge_throttles
-from tokenbot.core.login_throttle import retry_after
-from tokenbot.core.login_throttle import throttle_key
 from tokenbot.core.models import Base
 
 __all__ = [

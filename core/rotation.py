@@ -22,11 +22,11 @@ from tokenbot.core.clock import Clock
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.db import Database
 from tokenbot.core.errors import CryptoError
-from tokenbot.core.logins import verifier_context
 from tokenbot.core.models import Account
 from tokenbot.core.models import EventKind
 from tokenbot.core.models import OAuthLogin
 from tokenbot.core.models import TokenEvent
+from tokenbot.core.oauth_logins import verifier_context
 from tokenbot.core.rows import token_context
 
 __all__ = ["rotate_keys", "verify_keys"]

@@ -24,10 +24,10 @@ from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.refresher import make_owner
 from tokenbot.core.rotation import verify_keys
-from tokenbot.core.service import TokenService
 from tokenbot.core.store import TokenStore
 from tokenbot.core.sweep import SweepReport
 from tokenbot.core.sweep import sweep
+from tokenbot.core.token_service import TokenService
 
 __all__ = ["Runtime", "build_runtime", "oauth_client_from", "policy_from"]
 

@@ -25,12 +25,12 @@ from tokenbot.core.db import Database
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import StoreError
 from tokenbot.core.leases import RefreshLeases
-from tokenbot.core.logins import LoginStore
 from tokenbot.core.logs import redact
 from tokenbot.core.models import Account
 from tokenbot.core.models import AccountStatus
 from tokenbot.core.models import EventKind
 from tokenbot.core.models import TokenEvent
+from tokenbot.core.oauth_logins import OAuthLoginStore
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.records import AccessGrant
 from tokenbot.core.records import AccountView
@@ -68,7 +68,7 @@ class TokenStore(RefreshLeases):
         owner: str | None = None,
     ) -> None:
         super().__init__(db, cipher, clock=clock, policy=policy, owner=owner)
-        self._logins = LoginStore(db, cipher, clock=clock)
+        self._logins = OAuthLoginStore(db, cipher, clock=clock)
 
     # --- connecting and reading -------------------------------------------------------------
 
@@ -322,13 +322,13 @@ class TokenStore(RefreshLeases):
     # --- logins and keys --------------------------------------------------------------------
 
     def begin_login(self, *, session_binding: str, verifier: str) -> str:
-        """Create a pending login and return its fresh `state` (see `LoginStore.begin`)."""
+        """Create a pending login and return its fresh `state` (see `OAuthLoginStore.begin`)."""
         return self._logins.begin(session_binding=session_binding, verifier=verifier)
 
     def consume_login(
         self, state: str, *, session_binding: str, max_age_seconds: float = 600
     ) -> str:
-        """Use up a pending login once and return its PKCE verifier (see `LoginStore.consume`).
+        """Use up a pending login once and return its PKCE verifier (see `OAuthLoginStore.consume`).
 
         Raises:
             LoginStateInvalid: missing, unknown, foreign, expired or replayed state.

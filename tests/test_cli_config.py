@@ -8,8 +8,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tokenbot.core.crypto import TokenCipher
 from tokenbot.cli import cli
+from tokenbot.core.crypto import TokenCipher
 
 KEY_SPEC = TokenCipher.generate_key_spec("main")
 SECRETS = {

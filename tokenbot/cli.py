@@ -6,7 +6,6 @@ import logging
 
 import click
 
-from tokenbot.core.logs import configure_logging
 from tokenbot.commands.accounts import accounts_group
 from tokenbot.commands.admin import admin_group
 from tokenbot.commands.api_token import api_token_group
@@ -16,6 +15,7 @@ from tokenbot.commands.demo import demo_command
 from tokenbot.commands.emulator import emulator_command
 from tokenbot.commands.keys import keys_group
 from tokenbot.commands.serve import serve_command
+from tokenbot.core.logs import configure_logging
 
 __all__ = ["cli", "main"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tokenbot.bot.context import CommandContext
+from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.router import Router
 
 __all__ = ["register"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tokenbot.bot.args import Arg
-from tokenbot.bot.context import CommandContext
+from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.router import Router
 
 __all__ = ["register"]

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from tokenbot.cli import cli
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.clock import SystemClock
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.db import Database
-from tokenbot.cli import cli
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 import requests
 from flask import Flask
 
-from tokenbot.admin import create_app
-from tokenbot.core.admins import AdminStore
 from tests.plugins.panel import CHEAP_HASHER
 from tests.plugins.panel import PanelClient
 from tests.plugins.panel import build_panel_runtime
 from tests.plugins.panel import connect_account
 from tests.plugins.panel import make_settings
+from tokenbot.admin import create_app
+from tokenbot.core.admins import AdminStore
 
 TOKEN_PATH = "/v1/access_token"
 

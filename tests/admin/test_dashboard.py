@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.plugins.panel import PanelClient
+from tests.plugins.panel import connect_account
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.tokens import Identity
 from tokenbot.core.tokens import TokenSet
-from tests.plugins.panel import PanelClient
-from tests.plugins.panel import connect_account
 
 
 def seed(store: Any, clock: Any, count: int, *, prefix: str = "user") -> list[int]:

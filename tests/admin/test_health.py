@@ -13,13 +13,13 @@ from prometheus_client import Counter
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 
+from tests.admin.test_dashboard import seed
+from tests.plugins.panel import PanelClient
+from tests.plugins.panel import connect_account
 from tokenbot.admin import PanelMetrics
 from tokenbot.admin import create_app
 from tokenbot.admin.summary import account_summary
 from tokenbot.core.db import Database
-from tests.admin.test_dashboard import seed
-from tests.plugins.panel import PanelClient
-from tests.plugins.panel import connect_account
 
 
 def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

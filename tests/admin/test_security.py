@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tokenbot.admin import create_app
-from tokenbot.core.errors import ConfigError
 from tests.plugins.panel import ADMIN_PASSWORD
 from tests.plugins.panel import PanelClient
 from tests.plugins.panel import connect_account
 from tests.plugins.panel import make_settings
+from tokenbot.admin import create_app
+from tokenbot.core.errors import ConfigError
 
 # Every state-changing route, reviewed: a new one must be added here on purpose.
 EXPECTED_POST_ENDPOINTS = {

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tokenbot.core.models import AccountStatus
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
+from tokenbot.core.models import AccountStatus
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tokenbot.bot.registration import ensure_webhook
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import SECRET
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
+from tokenbot.bot.registration import ensure_webhook
 
 
 @pytest.fixture

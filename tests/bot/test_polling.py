@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.plugins.bot import FakeClient
 from tokenbot.bot.message import Message
 from tokenbot.bot.polling import CallBudget
 from tokenbot.bot.polling import Poller
 from tokenbot.bot.service import Bot
 from tokenbot.core.errors import RateLimited
-from tests.plugins.bot import FakeClient
 
 ROOMS = [{"id": "ROOM-A", "title": "A"}, {"id": "ROOM-B", "title": "B"}]
 _ids = itertools.count(1)

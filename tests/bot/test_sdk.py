@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.plugins.bot import BotEnv
 from tokenbot.bot.sdk import SDK_ENV
 from tokenbot.bot.sdk import load_sdk
 from tokenbot.core.errors import ConfigError
-from tests.plugins.bot import BotEnv
 
 EXPECTED = os.environ.get(SDK_ENV) or "webexpythonsdk"
 CLASSES = {"webexpythonsdk": "WebexAPI", "webexteamssdk": "WebexTeamsAPI"}

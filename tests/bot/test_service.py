@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from tokenbot.bot.message import Message
-from tokenbot.bot.service import Bot
-from tokenbot.core.errors import NeedsReauth
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import OWNER_ID
 from tests.plugins.bot import FakeClient
+from tokenbot.bot.message import Message
+from tokenbot.bot.service import Bot
+from tokenbot.core.errors import NeedsReauth
 
 ROOM = "ROOM-TEAM"
 _ids = itertools.count(1)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tokenbot.bot.upkeep import Upkeep
 from tests.plugins.bot import BotEnv
+from tokenbot.bot.upkeep import Upkeep
 
 
 def _hooks(env: BotEnv) -> list[tuple[str, str]]:
@@ -57,9 +57,9 @@ def test_a_new_bot_identity_gets_its_own_webhook(bot_env_factory: Callable[..., 
     assert _hooks(env) == [("alice@example.com", env.webhook_url)]
 
     # The admin makes Bob the bot identity: the next round registers a webhook for him.
-    from tokenbot.core.clock import SystemClock
     from tests.plugins.bot import BOT_SCOPES
     from tests.plugins.tokens import connect_minted
+    from tokenbot.core.clock import SystemClock
 
     bob = connect_minted(
         env.store,

@@ -12,13 +12,13 @@ import pytest
 from flask.testing import FlaskClient
 
 import tokenbot.bot.webhook as webhook_module
+from tests.plugins.bot import SECRET
+from tests.plugins.bot import FakeClient
+from tests.plugins.tokens import wait_until
 from tokenbot.bot.message import Message
 from tokenbot.bot.service import Bot
 from tokenbot.bot.webhook import create_webhook_app
 from tokenbot.bot.webhook import verify_signature
-from tests.plugins.bot import SECRET
-from tests.plugins.bot import FakeClient
-from tests.plugins.tokens import wait_until
 
 PATH = "/webhooks/webex"
 

@@ -30,8 +30,8 @@ from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.refresher import make_owner
 from tokenbot.core.refresher import refresh_account
-from tokenbot.core.service import TokenService
 from tokenbot.core.store import TokenStore
+from tokenbot.core.token_service import TokenService
 
 
 def _wait_for(path: Path, timeout: float) -> None:

@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.tokens import SharedSetup
+from tests.plugins.tokens import token_calls
+from tests.plugins.tokens import wait_until
 from tokenbot.core.clock import SystemClock
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.models import Account
@@ -24,10 +28,6 @@ from tokenbot.core.refresher import INTERRUPTED_REASON
 from tokenbot.core.refresher import refresh_account
 from tokenbot.core.store import TokenStore
 from tokenbot.core.store import token_context
-from tests.plugins.emulator import EmulatorHandle
-from tests.plugins.tokens import SharedSetup
-from tests.plugins.tokens import token_calls
-from tests.plugins.tokens import wait_until
 
 LEASE = 1.0
 

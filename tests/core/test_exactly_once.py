@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokenbot.core.logs import fingerprint
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import SharedSetup
 from tests.plugins.tokens import token_calls
 from tests.plugins.tokens import wait_until
+from tokenbot.core.logs import fingerprint
 
 
 def test_two_processes_of_ten_threads_refresh_once(

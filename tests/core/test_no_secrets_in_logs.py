@@ -14,20 +14,20 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.tokens import Integration
+from tests.plugins.tokens import make_client
+from tests.plugins.tokens import run_code_flow
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.logs import configure_logging
 from tokenbot.core.logs import forget_secret
 from tokenbot.core.models import Account
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.refresher import refresh_account
-from tokenbot.core.service import TokenService
 from tokenbot.core.store import TokenStore
 from tokenbot.core.store import token_context
 from tokenbot.core.sweep import sweep
-from tests.plugins.emulator import EmulatorHandle
-from tests.plugins.tokens import Integration
-from tests.plugins.tokens import make_client
-from tests.plugins.tokens import run_code_flow
+from tokenbot.core.token_service import TokenService
 
 DAY = 86400
 

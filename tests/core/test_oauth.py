@@ -24,18 +24,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tokenbot.core.errors import FatalOAuthError
-from tokenbot.core.errors import OAuthAnswerLost
-from tokenbot.core.errors import OAuthError
-from tokenbot.core.errors import TransientOAuthError
-from tokenbot.core.oauth import WebexOAuthClient
-from tokenbot.core.oauth import parse_retry_after
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import Integration
 from tests.plugins.tokens import make_client
 from tests.plugins.tokens import run_code_flow
 from tests.plugins.tokens import settle_faults
 from tests.plugins.tokens import token_calls
+from tokenbot.core.errors import FatalOAuthError
+from tokenbot.core.errors import OAuthAnswerLost
+from tokenbot.core.errors import OAuthError
+from tokenbot.core.errors import TransientOAuthError
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.oauth import parse_retry_after
 
 CLIENT_ID = "Cstubclientid0001"
 CLIENT_SECRET = "stub-client-secret-value-0001"

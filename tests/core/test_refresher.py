@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.plugins.tokens import FakeOAuth
+from tests.plugins.tokens import connect_fake
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.db import Database
 from tokenbot.core.errors import FatalOAuthError
@@ -31,8 +33,6 @@ from tokenbot.core.refresher import refresh_counters
 from tokenbot.core.store import TokenStore
 from tokenbot.core.sweep import sweep
 from tokenbot.core.tokens import TokenSet
-from tests.plugins.tokens import FakeOAuth
-from tests.plugins.tokens import connect_fake
 
 OWNER = "test:owner"
 

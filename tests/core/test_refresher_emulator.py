@@ -11,6 +11,13 @@ from typing import Any
 
 import pytest
 
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.tokens import Integration
+from tests.plugins.tokens import connect
+from tests.plugins.tokens import make_client
+from tests.plugins.tokens import settle_faults
+from tests.plugins.tokens import token_calls
+from tests.plugins.tokens import wait_until
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.errors import FatalOAuthError
 from tokenbot.core.errors import NeedsReauth
@@ -23,13 +30,6 @@ from tokenbot.core.refresher import REAUTH_REASON
 from tokenbot.core.store import TokenStore
 from tokenbot.core.sweep import SweepReport
 from tokenbot.core.sweep import sweep
-from tests.plugins.emulator import EmulatorHandle
-from tests.plugins.tokens import Integration
-from tests.plugins.tokens import connect
-from tests.plugins.tokens import make_client
-from tests.plugins.tokens import settle_faults
-from tests.plugins.tokens import token_calls
-from tests.plugins.tokens import wait_until
 
 DAY = 86400
 

@@ -7,16 +7,16 @@ from datetime import timedelta
 
 import pytest
 
+from tests.plugins.tokens import FakeOAuth
+from tests.plugins.tokens import connect_fake
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.errors import FatalOAuthError
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import TransientOAuthError
 from tokenbot.core.policy import RefreshPolicy
-from tokenbot.core.service import TokenService
-from tokenbot.core.service import TokenUnavailable
 from tokenbot.core.store import TokenStore
-from tests.plugins.tokens import FakeOAuth
-from tests.plugins.tokens import connect_fake
+from tokenbot.core.token_service import TokenService
+from tokenbot.core.token_service import TokenUnavailable
 
 FIRST = "first-access-token-xxxxxxxx"
 

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.tokens import connect_minted
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.config import Settings
 from tokenbot.core.config import load_settings
@@ -14,8 +16,6 @@ from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.errors import LoginStateInvalid
 from tokenbot.core.runtime import build_runtime
 from tokenbot.core.runtime import policy_from
-from tests.plugins.emulator import EmulatorHandle
-from tests.plugins.tokens import connect_minted
 
 REDIRECT = "http://127.0.0.1:2000/oauth/callback"
 SCOPES = ["spark:people_read", "spark:messages_read"]

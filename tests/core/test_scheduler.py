@@ -11,9 +11,9 @@ import pytest
 from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.events import JobEvent
 
+from tests.plugins.tokens import wait_until
 from tokenbot.core.scheduler import JOB_ID
 from tokenbot.core.scheduler import RefreshScheduler
-from tests.plugins.tokens import wait_until
 
 
 def _scheduler_threads() -> list[threading.Thread]:

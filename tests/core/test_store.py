@@ -7,6 +7,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.core.factories import DAY
+from tests.core.factories import HOUR
+from tests.core.factories import identity
+from tests.core.factories import tokens
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.db import Database
 from tokenbot.core.errors import AccountNotFound
@@ -18,10 +22,6 @@ from tokenbot.core.models import Account
 from tokenbot.core.models import AccountStatus
 from tokenbot.core.models import EventKind
 from tokenbot.core.store import TokenStore
-from tests.core.factories import DAY
-from tests.core.factories import HOUR
-from tests.core.factories import identity
-from tests.core.factories import tokens
 
 
 def _kinds(store: TokenStore, account_id: int) -> list[EventKind]:

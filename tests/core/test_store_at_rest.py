@@ -10,6 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests.core.factories import canary
+from tests.core.factories import identity
+from tests.core.factories import tokens
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.db import Database
@@ -19,9 +22,6 @@ from tokenbot.core.models import EventKind
 from tokenbot.core.models import OAuthLogin
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.store import TokenStore
-from tests.core.factories import canary
-from tests.core.factories import identity
-from tests.core.factories import tokens
 
 
 def _forms(secret: str) -> list[bytes]:

@@ -6,13 +6,13 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from tests.core.factories import identity
+from tests.core.factories import tokens
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.errors import StaleWrite
 from tokenbot.core.models import EventKind
 from tokenbot.core.records import Claim
 from tokenbot.core.store import TokenStore
-from tests.core.factories import identity
-from tests.core.factories import tokens
 
 T = TypeVar("T")
 

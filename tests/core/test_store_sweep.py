@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from tokenbot.core.clock import FrozenClock
-from tokenbot.core.db import Database
-from tokenbot.core.store import TokenStore
 from tests.core.factories import HOUR
 from tests.core.factories import identity
 from tests.core.factories import tokens
+from tokenbot.core.clock import FrozenClock
+from tokenbot.core.db import Database
+from tokenbot.core.store import TokenStore
 
 ACCOUNTS = 100_000
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from tests.plugins.tokens import connect_fake
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.errors import CryptoError
 from tokenbot.core.models import Account
 from tokenbot.core.rotation import verify_keys
 from tokenbot.core.store import TokenStore
-from tests.plugins.tokens import connect_fake
 
 
 def test_one_damaged_row_does_not_fail_the_check_but_a_wrong_key_does(

@@ -22,14 +22,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.serving import make_server
 
-from tokenbot.core.admins import AdminStore
-from tokenbot.core.clock import SystemClock
-from tokenbot.core.runtime import build_runtime
 from tests.plugins.panel import ADMIN_PASSWORD
 from tests.plugins.panel import ADMIN_USERNAME
 from tests.plugins.panel import CHEAP_HASHER
 from tests.plugins.panel import PANEL_SCOPES
 from tests.plugins.panel import make_settings
+from tokenbot.core.admins import AdminStore
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.runtime import build_runtime
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

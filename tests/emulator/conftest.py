@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from webexpythonsdk import WebexAPI
 
-from tokenbot.emulator import SEED_CLIENT_ID
 from tests.plugins.emulator import EmulatorHandle
+from tokenbot.emulator import SEED_CLIENT_ID
 
 ALL_SCOPES = [
     "spark:kms",

@@ -12,8 +12,8 @@ import requests
 from webexpythonsdk import WebexAPI
 from webexpythonsdk.exceptions import RateLimitWarning
 
-from tokenbot.emulator import SEED_CLIENT_ID
 from tests.plugins.emulator import EmulatorHandle
+from tokenbot.emulator import SEED_CLIENT_ID
 
 
 def _bearer(emu: EmulatorHandle, email: str = "alice@example.com") -> dict[str, str]:

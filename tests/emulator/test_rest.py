@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tests.plugins.emulator import EmulatorHandle
 from tokenbot.emulator import SEED_CLIENT_ID
 from tokenbot.emulator import EmulatorServer
 from tokenbot.emulator import SeedError
-from tests.plugins.emulator import EmulatorHandle
 
 SDK_JSON = "application/json;charset=utf-8"
 

@@ -321,8 +321,8 @@ class BotEnv:
 
     def connect_alice(self) -> None:
         """(Re)connect alice with a freshly minted grant and make her the bot identity."""
-        from tokenbot.core.clock import SystemClock
         from tests.plugins.tokens import connect_minted
+        from tokenbot.core.clock import SystemClock
 
         account = connect_minted(
             self.store,
@@ -343,16 +343,16 @@ def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., Bo
     """Start bots on the emulator: `bot_env_factory("webhook"|"polling", **option_overrides)`."""
     from werkzeug.serving import make_server
 
+    from tests.plugins.tokens import REDIRECT_URI
+    from tests.plugins.tokens import Integration
+    from tests.plugins.tokens import make_client
     from tokenbot.bot.factory import create_bot
     from tokenbot.bot.webhook import create_webhook_app
     from tokenbot.core.clock import SystemClock
     from tokenbot.core.crypto import TokenCipher
     from tokenbot.core.policy import RefreshPolicy
-    from tokenbot.core.service import TokenService
     from tokenbot.core.store import TokenStore
-    from tests.plugins.tokens import REDIRECT_URI
-    from tests.plugins.tokens import Integration
-    from tests.plugins.tokens import make_client
+    from tokenbot.core.token_service import TokenService
 
     upgrade(sqlite_url)
     cleanups: list[Callable[[], None]] = []

@@ -35,10 +35,10 @@ from tokenbot.core.tokens import Identity
 from tokenbot.core.tokens import TokenSet
 
 if TYPE_CHECKING:
+    from tests.plugins.emulator import EmulatorHandle
     from tokenbot.core.oauth import WebexOAuthClient
     from tokenbot.core.records import AccountView
     from tokenbot.core.store import TokenStore
-    from tests.plugins.emulator import EmulatorHandle
 
 T = TypeVar("T")
 

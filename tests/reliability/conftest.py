@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from tokenbot.emulator import EmulatorServer
 from tests.plugins.emulator import EmulatorHandle
 from tests.reliability.crowd import crowd_seed
 from tests.reliability.serve import Deployment
 from tests.reliability.serve import new_deployment
+from tokenbot.emulator import EmulatorServer
 
 
 @pytest.fixture(scope="session")

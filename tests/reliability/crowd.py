@@ -28,9 +28,9 @@ from tokenbot.core.tokens import TokenSet
 from tokenbot.emulator.seed import DEFAULT_SEED
 
 if TYPE_CHECKING:
+    from tests.plugins.emulator import EmulatorHandle
     from tokenbot.core.db import Database
     from tokenbot.core.store import TokenStore
-    from tests.plugins.emulator import EmulatorHandle
 
 CROWD_SIZE = 1000
 # Shorter than refresh.margin_seconds (900): a token minted with it is due the moment it is

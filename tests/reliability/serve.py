@@ -26,13 +26,13 @@ from typing import Any
 import requests
 import yaml
 
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.ports import free_port
+from tests.plugins.tokens import wait_until
 from tokenbot.core.config import load_settings
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
-from tests.plugins.emulator import EmulatorHandle
-from tests.plugins.ports import free_port
-from tests.plugins.tokens import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIRECT_URI = "http://127.0.0.1:2000/oauth/callback"

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from tokenbot.core.clock import SystemClock
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 from tests.reliability.crowd import answered_refreshes
@@ -31,6 +30,7 @@ from tests.reliability.crowd import connect_due
 from tests.reliability.crowd import crowd_emails
 from tests.reliability.crowd import ledger
 from tests.reliability.serve import Deployment
+from tokenbot.core.clock import SystemClock
 
 # Accounts refreshed under chaos: the short form runs in `make test`, the long one in `make soak`.
 SIZES = [

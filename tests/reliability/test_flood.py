@@ -23,7 +23,6 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tokenbot.core.clock import SystemClock
 from tests.plugins.emulator import EmulatorHandle
 from tests.reliability.chat import ROOM
 from tests.reliability.chat import post_commands
@@ -38,6 +37,7 @@ from tests.reliability.deliveries import forge
 from tests.reliability.deliveries import send_all
 from tests.reliability.deliveries import sign
 from tests.reliability.serve import Deployment
+from tokenbot.core.clock import SystemClock
 
 # Deliveries sent: the short form runs in `make test`, the long one in `make soak`.
 SIZES = [

@@ -24,7 +24,6 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from tokenbot.core.runtime import Runtime
 from tests.plugins.panel import ADMIN_PASSWORD
 from tests.plugins.panel import ADMIN_USERNAME
 from tests.plugins.panel import PanelClient
@@ -32,6 +31,7 @@ from tests.plugins.panel import connect_account
 from tests.reliability.leaks import assert_clean
 from tests.reliability.leaks import key_material
 from tests.reliability.leaks import stored_tokens
+from tokenbot.core.runtime import Runtime
 
 # Examples per form test: the short form runs in `make test`, the long one in `make soak`.
 SIZES = [

@@ -26,10 +26,10 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from tokenbot.bot.service import Bot
-from tokenbot.bot.webhook import create_webhook_app
 from tests.plugins.bot import SECRET
 from tests.reliability.leaks import assert_clean
+from tokenbot.bot.service import Bot
+from tokenbot.bot.webhook import create_webhook_app
 
 # Examples per run: the short form runs in `make test`, the long one in `make soak`.
 SIZES = [

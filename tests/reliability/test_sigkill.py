@@ -23,8 +23,6 @@ from datetime import timedelta
 
 import pytest
 
-from tokenbot.core.clock import SystemClock
-from tokenbot.core.refresher import INTERRUPTED_REASON
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 from tests.reliability.crowd import answered_refreshes
@@ -32,6 +30,8 @@ from tests.reliability.crowd import connect_due
 from tests.reliability.crowd import crowd_emails
 from tests.reliability.crowd import ledger
 from tests.reliability.serve import Deployment
+from tokenbot.core.clock import SystemClock
+from tokenbot.core.refresher import INTERRUPTED_REASON
 
 # Accounts in the storm: the short form runs in `make test`, the long ones in `make soak`.
 # Rotation on runs under soak only: each run waits out a lease, and `make test` has a budget.

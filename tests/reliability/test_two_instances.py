@@ -17,8 +17,6 @@ from collections.abc import Callable
 
 import pytest
 
-from tokenbot.core.botstate import BotStateStore
-from tokenbot.core.clock import SystemClock
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 from tests.reliability.chat import ROOM
@@ -35,6 +33,8 @@ from tests.reliability.deliveries import envelope
 from tests.reliability.deliveries import send_all
 from tests.reliability.deliveries import sign
 from tests.reliability.serve import Deployment
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import SystemClock
 
 # Due accounts (commands: twice as many). Short form in `make test`, long one in `make soak`.
 SIZES = [

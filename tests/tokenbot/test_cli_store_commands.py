@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from tokenbot.core.crypto import TokenCipher
-from tokenbot.core.runtime import build_runtime
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import connect_minted
 from tokenbot.cli import cli
+from tokenbot.core.crypto import TokenCipher
+from tokenbot.core.runtime import build_runtime
 
 SCOPES = ["spark:people_read", "spark:messages_read"]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.plugins.emulator import EmulatorHandle
+from tests.plugins.ports import free_port
+from tests.plugins.tokens import connect_minted
+from tests.plugins.tokens import wait_until
 from tokenbot.core.config import Settings
 from tokenbot.core.config import load_settings
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
-from tests.plugins.emulator import EmulatorHandle
-from tests.plugins.ports import free_port
-from tests.plugins.tokens import connect_minted
-from tests.plugins.tokens import wait_until
 from tokenbot.process import TokenbotProcess
 
 SCOPES = ["spark:people_read", "spark:rooms_read", "spark:messages_read", "spark:messages_write"]

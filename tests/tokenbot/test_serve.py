@@ -12,11 +12,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tokenbot.core.crypto import TokenCipher
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.ports import free_port
 from tests.plugins.tokens import connect_minted
 from tests.plugins.tokens import wait_until
+from tokenbot.core.crypto import TokenCipher
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
+from tokenbot.command_runtime import config_option
+from tokenbot.command_runtime import fail
+from tokenbot.command_runtime import runtime_for
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.errors import TokenbotError
-from tokenbot.context import config_option
-from tokenbot.context import fail
-from tokenbot.context import runtime_for
 
 
 @click.group("api-token")

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from tokenbot.command_runtime import config_option
+from tokenbot.command_runtime import database_error
+from tokenbot.command_runtime import fail
+from tokenbot.command_runtime import settings_or_exit
 from tokenbot.core.db import upgrade
 from tokenbot.core.errors import TokenbotError
-from tokenbot.context import config_option
-from tokenbot.context import database_error
-from tokenbot.context import fail
-from tokenbot.context import settings_or_exit
 
 
 @click.group("db")

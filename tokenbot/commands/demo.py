@@ -11,14 +11,14 @@ from typing import Any
 import click
 import requests
 
+from tokenbot.command_runtime import config_option
+from tokenbot.command_runtime import fail
+from tokenbot.command_runtime import settings_or_exit
+from tokenbot.commands.serve import run_process
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.errors import TokenbotError
 from tokenbot.core.runtime import build_runtime
 from tokenbot.emulator import EmulatorServer
-from tokenbot.commands.serve import run_process
-from tokenbot.context import config_option
-from tokenbot.context import fail
-from tokenbot.context import settings_or_exit
 from tokenbot.process import TokenbotProcess
 
 # A short token life makes the refresher visible: the countdown runs out in minutes, and the

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from tokenbot.command_runtime import config_option
+from tokenbot.command_runtime import runtime_for
 from tokenbot.core.crypto import TokenCipher
-from tokenbot.context import config_option
-from tokenbot.context import runtime_for
 
 
 @click.group("keys")

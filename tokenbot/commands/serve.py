@@ -10,12 +10,12 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from tokenbot.command_runtime import config_option
+from tokenbot.command_runtime import database_error
+from tokenbot.command_runtime import fail
+from tokenbot.command_runtime import settings_or_exit
 from tokenbot.core.errors import TokenbotError
 from tokenbot.core.logs import configure_logging
-from tokenbot.context import config_option
-from tokenbot.context import database_error
-from tokenbot.context import fail
-from tokenbot.context import settings_or_exit
 from tokenbot.process import ROLES
 from tokenbot.process import TokenbotProcess
 from tokenbot.process import parse_roles

@@ -22,7 +22,7 @@ from flask import request
 from flask import session
 from flask import url_for
 
-from tokenbot.admin.context import panel
+from tokenbot.admin.panel import panel
 from tokenbot.core.admins import AdminPrincipal
 
 __all__ = [

@@ -17,10 +17,10 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
-from tokenbot.admin.auth_state import current_admin
-from tokenbot.admin.auth_state import log_in
-from tokenbot.admin.auth_state import log_out
-from tokenbot.admin.context import panel
+from tokenbot.admin.panel import panel
+from tokenbot.admin.principal import current_admin
+from tokenbot.admin.principal import log_in
+from tokenbot.admin.principal import log_out
 from tokenbot.admin.security import safe_next
 
 __all__ = ["LoginForm", "bp"]

@@ -24,7 +24,7 @@ from tokenbot.core.db import Database
 from tokenbot.core.errors import LoginStateInvalid
 from tokenbot.core.models import OAuthLogin
 
-__all__ = ["LoginStore", "state_hash", "verifier_context"]
+__all__ = ["OAuthLoginStore", "state_hash", "verifier_context"]
 
 STATE_BYTES = 32
 
@@ -39,7 +39,7 @@ def verifier_context(hashed_state: str) -> str:
     return f"oauth_logins/{hashed_state}/verifier"
 
 
-class LoginStore:
+class OAuthLoginStore:
     """Create and consume pending OAuth logins."""
 
     def __init__(self, db: Database, cipher: TokenCipher, *, clock: Clock) -> None:
