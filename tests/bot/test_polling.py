@@ -10,7 +10,6 @@ import pytest
 from tests.plugins.bot import FakeClient
 from tokenbot.bot.message import Message
 from tokenbot.bot.polling import CallBudget
-from tokenbot.bot.polling import Poller
 from tokenbot.bot.service import Bot
 from tokenbot.core.errors import RateLimited
 
@@ -40,7 +39,7 @@ def test_first_round_does_not_replay_history_later_rounds_answer_in_order(
     polling_bot: Bot, fake_client: FakeClient
 ) -> None:
     say(fake_client, "ROOM-A", "/echo old")
-    poller = Poller(polling_bot)
+    poller = polling_bot.build_poller()
     assert poller.poll_once().skipped == "bootstrap"
     for text in ("/echo one", "/echo two", "/echo three"):
         say(fake_client, "ROOM-A", text)
@@ -58,23 +57,23 @@ def test_first_round_does_not_replay_history_later_rounds_answer_in_order(
 def test_a_restart_neither_misses_nor_repeats(
     make_bot: Callable[..., Bot], polling_bot: Bot, fake_client: FakeClient
 ) -> None:
-    Poller(polling_bot).poll_once()
+    polling_bot.build_poller().poll_once()
     say(fake_client, "ROOM-B", "/echo before")
-    Poller(polling_bot).poll_once()
+    polling_bot.build_poller().poll_once()
     assert polling_bot.pool.wait_idle(10)
     polling_bot.stop()
     say(fake_client, "ROOM-B", "/echo while down")
     restarted = make_bot(intake="polling", start=True)  # same database, new process
-    Poller(restarted).poll_once()
+    restarted.build_poller().poll_once()
     assert restarted.pool.wait_idle(10)
-    Poller(restarted).poll_once()
+    restarted.build_poller().poll_once()
     assert restarted.pool.wait_idle(10)
     assert [m.markdown for m in fake_client.replies_to("ROOM-B")] == ["before", "while down"]
 
 
 def test_429_pauses_polling_for_retry_after(polling_bot: Bot, fake_client: FakeClient) -> None:
     now = [100.0]
-    poller = Poller(polling_bot, monotonic=lambda: now[0])
+    poller = polling_bot.build_poller(monotonic=lambda: now[0])
     poller.poll_once()
 
     def limited(**_: object) -> list[dict[str, object]]:
@@ -105,7 +104,7 @@ def test_polling_stops_a_round_when_the_budget_is_spent(
 ) -> None:
     fake_client.rooms = [dict(room) for room in ROOMS]
     bot = make_bot(intake="polling", start=True, poll_api_budget_per_minute=2)
-    poller = Poller(bot)
+    poller = bot.build_poller()
     poller.poll_once()  # one call: rooms
     say(fake_client, "ROOM-A", "/ping")
     say(fake_client, "ROOM-B", "/ping")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.plugins.bot import BotEnv
-from tokenbot.bot.upkeep import Upkeep
 
 
 def _hooks(env: BotEnv) -> list[tuple[str, str]]:
@@ -28,7 +27,7 @@ def test_webhook_registered_after_the_first_connect_and_commands_answered(
     env.store.disconnect(env.account_id)
     env.bot.identity.invalidate()
     env.bot.state.set_values({"webhook_registered": False, "webhook_id": None})
-    upkeep = Upkeep(env.bot)
+    upkeep = env.bot.build_upkeep()
 
     upkeep.run_once()
     assert _hooks(env) == []
@@ -52,7 +51,7 @@ def test_webhook_registered_after_the_first_connect_and_commands_answered(
 
 def test_a_new_bot_identity_gets_its_own_webhook(bot_env_factory: Callable[..., BotEnv]) -> None:
     env = bot_env_factory("webhook")
-    upkeep = Upkeep(env.bot)
+    upkeep = env.bot.build_upkeep()
     upkeep.run_once()
     assert _hooks(env) == [("alice@example.com", env.webhook_url)]
 
