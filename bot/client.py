@@ -23,6 +23,7 @@ import requests
 
 from tokenbot.bot.message import Message
 from tokenbot.bot.sdk import Sdk
+from tokenbot.bot.sdk import WebexApi
 from tokenbot.bot.sdk import load_sdk
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.errors import RateLimited
@@ -85,10 +86,10 @@ class WebexClient:
         self._sleep = sleep
         self._on_request = on_request
         self._lock = threading.Lock()
-        self._api: Any = None
+        self._api: WebexApi | None = None
         self._api_token: str | None = None
 
-    def call(self, operation: Callable[[Any], T], *, wait_on_rate_limit: bool = True) -> T:
+    def call(self, operation: Callable[[WebexApi], T], *, wait_on_rate_limit: bool = True) -> T:
         """Run `operation(api)` on the current token; retry once after a 401.
 
         Raises:
@@ -161,7 +162,7 @@ class WebexClient:
         """
         size = max(1, min(page or limit, 100))
 
-        def fetch(api: Any) -> list[Message]:
+        def fetch(api: WebexApi) -> list[Message]:
             found: list[Message] = []
             for item in api.messages.list(roomId=room_id, max=size):
                 message = Message.from_json(item.json_data)
@@ -225,7 +226,7 @@ class WebexClient:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _api_for(self, token: str) -> Any:
+    def _api_for(self, token: str) -> WebexApi:
         with self._lock:
             if self._api is None or token != self._api_token:
                 self._api = self.sdk.build(
@@ -235,7 +236,7 @@ class WebexClient:
                 self._count_requests(self._api)
             return self._api
 
-    def _count_requests(self, api: Any) -> None:
+    def _count_requests(self, api: WebexApi) -> None:
         if self._on_request is None:
             return
         session = getattr(getattr(api, "_session", None), "_req_session", None)

@@ -111,6 +111,7 @@ class TokenbotProcess:
         self.scheduler: RefreshScheduler | None = None
         self.bot: Bot | None = None
         self.metrics = PanelMetrics()
+        # Any: waitress's stubs leave out `effective_port` and type `trigger` as an int.
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
         self._stop_requested = threading.Event()
@@ -146,7 +147,7 @@ class TokenbotProcess:
         log.info("tokenbot started: roles %s", ",".join(sorted(self.roles)))
 
     def _start_web(self, runtime: Runtime) -> None:
-        from waitress import create_server
+        from waitress.server import create_server
 
         scheduler = self.scheduler
         panel = create_app(
