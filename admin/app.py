@@ -39,9 +39,11 @@ from tokenbot.admin.security import cookie_must_be_secure
 from tokenbot.admin.security import install_security_headers
 from tokenbot.admin.security import origin_of
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.config import Settings
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.refresher import RESULTS
 from tokenbot.core.refresher import refresh_counters
+from tokenbot.core.runtime import Runtime
 
 __all__ = ["create_app", "panel_config"]
 
@@ -50,15 +52,8 @@ MIN_SECRET_KEY_LENGTH = 32
 _NO_SESSION_ENDPOINTS = {"static", "health.healthz", "health.readyz", "health.metrics"}
 
 
-def _reveal(value: Any) -> str:
-    if value is None:
-        return ""
-    reveal = getattr(value, "reveal", None)
-    return str(reveal() if callable(reveal) else value)
-
-
-def panel_config(settings: Any) -> PanelConfig:
-    """Take what the panel needs from `settings` (core.config.Settings)."""
+def panel_config(settings: Settings) -> PanelConfig:
+    """Take what the panel needs from `settings`."""
     panel_settings = settings.panel
     public_url = panel_settings.public_url or f"http://{panel_settings.host}:{panel_settings.port}"
     redirect_uri = settings.webex.redirect_uri
@@ -74,8 +69,8 @@ def panel_config(settings: Any) -> PanelConfig:
 
 
 def create_app(
-    settings: Any,
-    runtime: Any,
+    settings: Settings,
+    runtime: Runtime,
     *,
     scheduler_alive: Callable[[], bool] | None = None,
     bot_status: Callable[[], Mapping[str, Any]] | None = None,
@@ -86,9 +81,9 @@ def create_app(
     """Build the admin panel around an existing runtime.
 
     Args:
-        settings: The loaded `core.config.Settings`.
-        runtime: The `core.runtime.Runtime` (database, store, oauth client, token service,
-            clock); the app only uses it, it never opens or closes it.
+        settings: The loaded settings.
+        runtime: The runtime (database, store, oauth client, token service, clock); the app
+            only uses it, it never opens or closes it.
         scheduler_alive: Tells `/readyz` whether the refresh scheduler runs; None when this
             process runs no scheduler (then readiness depends on the database only).
         bot_status: Returns the bot card's facts (keys: intake_mode, webhook_registered,
@@ -101,7 +96,7 @@ def create_app(
         ConfigError: the secret key is missing or shorter than 32 characters.
     """
     config = panel_config(settings)
-    key = secret_key if secret_key is not None else _secret_key_of(settings)
+    key = secret_key if secret_key is not None else settings.panel.secret_key.reveal()
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(
             "TOKENBOT_SECRET_KEY",
@@ -175,13 +170,3 @@ def create_app(
         return {"server_now": iso(runtime.clock.now())}
 
     return app
-
-
-def _secret_key_of(settings: Any) -> str:
-    for holder in (settings, getattr(settings, "panel", None), getattr(settings, "security", None)):
-        if holder is None:
-            continue
-        value = getattr(holder, "secret_key", None)
-        if value is not None:
-            return _reveal(value)
-    return ""

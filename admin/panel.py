@@ -12,6 +12,11 @@ from flask import current_app
 
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.runtime import Runtime
+from tokenbot.core.store import TokenStore
+from tokenbot.core.token_service import TokenService
 
 __all__ = ["EXTENSION_KEY", "Panel", "PanelConfig", "panel"]
 
@@ -39,7 +44,7 @@ class Panel:
     """The runtime's parts the views use; one per app, kept in ``app.extensions``."""
 
     config: PanelConfig
-    runtime: Any
+    runtime: Runtime
     admins: AdminStore
     metrics: PanelMetrics
     scheduler_alive: Callable[[], bool] | None
@@ -66,26 +71,33 @@ class Panel:
             return False
 
     @property
-    def store(self) -> Any:
-        """The token store (core.store.TokenStore)."""
+    def store(self) -> TokenStore:
+        """The token store."""
         return self.runtime.store
 
     @property
-    def oauth(self) -> Any:
-        """The Webex OAuth client (core.oauth.WebexOAuthClient)."""
+    def oauth(self) -> WebexOAuthClient:
+        """The Webex OAuth client."""
         return self.runtime.oauth
 
     @property
-    def tokens(self) -> Any:
-        """The token service (core.service.TokenService)."""
+    def tokens(self) -> TokenService:
+        """The token service."""
         return self.runtime.tokens
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         """The runtime's clock."""
         return self.runtime.clock
 
 
 def panel() -> Panel:
-    """Return the `Panel` of the current app."""
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    """Return the `Panel` of the current app.
+
+    Raises:
+        RuntimeError: The app was not built by `admin.create_app`.
+    """
+    the_panel = current_app.extensions.get(EXTENSION_KEY)
+    if not isinstance(the_panel, Panel):
+        raise RuntimeError("this Flask app has no tokenbot panel: build it with create_app")
+    return the_panel

@@ -13,6 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from tokenbot.admin.metrics import TokenSample
+from tokenbot.core.clock import Clock
+from tokenbot.core.records import AccountView
+from tokenbot.core.records import EventView
+from tokenbot.core.store import TokenStore
 
 __all__ = [
     "HEALTH_LABELS",
@@ -56,8 +60,8 @@ def _token(
     return {"expires_at": iso(expires_at), "seconds_left": int(left), "fraction_left": fraction}
 
 
-def account_dict(view: Any, now: datetime) -> dict[str, Any]:
-    """Describe an account (core.records.AccountView) for a page or the JSON API."""
+def account_dict(view: AccountView, now: datetime) -> dict[str, Any]:
+    """Describe an account for a page or the JSON API."""
     health = view.health(now)
     started = view.obtained_at or view.last_refreshed_at or view.created_at
     return {
@@ -67,7 +71,7 @@ def account_dict(view: Any, now: datetime) -> dict[str, Any]:
         "display_name": view.display_name,
         "org_id": view.org_id,
         "scopes": list(view.scopes),
-        "status": str(getattr(view.status, "value", view.status)),
+        "status": view.status.value,
         "health": health,
         "health_label": HEALTH_LABELS.get(health, health),
         "is_bot_identity": bool(view.is_bot_identity),
@@ -86,18 +90,20 @@ def account_dict(view: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def event_dict(view: Any) -> dict[str, Any]:
-    """Describe one history entry (core.records.EventView)."""
+def event_dict(view: EventView) -> dict[str, Any]:
+    """Describe one history entry."""
     return {
         "id": view.id,
-        "kind": str(getattr(view.kind, "value", view.kind)),
+        "kind": view.kind.value,
         "at": iso(view.at),
         "duration_ms": view.duration_ms,
         "detail": view.detail,
     }
 
 
-def bot_card(status: Mapping[str, Any] | None, identity: Any, now: datetime) -> dict[str, Any]:
+def bot_card(
+    status: Mapping[str, Any] | None, identity: AccountView | None, now: datetime
+) -> dict[str, Any]:
     """Describe the bot for its card: what `bot_status()` said, plus the bot identity."""
     facts = dict(status or {})
     last_event = facts.get("last_event_at")
@@ -122,7 +128,7 @@ def bot_card(status: Mapping[str, Any] | None, identity: Any, now: datetime) -> 
     }
 
 
-def token_samples(store: Any, clock: Any) -> Iterator[TokenSample]:
+def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:
     """Yield every account's seconds left, a page at a time (for the metrics scrape)."""
     now = clock.now()
     total = store.count_accounts(search=None)

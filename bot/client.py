@@ -38,13 +38,13 @@ _MAX_ATTEMPTS = 8
 
 
 class TokenSource(Protocol):
-    """The part of `core.service.TokenService` the client needs."""
+    """The part of `core.token_service.TokenService` the client needs."""
 
-    def access_token(self, account_id: Any) -> str:
+    def access_token(self, account_id: int) -> str:
         """Return a valid access token for the account (refreshing inline if due)."""
         ...
 
-    def after_401(self, account_id: Any, seen_token: str) -> str:
+    def after_401(self, account_id: int, seen_token: str) -> str:
         """Return a token to retry with after `seen_token` got a 401 (one refresh at most)."""
         ...
 
@@ -67,7 +67,7 @@ class WebexClient:
         self,
         *,
         tokens: TokenSource,
-        account_id: Callable[[], Any],
+        account_id: Callable[[], int],
         base_url: str,
         sdk: Sdk | None = None,
         timeout: float = 30.0,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from tokenbot.command_runtime import config_option
 from tokenbot.command_runtime import runtime_for
-from tokenbot.core.records import AccountView
 
 
 @click.group("accounts")
@@ -16,8 +16,7 @@ def accounts_group() -> None:
     """List, refresh and disconnect connected Webex accounts."""
 
 
-def _when(view: AccountView, name: str) -> str:
-    moment = getattr(view, name)
+def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
@@ -39,7 +38,7 @@ def list_command(config_path: Path | None, search: str | None) -> None:
         bot = "  (bot identity)" if view.is_bot_identity else ""
         click.echo(
             f"{view.id:>5}  {view.health(now):<13} {view.email[:32]:<32} "
-            f"{_when(view, 'access_expires_at'):<21} {_when(view, 'next_refresh_at'):<21}{bot}"
+            f"{_when(view.access_expires_at):<21} {_when(view.next_refresh_at):<21}{bot}"
         )
 
 
