@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from tokenbot.admin import health
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.admin.metrics import TokenSample
 from tokenbot.admin.panel import EXTENSION_KEY
+from tokenbot.admin.panel import BotFacts
 from tokenbot.admin.panel import Panel
 from tokenbot.admin.panel import PanelConfig
 from tokenbot.admin.presenters import duration_text
@@ -73,7 +73,7 @@ def create_app(
     runtime: Runtime,
     *,
     scheduler_alive: Callable[[], bool] | None = None,
-    bot_status: Callable[[], Mapping[str, Any]] | None = None,
+    bot_status: Callable[[], BotFacts] | None = None,
     metrics: PanelMetrics | None = None,
     admins: AdminStore | None = None,
     secret_key: str | None = None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 from flask import current_app
 
@@ -18,7 +18,7 @@ from tokenbot.core.runtime import Runtime
 from tokenbot.core.store import TokenStore
 from tokenbot.core.token_service import TokenService
 
-__all__ = ["EXTENSION_KEY", "Panel", "PanelConfig", "panel"]
+__all__ = ["EXTENSION_KEY", "BotFacts", "Panel", "PanelConfig", "panel"]
 
 EXTENSION_KEY = "tokenbot"
 log = logging.getLogger(__name__)
@@ -39,6 +39,21 @@ class PanelConfig:
     poll_seconds: int = 5
 
 
+class BotFacts(TypedDict, total=False):
+    """What the bot card shows, as `bot_status()` reports it; a missing key shows a default.
+
+    The panel never imports the bot: the process reads these from the bot state in the
+    database (`tokenbot.process.bot_status_reader`), so any process can show them.
+    """
+
+    intake_mode: str
+    webhook_registered: bool
+    last_event_at: str | datetime | None
+    commands_handled: int
+    errors: int
+    last_error: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Panel:
     """The runtime's parts the views use; one per app, kept in ``app.extensions``."""
@@ -48,9 +63,9 @@ class Panel:
     admins: AdminStore
     metrics: PanelMetrics
     scheduler_alive: Callable[[], bool] | None
-    bot_status: Callable[[], Mapping[str, Any]] | None
+    bot_status: Callable[[], BotFacts] | None
 
-    def bot_facts(self) -> Mapping[str, Any] | None:
+    def bot_facts(self) -> BotFacts | None:
         """Return what `bot_status()` says, or None without a bot (or when it fails)."""
         if self.bot_status is None:
             return None

@@ -7,12 +7,12 @@ No token material ever passes through here: `AccountView` has none.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from typing import Any
 
 from tokenbot.admin.metrics import TokenSample
+from tokenbot.admin.panel import BotFacts
 from tokenbot.core.clock import Clock
 from tokenbot.core.records import AccountView
 from tokenbot.core.records import EventView
@@ -102,10 +102,10 @@ def event_dict(view: EventView) -> dict[str, Any]:
 
 
 def bot_card(
-    status: Mapping[str, Any] | None, identity: AccountView | None, now: datetime
+    status: BotFacts | None, identity: AccountView | None, now: datetime
 ) -> dict[str, Any]:
     """Describe the bot for its card: what `bot_status()` said, plus the bot identity."""
-    facts = dict(status or {})
+    facts: BotFacts = status or {}
     last_event = facts.get("last_event_at")
     if isinstance(last_event, datetime):
         last_event = iso(last_event)

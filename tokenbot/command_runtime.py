@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import StatementError
 
 from tokenbot.core.config import Settings
 from tokenbot.core.config import load_settings
@@ -42,7 +43,9 @@ def config_option(command: F) -> F:
 
 def database_error(exc: SQLAlchemyError) -> ConfigError:
     """Describe a database failure in one line naming the setting (never the password)."""
-    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    # A failed statement wraps the driver's error, whose text is the one that explains.
+    original = exc.orig if isinstance(exc, StatementError) else None
+    cause = str(original or exc).strip().splitlines()[0][:300]
     return ConfigError(
         "database.url",
         f"cannot use the database: {cause}",

@@ -18,12 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
 from tokenbot.admin import create_app
 from tokenbot.admin.metrics import PanelMetrics
+from tokenbot.admin.panel import BotFacts
 from tokenbot.bot import Bot
 from tokenbot.bot import BotOptions
 from tokenbot.bot import create_bot
@@ -67,10 +67,10 @@ def mount_webhook(panel: WSGIApp, webhook: WSGIApp, path: str) -> WSGIApp:
     return app
 
 
-def bot_status_reader(state: BotStateStore) -> Callable[[], Mapping[str, Any]]:
+def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
     """Return the panel's bot-card reader: from the database, so any process can show it."""
 
-    def read() -> Mapping[str, Any]:
+    def read() -> BotFacts:
         snapshot = state.snapshot()
         return {
             "intake_mode": snapshot.get("mode", "unknown"),
