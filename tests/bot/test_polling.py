@@ -8,9 +8,14 @@ from collections.abc import Callable
 import pytest
 
 from tests.plugins.bot import FakeClient
+from tests.plugins.bot import FakeIdentityStore
+from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.message import Message
 from tokenbot.bot.polling import CallBudget
+from tokenbot.bot.polling import Poller
 from tokenbot.bot.service import Bot
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import FrozenClock
 from tokenbot.core.errors import RateLimited
 
 ROOMS = [{"id": "ROOM-A", "title": "A"}, {"id": "ROOM-B", "title": "B"}]
@@ -111,3 +116,44 @@ def test_polling_stops_a_round_when_the_budget_is_spent(
     report = poller.poll_once()  # rooms + one room, then the budget is spent
     assert (report.calls, report.rooms_checked, report.messages_queued) == (1, 0, 0)
     assert poller.poll_once().skipped == "budget"
+
+
+def test_the_poller_needs_no_bot_and_a_full_queue_loses_nothing(
+    bot_state: BotStateStore, fake_client: FakeClient, frozen_clock: FrozenClock
+) -> None:
+    """Built from its parts alone: a refused message is given back and read again next round."""
+    fake_client.rooms = [dict(ROOMS[0])]
+    queue: list[Message] = []
+    room_left = [0]
+    errors: list[str] = []
+
+    def submit(message: Message) -> bool:
+        if room_left[0] <= 0:
+            return False  # the queue is full
+        room_left[0] -= 1
+        queue.append(message)
+        return True
+
+    poller = Poller(
+        fake_client,  # type: ignore[arg-type]
+        bot_state,
+        IdentityCache(FakeIdentityStore()),
+        submit,
+        on_error=lambda text, error_id=None: errors.append(text),
+        clock=frozen_clock,
+        interval_seconds=60,
+        rooms=20,
+        budget_per_minute=1000,
+    )
+    assert poller.poll_once().skipped == "bootstrap"
+    first, second, third = (say(fake_client, "ROOM-A", f"/echo {n}") for n in range(3))
+
+    room_left[0] = 1
+    assert poller.poll_once().messages_queued == 1
+    assert [m.id for m in queue] == [first.id]
+    assert not bot_state.is_processed(second.id)  # given back, not lost
+
+    room_left[0] = 10
+    assert poller.poll_once().messages_queued == 2
+    assert [m.id for m in queue] == [first.id, second.id, third.id]
+    assert errors == []

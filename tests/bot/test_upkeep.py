@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.plugins.bot import BotEnv
+from tests.plugins.bot import FakeIdentityStore
+from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.service import Bot
+from tokenbot.bot.upkeep import Upkeep
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import FrozenClock
 
@@ -89,11 +92,17 @@ def _known(state: BotStateStore, message_id: str) -> bool:
 
 
 def test_the_upkeep_prunes_old_message_ids_once_a_day(
-    make_bot: Callable[..., Bot], bot_state: BotStateStore, frozen_clock: FrozenClock
+    bot_state: BotStateStore, frozen_clock: FrozenClock
 ) -> None:
-    bot = make_bot()
     now = [1000.0]
-    upkeep = bot.build_upkeep(monotonic=lambda: now[0])
+    errors: list[str] = []
+    upkeep = Upkeep(  # no bot needed: the state, the identity and an error hook
+        bot_state,
+        IdentityCache(FakeIdentityStore()),
+        register_webhook=None,
+        on_error=lambda text, error_id=None: errors.append(text),
+        monotonic=lambda: now[0],
+    )
     _remember(bot_state, "OLD")
     frozen_clock.advance(8 * 86400)  # past the replay window: OLD can no longer arrive
     _remember(bot_state, "RECENT")
@@ -110,6 +119,7 @@ def test_the_upkeep_prunes_old_message_ids_once_a_day(
     now[0] += 86400
     upkeep.run_once()
     assert not _known(bot_state, "RECENT")
+    assert errors == []
 
 
 def test_a_started_bot_prunes_before_start_returns(
