@@ -39,6 +39,9 @@ __all__ = ["ROLES", "TokenbotProcess", "bot_status_reader", "mount_webhook", "pa
 
 log = logging.getLogger("tokenbot")
 
+# The whole graceful stop, web server and bot together: inside `docker stop`'s default 10 s.
+STOP_TIMEOUT_SECONDS = 8.0
+
 ROLES = ("web", "scheduler", "bot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -253,18 +256,23 @@ class TokenbotProcess:
             if self._server_thread.is_alive():
                 log.warning("the web server did not stop within %.0f s", timeout)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop everything gracefully, in order; idempotent."""
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop everything gracefully, in order, within `timeout` seconds in all; idempotent.
+
+        The web server and the bot share one deadline, so the whole stop fits inside the
+        grace period of `docker stop` (10 s) and systemd's TimeoutStopSec.
+        """
         if self._stopped:
             return
         self._stopped = True
+        deadline = time.monotonic() + timeout
         self._stop_requested.set()
         if self.runtime is not None:
             self.runtime.stopping.set()  # a running sweep starts no new refresh
         if self._server is not None:
-            self._stop_web(timeout)
+            self._stop_web(max(0.1, deadline - time.monotonic()))
         if self.bot is not None:
-            self.bot.stop(timeout)
+            self.bot.stop(max(0.1, deadline - time.monotonic()))
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         if self.runtime is not None and self._own_runtime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,3 +198,34 @@ def test_behind_a_trusted_proxy_throttling_is_per_client(
         assert _failed_login(http, process.url, "someone", "198.51.100.9") == 401
     finally:
         process.stop()
+
+
+def test_stop_keeps_to_its_deadline_when_a_command_hangs(
+    settings: Settings, runtime: Runtime, emulator: EmulatorHandle
+) -> None:
+    """A command stuck on a slow Webex call does not hold the stop past its budget."""
+    process = TokenbotProcess(settings, runtime=runtime)
+    process.start()
+    try:
+        wait_until(
+            lambda: emulator.control("GET", "webhooks")["items"], timeout=15, what="our webhook"
+        )
+        emulator.fault("/v1/messages/*", method="GET", delay_seconds=8)
+        room = emulator.room_id("Team Space")
+        emulator.post_message(room, "bob@example.com", text="/ping")
+        assert process.bot is not None
+        bot = process.bot
+        wait_until(lambda: bot.pool.pending() > 0, timeout=10, what="the command queued")
+    finally:
+        started = time.monotonic()
+        process.stop(timeout=1.5)
+        took = time.monotonic() - started
+    # Web server, upkeep, pool and reminders share the 1.5 s; each used to get it afresh (and the
+    # pool twice), so this stop took 3 s and more.
+    assert took < 2.8, f"stop took {took:.1f} s with a 1.5 s budget"
+
+
+def test_the_default_stop_budget_fits_docker_stop() -> None:
+    from tokenbot.process import STOP_TIMEOUT_SECONDS
+
+    assert STOP_TIMEOUT_SECONDS < 10  # `docker stop` sends SIGKILL 10 s after SIGTERM
