@@ -12,6 +12,7 @@ sweep finish, and the database connections close.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import threading
@@ -198,6 +199,20 @@ class TokenbotProcess:
         return int(self._server.effective_port)
 
     @property
+    def bound(self) -> str:
+        """Return the address the web server really listens on, as host:port."""
+        if self._server is None:
+            raise RuntimeError("the web role is not running")
+        host = str(self._server.effective_host)
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def exposed(self) -> bool:
+        """Return whether the panel listens beyond this machine (a wildcard or a public address)."""
+        host = self.settings.panel.host
+        return not _loopback(host)
+
+    @property
     def url(self) -> str:
         """Return the panel's base URL as bound."""
         host = self.settings.panel.host
@@ -278,3 +293,12 @@ class TokenbotProcess:
         if self.runtime is not None and self._own_runtime:
             self.runtime.close()
         log.info("tokenbot stopped")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: assume it resolves beyond this machine

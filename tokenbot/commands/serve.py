@@ -87,11 +87,21 @@ def run_process(process: TokenbotProcess, *, banner: str = "") -> None:
         else:
             message = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
         click.echo(f"error: {message}", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(1) from None
     if banner:
         click.echo(banner)
     where = process.url if "web" in process.roles else "no web role"
     click.echo(f"tokenbot ready: {where} (roles: {','.join(sorted(process.roles))})")
+    if "web" in process.roles:
+        click.echo(f"listening on {process.bound}")
+        if process.exposed:
+            click.echo(
+                f"warning: panel.host is {settings.panel.host}: the panel and the webhook "
+                f"endpoint are reachable from the network on port {process.port}; put them "
+                "behind a TLS reverse proxy or bind "
+                "127.0.0.1",
+                err=True,
+            )
     try:
         process.wait()
     finally:
