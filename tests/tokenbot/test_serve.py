@@ -228,7 +228,6 @@ def test_serve_refuses_keys_that_cannot_open_the_stored_tokens(
     assert "Traceback" not in result.stderr
 
 
-
 def _serve_once(tmp_path: Path, env: dict[str, str], port: int, *args: str) -> tuple[str, str]:
     """Run `tokenbot serve ARGS` until /healthz answers, stop it, and return its output."""
     process = subprocess.Popen(
