@@ -136,7 +136,8 @@ def test_metrics_show_the_bot_commands_and_the_tokens(
     finally:
         process.stop()
     assert "tokenbot_bot_command_latency_seconds_count 1.0" in text
-    assert "tokenbot_access_token_seconds_left{" in text
+    assert "tokenbot_access_token_expiry_timestamp_seconds{" in text
+    assert "tokenbot_build_info{" in text and "process_cpu_seconds_total" in text
     assert "alice@example.com" not in text
 
 
