@@ -6,6 +6,7 @@ what is wrong, and exit status 1; never a traceback.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tokenbot.core.config import Settings
 from tokenbot.core.config import load_settings
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.errors import TokenbotError
+from tokenbot.core.logs import JsonFormatter
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
 
@@ -60,8 +62,14 @@ def database_error(exc: SQLAlchemyError) -> ConfigError:
 
 
 def fail(exc: TokenbotError) -> NoReturn:
-    """End the command with the error's one line and exit status 1."""
-    click.echo(f"error: {exc}", err=True)
+    """End the command with the error's one line and exit status 1.
+
+    Once logging is set to JSON (`tokenbot serve`), the line is a log record like every other.
+    """
+    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
+        logging.getLogger("tokenbot").error("error: %s", exc)
+    else:
+        click.echo(f"error: {exc}", err=True)
     raise SystemExit(1)
 
 

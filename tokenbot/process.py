@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
+from tokenbot.access_log import AccessLog
 from tokenbot.admin import create_app
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.bot import Bot
@@ -176,7 +177,7 @@ class TokenbotProcess:
                 "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto x-forwarded-host",
             }
         self._server = create_server(
-            app,
+            AccessLog(app),
             host=panel_settings.host,
             port=panel_settings.port,
             threads=8,

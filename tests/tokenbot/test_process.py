@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -230,3 +232,29 @@ def test_the_default_stop_budget_fits_docker_stop() -> None:
     from tokenbot.process import STOP_TIMEOUT_SECONDS
 
     assert STOP_TIMEOUT_SECONDS < 10  # `docker stop` sends SIGKILL 10 s after SIGTERM
+
+
+def test_every_request_gets_one_access_line_without_its_query_string(
+    settings: Settings, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    process = TokenbotProcess(settings, runtime=runtime)
+    process.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="tokenbot.access"):
+            assert requests.get(f"{process.url}/healthz", timeout=5).status_code == 200
+            callback = requests.get(
+                f"{process.url}/oauth/callback",
+                params={"code": "code-canary-7f3e", "state": "state-canary-91ab"},
+                timeout=5,
+                allow_redirects=False,
+            )
+            requests.get(f"{process.url}/no/such/page", timeout=5)
+    finally:
+        process.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "tokenbot.access"]
+    assert len(lines) == 3, lines
+    assert re.fullmatch(r'127\.0\.0\.1 "GET /healthz" 200 \d+ [0-9.]+ms', lines[0]), lines[0]
+    assert f'"GET /oauth/callback" {callback.status_code} ' in lines[1]
+    assert '"GET /no/such/page" 404 ' in lines[2]
+    everything = "\n".join(lines)
+    assert "canary" not in everything and "?" not in everything

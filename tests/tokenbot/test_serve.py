@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -268,3 +269,24 @@ def test_serve_on_loopback_does_not_warn(emulator: EmulatorHandle, tmp_path: Pat
     out, err = _serve_once(tmp_path, env, port, "--role", "web")
     assert f"listening on 127.0.0.1:{port}" in out
     assert "reachable from the network" not in err
+
+
+def test_serve_in_json_mode_writes_nothing_but_json(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = GOOD.replace("PORT", str(port)) + "logging:\n  level: INFO\n  format: json\n"
+    env = _env(tmp_path, emulator, config)
+    out, err = _serve_once(tmp_path, env, port, "--role", "web", "--host", "0.0.0.0")
+    records = []
+    for line in (out + err).splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"not JSON: {line!r}") from None
+    messages = [record["message"] for record in records]
+    assert any(m.startswith("tokenbot ready: ") for m in messages), messages
+    assert any(m.startswith("warning: panel.host is 0.0.0.0") for m in messages), messages
+    assert any('"GET /healthz" 200' in m for m in messages), messages
+    assert messages[-1] == "tokenbot stopped"
+    assert not any("User-Agent" in m for m in messages)
