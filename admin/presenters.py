@@ -129,7 +129,7 @@ def bot_card(
 
 
 def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:
-    """Yield every account's seconds left, a page at a time (for the metrics scrape)."""
+    """Yield every account's token expiries, a page at a time (for the metrics scrape)."""
     now = clock.now()
     total = store.count_accounts(search=None)
     for offset in range(0, total, _SAMPLE_PAGE):
@@ -138,13 +138,13 @@ def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:
             yield TokenSample(
                 account_id=view.id,
                 health=view.health(now),
-                access_seconds_left=_seconds(view.access_expires_at, now) if usable else None,
-                refresh_seconds_left=_seconds(view.refresh_expires_at, now) if usable else None,
+                access_expires_at=_timestamp(view.access_expires_at) if usable else None,
+                refresh_expires_at=_timestamp(view.refresh_expires_at) if usable else None,
             )
 
 
-def _seconds(moment: datetime | None, now: datetime) -> float | None:
-    return None if moment is None else (moment - now).total_seconds()
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
 
 
 def utc_text(value: str | None) -> str:

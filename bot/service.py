@@ -117,13 +117,21 @@ class Bot:
         self.upkeep.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop intake, let queued messages finish, stop workers and reminders, flush counters."""
+        """Stop intake, let queued messages finish, stop workers and reminders, flush counters.
+
+        Every part shares one deadline: the whole stop takes at most `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
         if self.upkeep is not None:
-            self.upkeep.stop(timeout)
+            self.upkeep.stop(left())
         if self.poller is not None:
-            self.poller.stop(timeout)
-        self.pool.stop(timeout)
-        self.reminders.stop(timeout)
+            self.poller.stop(left())
+        self.pool.stop(left())
+        self.reminders.stop(left())
         self.flush(force=True)
 
     def build_poller(self, *, monotonic: Callable[[], float] = time.monotonic) -> Poller:
