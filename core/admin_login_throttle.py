@@ -9,7 +9,6 @@ uses; the session-level functions below it are its parts.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from sqlalchemy.orm import mapped_column
 
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
+from tokenbot.core.hashing import sha256_hex
 from tokenbot.core.models import Base
 
 __all__ = [
@@ -57,7 +57,7 @@ class ThrottleLimit:
 
 def throttle_key(kind: str, value: str) -> str:
     """Return the row key for `value` of `kind` ("user" or "ip"): a hash, never the value."""
-    return f"{kind}:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
+    return f"{kind}:{sha256_hex(value)}"
 
 
 def retry_after(session: Session, keys: Sequence[tuple[str, ThrottleLimit]], now: datetime) -> int:

@@ -7,7 +7,6 @@ logout or password change ends them everywhere (R-24).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 from datetime import timedelta
@@ -21,6 +20,7 @@ from tokenbot.core.admin_accounts import AdminPrincipal
 from tokenbot.core.admin_accounts import AdminUser
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
+from tokenbot.core.hashing import sha256_hex
 from tokenbot.core.models import Base
 
 __all__ = ["AdminSession", "AdminSessions"]
@@ -28,10 +28,6 @@ __all__ = ["AdminSession", "AdminSessions"]
 # A session's last_seen_at is written at most this often: the dashboard polls every few
 # seconds, and a write per poll would serialize readers behind SQLite's write lock for nothing.
 _TOUCH_SECONDS = 30
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class AdminSession(Base):
@@ -61,7 +57,7 @@ class AdminSessions:
         with self._db.write() as session:
             session.add(
                 AdminSession(
-                    id_hash=_sha256(session_id),
+                    id_hash=sha256_hex(session_id),
                     admin_id=admin_id,
                     created_at=now,
                     last_seen_at=now,
@@ -79,7 +75,7 @@ class AdminSessions:
         if not session_id:
             return None
         now = self._clock.now()
-        id_hash = _sha256(session_id)
+        id_hash = sha256_hex(session_id)
         with self._db.read() as session:
             row = session.execute(
                 sa.select(AdminSession, AdminUser.username)
@@ -107,7 +103,7 @@ class AdminSessions:
         """Invalidate `session_id` on the server (logout)."""
         with self._db.write() as session:
             session.execute(
-                sa.delete(AdminSession).where(AdminSession.id_hash == _sha256(session_id))
+                sa.delete(AdminSession).where(AdminSession.id_hash == sha256_hex(session_id))
             )
 
     @staticmethod

@@ -7,7 +7,6 @@ hash, so no comparison leaks timing about a stored value.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import mapped_column
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
 from tokenbot.core.errors import AdminError
+from tokenbot.core.hashing import sha256_hex
 from tokenbot.core.models import Base
 
 __all__ = ["API_TOKEN_PREFIX", "ApiToken", "ApiTokenStore"]
@@ -27,10 +27,6 @@ API_TOKEN_PREFIX = "tbt_"
 MAX_NAME_LENGTH = 100
 # last_used_at is bookkeeping: one write a minute per token is plenty.
 _TOUCH_SECONDS = 60
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class ApiToken(Base):
@@ -65,7 +61,7 @@ class ApiTokenStore:
         try:
             with self._db.write() as session:
                 session.add(
-                    ApiToken(name=name, token_hash=_sha256(token), created_at=self._clock.now())
+                    ApiToken(name=name, token_hash=sha256_hex(token), created_at=self._clock.now())
                 )
         except IntegrityError:
             raise AdminError(
@@ -80,7 +76,7 @@ class ApiTokenStore:
             return None
         with self._db.read() as session:
             row = session.scalars(
-                sa.select(ApiToken).where(ApiToken.token_hash == _sha256(token))
+                sa.select(ApiToken).where(ApiToken.token_hash == sha256_hex(token))
             ).first()
         if row is None:
             return None
