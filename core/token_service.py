@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tokenbot.core.clock import Clock
 from tokenbot.core.errors import NeedsReauth
-from tokenbot.core.errors import StoreError
+from tokenbot.core.errors import TokenUnavailable
 from tokenbot.core.models import AccountStatus
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.records import AccessGrant
@@ -38,12 +38,6 @@ log = logging.getLogger(__name__)
 
 _POLL_FIRST = 0.01
 _POLL_MAX = 0.25
-
-
-class TokenUnavailable(StoreError):
-    """No access token with enough validity could be obtained now (Webex down, lease held)."""
-
-    code = "token_unavailable"
 
 
 class TokenService:
