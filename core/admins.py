@@ -30,6 +30,7 @@ from tokenbot.core.admin_sessions import AdminSession
 from tokenbot.core.admin_sessions import AdminSessions
 from tokenbot.core.api_tokens import API_TOKEN_PREFIX
 from tokenbot.core.api_tokens import ApiToken
+from tokenbot.core.api_tokens import ApiTokenInfo
 from tokenbot.core.api_tokens import ApiTokenStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
@@ -44,6 +45,7 @@ __all__ = [
     "AdminStore",
     "AdminUser",
     "ApiToken",
+    "ApiTokenInfo",
     "LoginResult",
     "LoginThrottle",
     "ThrottleLimit",
@@ -193,6 +195,10 @@ class AdminStore:
     def revoke_api_token(self, name: str) -> bool:
         """Delete the API token called `name`; return whether one existed."""
         return self.api_tokens.revoke(name)
+
+    def list_api_tokens(self) -> list[ApiTokenInfo]:
+        """Return every API token's name, creation and last use, oldest first."""
+        return self.api_tokens.infos()
 
     def api_token_names(self) -> list[str]:
         """Return the names of all API tokens, oldest first."""
