@@ -28,7 +28,6 @@ from tokenbot.admin.presenters import event_dict
 from tokenbot.admin.presenters import iso
 from tokenbot.admin.principal import login_required
 from tokenbot.admin.security import safe_next
-from tokenbot.admin.summary import account_summary
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import OAuthError
 from tokenbot.core.errors import StoreError
@@ -84,7 +83,7 @@ def index() -> ResponseReturnValue:
         pages=pages,
         q=q,
         now=iso(now),
-        summary=account_summary(the_panel.runtime.database, now),
+        summary=the_panel.store.account_summary(now),
         health_labels=HEALTH_LABELS,
         bot=bot_card(the_panel.bot_facts(), store.bot_identity(), now),
         scheduler=the_panel.scheduler_running(),

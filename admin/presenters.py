@@ -14,6 +14,7 @@ from typing import Any
 from tokenbot.admin.metrics import TokenSample
 from tokenbot.admin.panel import BotFacts
 from tokenbot.core.clock import Clock
+from tokenbot.core.durations import format_duration
 from tokenbot.core.records import AccountView
 from tokenbot.core.records import EventView
 from tokenbot.core.store import TokenStore
@@ -160,14 +161,4 @@ def duration_text(seconds: float | None) -> str:
         return ""
     if seconds <= 0:
         return "expired"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
+    return format_duration(seconds)

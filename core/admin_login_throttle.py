@@ -3,12 +3,12 @@
 Rows are keyed by SHA-256 hashes (``user:<hash>``, ``ip:<hash>``), so the table names neither
 the usernames tried nor the addresses they came from. An unknown username is counted exactly
 like a known one: throttling must not reveal which usernames exist (ASVS 6.3.8). Being data,
-the counts are shared by every panel process (R-27).
+the counts are shared by every panel process (R-27). `LoginLimiter` is the front core.admins
+uses; the session-level functions below it are its parts.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,9 +20,13 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
+from tokenbot.core.clock import Clock
+from tokenbot.core.db import Database
+from tokenbot.core.hashing import sha256_hex
 from tokenbot.core.models import Base
 
 __all__ = [
+    "LoginLimiter",
     "LoginThrottle",
     "ThrottleLimit",
     "count_failure",
@@ -53,7 +57,7 @@ class ThrottleLimit:
 
 def throttle_key(kind: str, value: str) -> str:
     """Return the row key for `value` of `kind` ("user" or "ip"): a hash, never the value."""
-    return f"{kind}:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
+    return f"{kind}:{sha256_hex(value)}"
 
 
 def retry_after(session: Session, keys: Sequence[tuple[str, ThrottleLimit]], now: datetime) -> int:
@@ -104,3 +108,59 @@ def forget(session: Session, key: str) -> None:
 def purge_throttles(session: Session, before: datetime) -> None:
     """Delete counts whose window started before `before`."""
     session.execute(sa.delete(LoginThrottle).where(LoginThrottle.window_started_at <= before))
+
+
+class LoginLimiter:
+    """Say whether a login may be tried, and count the failures, per username and address.
+
+    Args:
+        database: The database holding `login_throttles`.
+        clock: The time source.
+        user_limit: Failed logins allowed per username in a window.
+        ip_limit: Failed logins allowed per client address in a window.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock,
+        user_limit: ThrottleLimit | None = None,
+        ip_limit: ThrottleLimit | None = None,
+    ) -> None:
+        self._db = database
+        self._clock = clock
+        self.user_limit = user_limit or ThrottleLimit(failures=10, window_seconds=900)
+        self.ip_limit = ip_limit or ThrottleLimit(failures=50, window_seconds=900)
+
+    def _keys(self, username: str, client_ip: str) -> tuple[tuple[str, ThrottleLimit], ...]:
+        return (
+            (throttle_key("user", username), self.user_limit),
+            (throttle_key("ip", client_ip), self.ip_limit),
+        )
+
+    def retry_after(self, username: str, client_ip: str) -> int:
+        """Return the seconds before `username` from `client_ip` may try again (0: go ahead)."""
+        with self._db.read() as session:
+            return retry_after(session, self._keys(username, client_ip), self._clock.now())
+
+    def count_failure(self, username: str, client_ip: str) -> None:
+        """Count one failed login against both the username and the address."""
+        now = self._clock.now()
+        with self._db.write() as session:
+            for key, limit in self._keys(username, client_ip):
+                count_failure(session, key, limit, now)
+
+    def forget_user(self, username: str) -> None:
+        """Clear the count of `username` after a success.
+
+        The address keeps its count, so one valid account cannot be used to reset guessing
+        against the others.
+        """
+        with self._db.write() as session:
+            forget(session, throttle_key("user", username))
+
+    def purge(self, *, older_than_seconds: int = 86400) -> None:
+        """Delete counts whose window started more than `older_than_seconds` ago."""
+        with self._db.write() as session:
+            purge_throttles(session, self._clock.now() - timedelta(seconds=older_than_seconds))

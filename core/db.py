@@ -129,6 +129,11 @@ class Database:
                 assert writers is not None
                 writers.release()
 
+    def ping(self) -> None:
+        """Run ``SELECT 1``: return when the database answers, raise what the driver raised."""
+        with self.read() as session:
+            session.execute(sa.text("SELECT 1"))
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

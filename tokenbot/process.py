@@ -12,7 +12,6 @@ sweep finish, and the database connections close.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import signal
 import threading
@@ -33,6 +32,7 @@ from tokenbot.bot import create_webhook_app
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.config import Settings
+from tokenbot.core.loopback import is_loopback_host
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
 from tokenbot.core.scheduler import RefreshScheduler
@@ -212,7 +212,7 @@ class TokenbotProcess:
     def exposed(self) -> bool:
         """Return whether the panel listens beyond this machine (a wildcard or a public address)."""
         host = self.settings.panel.host
-        return not _loopback(host)
+        return not is_loopback_host(host)
 
     @property
     def url(self) -> str:
@@ -295,12 +295,3 @@ class TokenbotProcess:
         if self.runtime is not None and self._own_runtime:
             self.runtime.close()
         log.info("tokenbot stopped")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost: assume it resolves beyond this machine

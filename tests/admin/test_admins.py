@@ -202,6 +202,24 @@ def test_api_tokens(database: Database, store: AdminStore) -> None:
     assert store.verify_api_token(token) is None
 
 
+def test_api_token_use_is_recorded_at_most_once_a_minute(
+    store: AdminStore, clock: FrozenClock
+) -> None:
+    token = store.create_api_token("grafana")
+    assert [info.last_used_at for info in store.list_api_tokens()] == [None]
+    first = clock.now()
+    assert store.verify_api_token(token) == "grafana"
+    assert [info.last_used_at for info in store.list_api_tokens()] == [first]
+    clock.advance(59)  # a scraper's next poll: no write
+    assert store.verify_api_token(token) == "grafana"
+    assert [info.last_used_at for info in store.list_api_tokens()] == [first]
+    clock.advance(1)
+    assert store.verify_api_token(token) == "grafana"
+    assert [info.last_used_at for info in store.list_api_tokens()] == [clock.now()]
+    store.verify_api_token(token + "x")  # a wrong token records nothing
+    assert [info.name for info in store.list_api_tokens()] == ["grafana"]
+
+
 def test_purge_expired(store: AdminStore, clock: FrozenClock) -> None:
     admin_id = store.create_admin("alice", "correct horse battery")
     store.start_session(admin_id)

@@ -91,8 +91,24 @@ def test_api_token_lifecycle(env: dict[str, str], database: Database) -> None:
     store = AdminStore(database, clock=SystemClock())
     assert store.verify_api_token(token) == "grafana"
     assert _run(env, "api-token", "create", "grafana")[0] == 1
-    assert _run(env, "api-token", "list")[1].split() == ["grafana"]
+    assert _run(env, "api-token", "list")[1].splitlines()[1].split()[0] == "grafana"
     assert _run(env, "api-token", "revoke", "grafana")[0] == 0
     assert store.verify_api_token(token) is None
     assert _run(env, "api-token", "revoke", "grafana")[0] == 1
+    database.dispose()
+
+
+def test_api_token_list_shows_when_each_token_was_last_used(
+    env: dict[str, str], database: Database
+) -> None:
+    used = _run(env, "api-token", "create", "grafana")[1].strip()
+    assert _run(env, "api-token", "create", "unused")[0] == 0
+    assert AdminStore(database, clock=SystemClock()).verify_api_token(used) == "grafana"
+    code, out, _ = _run(env, "api-token", "list")
+    header, grafana, unused = out.splitlines()
+    assert code == 0 and header.split()[:3] == ["NAME", "CREATED", "LAST"]
+    assert grafana.startswith("grafana ") and grafana.count(" UTC") == 2  # created, last used
+    assert unused.startswith("unused ") and unused.count(" UTC") == 1
+    assert unused.endswith("never")
+    assert used not in out
     database.dispose()

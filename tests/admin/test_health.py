@@ -20,7 +20,6 @@ from tests.plugins.panel import PanelClient
 from tests.plugins.panel import connect_account
 from tokenbot.admin import PanelMetrics
 from tokenbot.admin import create_app
-from tokenbot.admin.summary import account_summary
 from tokenbot.core.db import Database
 
 
@@ -159,7 +158,7 @@ def test_summary_agrees_with_account_health(panel_runtime: Any, panel_clock: Any
         for view in store.list_accounts(limit=100):
             health = view.health(now)
             expected[health] = expected.get(health, 0) + 1
-        assert account_summary(panel_runtime.database, now) == {
+        assert store.account_summary(now) == {
             "total": 6,
             "by_health": expected,
         }, moment
