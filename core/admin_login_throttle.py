@@ -1,4 +1,10 @@
-"""Count failed logins per username and per client address, in a fixed window, in the database.
+"""Count failed logins per address, per username-and-address, and per username, in the database.
+
+Attempts are counted *before* the password is checked, in the same transaction as the check of
+the limits, so parallel tries cannot slip past (issue 11). The per-address and the
+per-username-and-address limits refuse; the per-username limit only slows down (one try per a
+few seconds), and not at all from addresses where that admin logged in before: an attacker who
+guesses from many addresses cannot lock the real admin out.
 
 Rows are keyed by SHA-256 hashes (``user:<hash>``, ``ip:<hash>``), so the table names neither
 the usernames tried nor the addresses they came from. An unknown username is counted exactly
@@ -25,8 +31,13 @@ from tokenbot.core.models import Base
 __all__ = [
     "LoginThrottle",
     "ThrottleLimit",
+    "UserPace",
+    "admit_attempt",
     "count_failure",
+    "pair_key",
     "forget",
+    "forget_success",
+    "known_key",
     "purge_throttles",
     "retry_after",
     "throttle_key",
@@ -52,8 +63,119 @@ class ThrottleLimit:
 
 
 def throttle_key(kind: str, value: str) -> str:
-    """Return the row key for `value` of `kind` ("user" or "ip"): a hash, never the value."""
+    """Return the row key for `value` of `kind` ("user", "ip", ...): a hash, never the value."""
     return f"{kind}:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserPace:
+    """Past `after` failures of one username in a window, one checked try per `spacing_seconds`.
+
+    The username's own limit slows guessing from many addresses down instead of locking the
+    name: an attacker cannot keep its real owner out, and the owner's known addresses (where
+    they logged in before, `known_key`) are not slowed at all.
+    """
+
+    after: int
+    window_seconds: int
+    spacing_seconds: int
+    known_days: int = 30
+
+
+def pair_key(username: str, client_ip: str) -> str:
+    """Return the row key of one username tried from one address (a hash of both)."""
+    return throttle_key("pair", f"{username}\0{client_ip}")
+
+
+def known_key(username: str, client_ip: str) -> str:
+    """Return the row key marking an address where `username` logged in successfully."""
+    return throttle_key("known", f"{username}\0{client_ip}")
+
+
+def _locked(session: Session, key: str, now: datetime) -> LoginThrottle:
+    row = session.get(LoginThrottle, key, with_for_update=True)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            session.add(LoginThrottle(key=key, failures=0, window_started_at=now))
+    except IntegrityError:
+        pass  # another process created it at the same moment: lock theirs
+    row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def admit_attempt(
+    session: Session,
+    keys: Sequence[tuple[str, ThrottleLimit]],
+    now: datetime,
+    *,
+    user: tuple[str, str, UserPace] | None = None,
+) -> int:
+    """Count an attempt before its password is checked; return 0, or the seconds to wait.
+
+    One transaction (write lock on SQLite, row locks on PostgreSQL, taken in key order): the
+    limits are checked and the attempt counted together, so parallel tries cannot all pass the
+    check before any is counted. A success undoes the count (`forget_success`).
+
+    Args:
+        session: A write transaction.
+        keys: Hard limits (per address, per username-and-address): refused when reached.
+        now: The current time.
+        user: (user key, known key, pace): the username's slowdown; skipped for known addresses.
+    """
+    rows = {key: _locked(session, key, now) for key in sorted({k for k, _ in keys})}
+    wait = 0
+    for key, limit in keys:
+        row = rows[key]
+        ends = row.window_started_at + timedelta(seconds=limit.window_seconds)
+        if ends <= now:
+            row.failures, row.window_started_at = 0, now
+        elif row.failures >= limit.failures:
+            wait = max(wait, int((ends - now).total_seconds()) + 1)
+    pace_row: LoginThrottle | None = None
+    if user is not None:
+        user_key, known, pace = user
+        known_row = session.get(LoginThrottle, known)
+        is_known = (
+            known_row is not None
+            and known_row.window_started_at + timedelta(days=pace.known_days) > now
+        )
+        user_row = _locked(session, user_key, now)
+        if user_row.window_started_at + timedelta(seconds=pace.window_seconds) <= now:
+            user_row.failures, user_row.window_started_at = 0, now
+        rows[user_key] = user_row
+        if user_row.failures >= pace.after and not is_known:
+            pace_row = _locked(session, f"pace:{user_key.partition(':')[2]}", now)
+            since = (now - pace_row.window_started_at).total_seconds()
+            if pace_row.failures and since < pace.spacing_seconds:
+                wait = max(wait, int(pace.spacing_seconds - since) + 1)
+    if wait:
+        return wait
+    for row in rows.values():
+        row.failures += 1
+    if pace_row is not None:
+        pace_row.failures, pace_row.window_started_at = 1, now
+    return 0
+
+
+def forget_success(
+    session: Session, *, cleared: Sequence[str], undone: Sequence[str], known: str, now: datetime
+) -> None:
+    """After a success: drop `cleared` counts, take back this attempt from `undone`, remember
+    the address as `known` for its username."""
+    session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key.in_(list(cleared))))
+    session.execute(
+        sa.update(LoginThrottle)
+        .where(LoginThrottle.key.in_(list(undone)), LoginThrottle.failures > 0)
+        .values(failures=LoginThrottle.failures - 1)
+    )
+    row = session.get(LoginThrottle, known)
+    if row is None:
+        session.add(LoginThrottle(key=known, failures=0, window_started_at=now))
+    else:
+        row.window_started_at = now
 
 
 def retry_after(session: Session, keys: Sequence[tuple[str, ThrottleLimit]], now: datetime) -> int:
@@ -101,6 +223,12 @@ def forget(session: Session, key: str) -> None:
     session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == key))
 
 
-def purge_throttles(session: Session, before: datetime) -> None:
-    """Delete counts whose window started before `before`."""
-    session.execute(sa.delete(LoginThrottle).where(LoginThrottle.window_started_at <= before))
+def purge_throttles(session: Session, before: datetime, *, known_before: datetime) -> None:
+    """Delete counts whose window started before `before`, known addresses before the other."""
+    known = LoginThrottle.key.startswith("known:")
+    session.execute(
+        sa.delete(LoginThrottle).where(~known, LoginThrottle.window_started_at <= before)
+    )
+    session.execute(
+        sa.delete(LoginThrottle).where(known, LoginThrottle.window_started_at <= known_before)
+    )

@@ -28,10 +28,12 @@ from sqlalchemy.orm import mapped_column
 
 from tokenbot.core.admin_login_throttle import LoginThrottle
 from tokenbot.core.admin_login_throttle import ThrottleLimit
-from tokenbot.core.admin_login_throttle import count_failure
-from tokenbot.core.admin_login_throttle import forget
+from tokenbot.core.admin_login_throttle import UserPace
+from tokenbot.core.admin_login_throttle import admit_attempt
+from tokenbot.core.admin_login_throttle import forget_success
+from tokenbot.core.admin_login_throttle import known_key
+from tokenbot.core.admin_login_throttle import pair_key
 from tokenbot.core.admin_login_throttle import purge_throttles
-from tokenbot.core.admin_login_throttle import retry_after
 from tokenbot.core.admin_login_throttle import throttle_key
 from tokenbot.core.api_tokens import API_TOKEN_PREFIX
 from tokenbot.core.api_tokens import ApiToken
@@ -160,8 +162,9 @@ class AdminStore:
         hasher: argon2 parameters; the defaults are the production ones (tests may pass a
             cheaper hasher to stay fast; hashes made with other parameters are upgraded at the
             next successful login).
-        user_limit: Failed logins allowed per username in a window.
+        user_limit: Failed logins allowed per username from one client address in a window.
         ip_limit: Failed logins allowed per client address in a window.
+        user_pace: How a username tried from many addresses is slowed down (never locked).
     """
 
     def __init__(
@@ -172,12 +175,18 @@ class AdminStore:
         hasher: PasswordHasher | None = None,
         user_limit: ThrottleLimit | None = None,
         ip_limit: ThrottleLimit | None = None,
+        user_pace: UserPace | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
         self._hasher = hasher or PasswordHasher()
         self.user_limit = user_limit or ThrottleLimit(failures=10, window_seconds=900)
         self.ip_limit = ip_limit or ThrottleLimit(failures=50, window_seconds=900)
+        # Past 10 failures of one username (from anywhere), one try per 5 s for it, except from
+        # its known addresses: slowed, never locked (issue 11 finding 6).
+        self.user_pace = user_pace or UserPace(
+            after=self.user_limit.failures, window_seconds=900, spacing_seconds=5
+        )
         self._dummy_hash: str | None = None
         self.api_tokens = ApiTokenStore(database, clock=clock)
 
@@ -242,24 +251,28 @@ class AdminStore:
             name = normalize_username(username)
         except AdminError:
             name = username
-        keys = (
-            (throttle_key("user", name), self.user_limit),
-            (throttle_key("ip", client_ip), self.ip_limit),
-        )
-        with self._db.read() as session:
-            wait = retry_after(session, keys, now)
-            user = session.scalars(sa.select(AdminUser).where(AdminUser.username == name)).first()
-            stored_hash = user.password_hash if user else None
-            admin_id = user.id if user else None
+        ip_key = throttle_key("ip", client_ip)
+        pair = pair_key(name, client_ip)
+        user_key = throttle_key("user", name)
+        known = known_key(name, client_ip)
+        # Counted before the password is checked, atomically (see core.admin_login_throttle).
+        with self._db.write() as session:
+            wait = admit_attempt(
+                session,
+                ((pair, self.user_limit), (ip_key, self.ip_limit)),
+                now,
+                user=(user_key, known, self.user_pace),
+            )
         if wait:
             log.warning("login throttled", extra={"retry_after": wait})
             return LoginResult(admin=None, throttled=True, retry_after_seconds=wait)
+        with self._db.read() as session:
+            user = session.scalars(sa.select(AdminUser).where(AdminUser.username == name)).first()
+            stored_hash = user.password_hash if user else None
+            admin_id = user.id if user else None
 
         valid = self._verify(stored_hash, password)
         if not valid or admin_id is None:
-            with self._db.write() as session:
-                for key, limit in keys:
-                    count_failure(session, key, limit, now)
             log.warning("login failed")
             return LoginResult(admin=None)
 
@@ -271,9 +284,12 @@ class AdminStore:
             if new_hash:
                 values["password_hash"] = new_hash
             session.execute(sa.update(AdminUser).where(AdminUser.id == admin_id).values(values))
-            # A success clears this user's count; the address keeps its count, so one valid
-            # account cannot be used to reset guessing against the others.
-            forget(session, keys[0][0])
+            # A success clears this user's counts and takes back the address's count of this
+            # attempt; the address keeps its other failures, so one valid account cannot be
+            # used to reset guessing against the others.
+            forget_success(
+                session, cleared=(pair, user_key), undone=(ip_key,), known=known, now=now
+            )
         log.info("login succeeded", extra={"admin_id": admin_id})
         return LoginResult(admin=AdminPrincipal(admin_id=admin_id, username=name))
 
@@ -362,7 +378,7 @@ class AdminStore:
                     )
                 )
             )
-            purge_throttles(session, now - timedelta(days=1))
+            purge_throttles(session, now - timedelta(days=1), known_before=now - timedelta(days=30))
             return int(getattr(result, "rowcount", 0) or 0)
 
     # -- API tokens (core.api_tokens) -------------------------------------------------------
