@@ -29,6 +29,7 @@ from tokenbot.admin.presenters import iso
 from tokenbot.admin.principal import login_required
 from tokenbot.admin.security import safe_next
 from tokenbot.admin.summary import account_summary
+from tokenbot.core.disconnect import disconnect_account
 from tokenbot.core.errors import CryptoError
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import OAuthError
@@ -204,7 +205,19 @@ def confirm_disconnect(account_id: int) -> ResponseReturnValue:
 @login_required()
 def disconnect(account_id: int) -> ResponseReturnValue:
     """Wipe the account's tokens and stop refreshing it."""
-    view = panel().store.disconnect(account_id)
-    panel().tokens.forget(account_id)  # this process stops handing out the wiped token now
-    flash(f"Disconnected {view.display_name or view.email}; its tokens are wiped.", "ok")
+    the_panel = panel()
+    # Revokes at Webex when the grant allows it, wipes, forgets the cached token, checkpoints.
+    done = disconnect_account(
+        account_id,
+        store=the_panel.store,
+        tokens=the_panel.tokens,
+        oauth=the_panel.oauth,
+        database=the_panel.runtime.database,
+    )
+    view = done.view
+    level = "ok" if done.revoked_at_webex else "warn"
+    flash(
+        f"Disconnected {view.display_name or view.email}; its tokens are wiped. {done.summary()}",
+        level,
+    )
     return redirect(url_for("dashboard.account", account_id=account_id), code=303)

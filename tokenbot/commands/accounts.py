@@ -8,6 +8,7 @@ import click
 
 from tokenbot.command_runtime import config_option
 from tokenbot.command_runtime import runtime_for
+from tokenbot.core.disconnect import disconnect_account
 from tokenbot.core.records import AccountView
 
 
@@ -63,6 +64,12 @@ def refresh_command(config_path: Path | None, account_id: int) -> None:
 def disconnect_command(config_path: Path | None, account_id: int) -> None:
     """Wipe ACCOUNT_ID's tokens and stop refreshing it."""
     with runtime_for(config_path) as runtime:
-        runtime.store.disconnect(account_id)
-        runtime.tokens.forget(account_id)
+        done = disconnect_account(
+            account_id,
+            store=runtime.store,
+            tokens=runtime.tokens,
+            oauth=runtime.oauth,
+            database=runtime.database,
+        )
     click.echo(f"account {account_id} disconnected; its tokens are wiped")
+    click.echo(done.summary())
