@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -143,6 +145,19 @@ def test_guesses_from_many_addresses_slow_the_username_but_never_lock_its_admin_
     assert travel.throttled and travel.retry_after_seconds <= 6
     clock.advance(travel.retry_after_seconds)
     assert store.authenticate("alice", "correct horse battery", client_ip="hotel").admin
+
+
+def test_parallel_wrong_tries_are_counted_before_any_is_checked(store: AdminStore) -> None:
+    store.create_admin("alice", "correct horse battery")
+    start = threading.Barrier(20)
+
+    def attempt(_: int) -> bool:
+        start.wait(timeout=30)
+        return not store.authenticate("alice", "guess", client_ip="10.9.9.9").throttled
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        checked = sum(pool.map(attempt, range(20)))
+    assert checked == 3  # the per username-and-address limit, exactly
 
 
 def test_per_address_limit_spans_usernames(store: AdminStore) -> None:
