@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import time
@@ -102,5 +103,5 @@ def status_line_within(sock: socket.socket, seconds: float) -> bytes:
 def percentile(values: list[float], fraction: float) -> float:
     """Return the `fraction` percentile (nearest rank) of `values`."""
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(fraction * len(ordered) + 0.5)) - 1))
+    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
     return ordered[index]
