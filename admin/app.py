@@ -23,6 +23,8 @@ from tokenbot.admin import connect
 from tokenbot.admin import dashboard
 from tokenbot.admin import errors
 from tokenbot.admin import health
+from tokenbot.admin.hosts import allowed_hosts
+from tokenbot.admin.hosts import install_host_check
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.admin.metrics import TokenSample
 from tokenbot.admin.panel import EXTENSION_KEY
@@ -45,9 +47,12 @@ from tokenbot.core.refresher import RESULTS
 from tokenbot.core.refresher import refresh_counters
 from tokenbot.core.runtime import Runtime
 
-__all__ = ["create_app", "panel_config"]
+__all__ = ["MAX_BODY_BYTES", "create_app", "panel_config"]
 
 MIN_SECRET_KEY_LENGTH = 32
+# The largest request body any panel route accepts (forms are small); the web server refuses
+# larger ones before reading them.
+MAX_BODY_BYTES = 64 * 1024
 # Endpoints that must stay cheap and work without a session (probes, scrapers, our CSS/JS).
 _NO_SESSION_ENDPOINTS = {"static", "health.healthz", "health.readyz", "health.metrics"}
 
@@ -116,7 +121,7 @@ def create_app(
         SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_DOMAIN=None,
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=config.absolute_seconds),
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         # A CSRF token lives as long as the session it belongs to; the session has its own
         # idle and absolute limits on the server.
         WTF_CSRF_TIME_LIMIT=config.absolute_seconds,
@@ -142,6 +147,8 @@ def create_app(
     metrics.watch_tokens(sample)
     metrics.watch_refreshes(refresh_counters, RESULTS)
 
+    # First: a request for another host name (DNS rebinding) gets no further than this.
+    install_host_check(app, allowed_hosts(settings.panel))
     CSRFProtect(app)
     authorize_origin = origin_of(settings.webex.authorize_url)
     install_security_headers(

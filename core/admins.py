@@ -26,6 +26,7 @@ from tokenbot.core.admin_accounts import normalize_username
 from tokenbot.core.admin_login_throttle import LoginLimiter
 from tokenbot.core.admin_login_throttle import LoginThrottle
 from tokenbot.core.admin_login_throttle import ThrottleLimit
+from tokenbot.core.admin_login_throttle import UserPace
 from tokenbot.core.admin_sessions import AdminSession
 from tokenbot.core.admin_sessions import AdminSessions
 from tokenbot.core.api_tokens import API_TOKEN_PREFIX
@@ -80,8 +81,9 @@ class AdminStore:
         hasher: argon2 parameters; the defaults are the production ones (tests may pass a
             cheaper hasher to stay fast; hashes made with other parameters are upgraded at the
             next successful login).
-        user_limit: Failed logins allowed per username in a window.
+        user_limit: Failed logins allowed per username from one client address in a window.
         ip_limit: Failed logins allowed per client address in a window.
+        user_pace: How a username tried from many addresses is slowed down (never locked).
     """
 
     def __init__(
@@ -92,11 +94,14 @@ class AdminStore:
         hasher: PasswordHasher | None = None,
         user_limit: ThrottleLimit | None = None,
         ip_limit: ThrottleLimit | None = None,
+        user_pace: UserPace | None = None,
     ) -> None:
         self.accounts = AdminAccounts(database, clock=clock, hasher=hasher)
         self.sessions = AdminSessions(database, clock=clock)
         self.api_tokens = ApiTokenStore(database, clock=clock)
-        self.limiter = LoginLimiter(database, clock=clock, user_limit=user_limit, ip_limit=ip_limit)
+        self.limiter = LoginLimiter(
+            database, clock=clock, user_limit=user_limit, ip_limit=ip_limit, user_pace=user_pace
+        )
 
     @property
     def user_limit(self) -> ThrottleLimit:
@@ -107,6 +112,11 @@ class AdminStore:
     def ip_limit(self) -> ThrottleLimit:
         """Failed logins allowed per client address in a window."""
         return self.limiter.ip_limit
+
+    @property
+    def user_pace(self) -> UserPace:
+        """How a username tried from many addresses is slowed down (never locked)."""
+        return self.limiter.user_pace
 
     # -- admins (core.admin_accounts) -------------------------------------------------------
 
@@ -143,16 +153,15 @@ class AdminStore:
             name = normalize_username(username)
         except AdminError:
             name = username
-        wait = self.limiter.retry_after(name, client_ip)
+        wait = self.limiter.admit(name, client_ip)
         if wait:
             log.warning("login throttled", extra={"retry_after": wait})
             return LoginResult(admin=None, throttled=True, retry_after_seconds=wait)
         admin = self.accounts.check(name, password)
         if admin is None:
-            self.limiter.count_failure(name, client_ip)
             log.warning("login failed")
             return LoginResult(admin=None)
-        self.limiter.forget_user(name)
+        self.limiter.succeeded(name, client_ip)
         log.info("login succeeded", extra={"admin_id": admin.admin_id})
         return LoginResult(admin=admin)
 

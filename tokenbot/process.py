@@ -23,6 +23,7 @@ from typing import Any
 
 from tokenbot.access_log import AccessLog
 from tokenbot.admin import create_app
+from tokenbot.admin.app import MAX_BODY_BYTES
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.admin.panel import BotFacts
 from tokenbot.bot import Bot
@@ -36,6 +37,8 @@ from tokenbot.core.loopback import is_loopback_host
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
 from tokenbot.core.scheduler import RefreshScheduler
+from tokenbot.web_server import ServerLimits
+from tokenbot.web_server import build_web_server
 
 __all__ = ["ROLES", "TokenbotProcess", "bot_status_reader", "mount_webhook", "parse_roles"]
 
@@ -152,8 +155,6 @@ class TokenbotProcess:
         log.info("tokenbot started: roles %s", ",".join(sorted(self.roles)))
 
     def _start_web(self, runtime: Runtime) -> None:
-        from waitress.server import create_server
-
         scheduler = self.scheduler
         panel = create_app(
             self.settings,
@@ -166,27 +167,25 @@ class TokenbotProcess:
         if self.bot is not None and self.bot.options.intake == "webhook":
             app = mount_webhook(panel, create_webhook_app(self.bot), self.bot.options.webhook_path)
         panel_settings = self.settings.panel
-        proxies: dict[str, Any] = {}
-        if panel_settings.trusted_proxies:
-            # Behind a reverse proxy every request comes from the proxy: believe its
-            # X-Forwarded-* headers, for as many hops as configured, for the client address
-            # (login throttling) and the scheme (Secure cookies, CSRF's strict Referer check).
-            # Waitress drops these headers from anyone it does not trust.
-            proxies = {
-                "trusted_proxy": "*",
-                "trusted_proxy_count": panel_settings.trusted_proxies,
-                "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto x-forwarded-host",
-            }
-        self._server = create_server(
+        webhook_caps: dict[str, int] = {}
+        if app is not panel and self.bot is not None:
+            webhook_caps[self.bot.options.webhook_path] = self.bot.options.max_body_bytes
+        limits = ServerLimits(
+            request_timeout_seconds=panel_settings.request_timeout_seconds,
+            connection_limit=panel_settings.connection_limit,
+            body_bytes=MAX_BODY_BYTES,
+            path_body_bytes=webhook_caps,
+        )
+        # Behind a reverse proxy every request comes from the proxy: believe its X-Forwarded-*
+        # headers (client address for login throttling, scheme for Secure cookies and CSRF's
+        # Referer check) for as many hops as configured, and only from the proxies' addresses.
+        self._server = build_web_server(
             AccessLog(app),
             host=panel_settings.host,
             port=panel_settings.port,
-            threads=8,
-            ident="tokenbot",
-            expose_tracebacks=False,
-            channel_timeout=60,
-            cleanup_interval=10,
-            **proxies,
+            limits=limits,
+            trusted_proxies=panel_settings.trusted_proxy_addresses,
+            proxy_hops=panel_settings.trusted_proxies,
         )
         self._server_thread = threading.Thread(
             target=self._server.run, name="tokenbot-web", daemon=True

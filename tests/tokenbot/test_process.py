@@ -188,7 +188,11 @@ def test_behind_a_trusted_proxy_throttling_is_per_client(
                 "redirect_uri": f"http://127.0.0.1:{port}/oauth/callback",
             },
             "database": {"url": f"sqlite:///{tmp_path / 'tb.sqlite3'}"},
-            "panel": {"port": port, "trusted_proxies": 1},
+            "panel": {
+                "port": port,
+                "trusted_proxies": 1,
+                "trusted_proxy_addresses": ["127.0.0.1"],
+            },
         },
     )
     process = TokenbotProcess(settings, roles={"web"})

@@ -10,6 +10,7 @@ import click
 from tokenbot.command_runtime import config_option
 from tokenbot.command_runtime import fail
 from tokenbot.command_runtime import runtime_for
+from tokenbot.core.disconnect import disconnect_account
 from tokenbot.core.errors import AccountNotFound
 
 
@@ -78,6 +79,12 @@ def disconnect_command(config_path: Path | None, account_id: int, yes: bool) -> 
                 "It must log in again to return.",
                 abort=True,
             )
-        runtime.store.disconnect(account_id)
-        runtime.tokens.forget(account_id)
+        done = disconnect_account(
+            account_id,
+            store=runtime.store,
+            tokens=runtime.tokens,
+            oauth=runtime.oauth,
+            database=runtime.database,
+        )
     click.echo(f"account {account_id} disconnected; its tokens are wiped")
+    click.echo(done.summary())
