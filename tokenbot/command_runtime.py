@@ -51,8 +51,9 @@ def database_error(exc: SQLAlchemyError) -> ConfigError:
 
 
 def fail(exc: TokenbotError) -> None:
-    """End the command with the error's one line and exit status 2."""
-    click.echo(f"error: {exc}", err=True)
+    """End the command with the error's line (one per problem) and exit status 2."""
+    for line in str(exc).splitlines():
+        click.echo(f"error: {line}", err=True)
     raise SystemExit(2)
 
 
