@@ -50,6 +50,7 @@ from tokenbot.core.errors import ConfigProblems
 from tokenbot.core.logs import register_secret
 from tokenbot.core.settings import DATABASE_URL_ENV
 from tokenbot.core.settings import ENCRYPTION_KEYS_ENV
+from tokenbot.core.settings import NO_SECRET
 from tokenbot.core.settings import SECRET_ENV
 from tokenbot.core.settings import SECTIONS
 from tokenbot.core.settings import BotSettings
@@ -91,7 +92,28 @@ _SECRETISH = re.compile(r"(?i)secret|password|passwd|token|api_key|encryption_ke
 _MAKE_KEY = "make one with python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 _WHERE_CLIENT = "copy it from your integration at developer.webex.com > My Webex Apps"
 
-Path_ = tuple[str, ...]
+KeyPath = tuple[str, ...]  # ("panel", "port") for panel.port
+# The secrets every process needs: why, and how to get one (the fix in the error line).
+_REQUIRED = {
+    "WEBEX_CLIENT_ID": ("tokenbot needs the Webex integration's client id", _WHERE_CLIENT),
+    "WEBEX_CLIENT_SECRET": ("tokenbot needs the Webex integration's client secret", _WHERE_CLIENT),
+    "TOKENBOT_SECRET_KEY": ("the admin panel signs its sessions with it", _MAKE_KEY),
+    ENCRYPTION_KEYS_ENV: (
+        "tokens are stored encrypted with it",
+        "make one with python -c 'from tokenbot.core.crypto import TokenCipher; "
+        "print(TokenCipher.generate_key_spec())'",
+    ),
+    "TOKENBOT_WEBHOOK_SECRET": (
+        "webhook intake checks every delivery's signature with it",
+        "use at least 16 random characters",
+    ),
+}
+_ALWAYS_REQUIRED = (
+    "WEBEX_CLIENT_ID",
+    "WEBEX_CLIENT_SECRET",
+    "TOKENBOT_SECRET_KEY",
+    ENCRYPTION_KEYS_ENV,
+)
 
 
 def load_settings(
@@ -276,9 +298,10 @@ class _Loader:
         self.secrets: dict[str, Any] = {}
         # Which environment variable set a key: `named` ones are the key (secrets), `via` ones
         # are mentioned after the dotted key (TOKENBOT_<SECTION>__<KEY>).
-        self.named: dict[Path_, str] = {}
-        self.via: dict[Path_, str] = {}
+        self.named: dict[KeyPath, str] = {}
+        self.via: dict[KeyPath, str] = {}
         self.problems: list[ConfigError] = []
+        self.unusable: set[str] = set()  # secrets whose _FILE failed: reported already
 
     # The file and the overrides share the rules: no secrets, no passwords.
     def add_file(self, data: dict[str, Any], label: str) -> None:
@@ -326,7 +349,7 @@ class _Loader:
                 out[name] = value
         return out
 
-    def _secret_in_file(self, where: Path_) -> None:
+    def _secret_in_file(self, where: KeyPath) -> None:
         env_name = SECRET_ENV.get(where)
         if env_name:
             message = f"secrets come from environment variables only: set {env_name}"
@@ -349,7 +372,7 @@ class _Loader:
             section, sep, key = rest.partition("__")
             if not sep or not section or not key:
                 continue
-            where: Path_ = (section.lower(), key.lower())
+            where: KeyPath = (section.lower(), key.lower())
             if where in SECRET_ENV:
                 continue  # secrets have their own names (SECRET_ENV); do not offer two
             value = _decode(where, self.env[name])
@@ -372,6 +395,7 @@ class _Loader:
         path = self.env.get(file_name, "").strip()
         if not path:
             return value or None
+        self.unusable.add(name)  # until the file proves usable
         if value:
             self.problems.append(
                 ConfigError(name, f"is set and so is {file_name}", hint="set only one of them")
@@ -394,6 +418,7 @@ class _Loader:
                 ConfigError(file_name, f"{path} is empty", hint=f"write {name} into it")
             )
             return None
+        self.unusable.discard(name)
         return text
 
     def build(self) -> Settings:
@@ -408,13 +433,11 @@ class _Loader:
             # pydantic-settings merges the layers (first wins) and validates once.
             settings = Settings(_build_sources=(layers, {}))
         except ValidationError as exc:
+            # The mode-dependent rules need valid values; name the missing secrets anyway.
             self.problems.extend(self._translate(error) for error in exc.errors())
             self.problems.extend(self._missing_before_validation())
             raise _collected(self.problems) from None
-        if self.problems:
-            self.problems.extend(self._missing_before_validation())
-            raise _collected(self.problems)
-        settings = _Rules(settings, self.env, self.problems).apply()
+        settings = _Rules(settings, self.env, self.problems, self.unusable).apply()
         if self.problems:
             raise _collected(self.problems)
         settings = self._resolve_sqlite(settings)
@@ -423,20 +446,12 @@ class _Loader:
         return settings
 
     def _missing_before_validation(self) -> list[ConfigError]:
-        """Name the always-needed secrets that are missing, so one run reports them too."""
+        """Name the always-needed secrets that are missing (production only)."""
         mode = self.overrides.get("mode") or self.environment.get("mode") or self.file.get("mode")
         if mode == "demo":
             return []
-        missing = []
-        for env_name in (
-            "WEBEX_CLIENT_ID",
-            "WEBEX_CLIENT_SECRET",
-            "TOKENBOT_SECRET_KEY",
-            ENCRYPTION_KEYS_ENV,
-        ):
-            if env_name not in self.named.values() and not self.env.get(f"{env_name}_FILE"):
-                missing.append(ConfigError(env_name, "is not set", hint=f"set {env_name}"))
-        return missing
+        given = set(self.named.values()) | self.unusable
+        return [_missing(name) for name in _ALWAYS_REQUIRED if name not in given]
 
     def _resolve_sqlite(self, settings: Settings) -> Settings:
         """Make a relative SQLite path from the file relative to the file's folder."""
@@ -459,7 +474,7 @@ class _Loader:
 
     def _translate(self, error: ErrorDetails) -> ConfigError:
         """Turn one pydantic error into our one-line `ConfigError`."""
-        where: Path_ = tuple(str(part) for part in error["loc"] if not isinstance(part, int))
+        where: KeyPath = tuple(str(part) for part in error["loc"] if not isinstance(part, int))
         context: dict[str, Any] = dict(error.get("ctx") or {})
         if error["type"] == "tokenbot" and context.get("field"):
             where = where + tuple(str(context["field"]).split("."))
@@ -472,14 +487,14 @@ class _Loader:
 
 
 def _collected(problems: list[ConfigError]) -> ConfigError:
-    unique = list(dict.fromkeys(problems, None))
-    seen: set[str] = set()
-    kept = []
-    for problem in unique:
-        if str(problem) not in seen:
-            seen.add(str(problem))
-            kept.append(problem)
-    return kept[0] if len(kept) == 1 else ConfigProblems(kept)
+    """Return the one problem, or all of them as `ConfigProblems` (repeats dropped)."""
+    unique = list({str(problem): problem for problem in problems}.values())
+    return unique[0] if len(unique) == 1 else ConfigProblems(unique)
+
+
+def _missing(name: str) -> ConfigError:
+    why, make = _REQUIRED[name]
+    return ConfigError(name, f"is not set; {why}", hint=f"set {name}: {make}")
 
 
 def _has_password(url: str) -> bool:
@@ -489,7 +504,7 @@ def _has_password(url: str) -> bool:
         return False
 
 
-def _field(where: Path_) -> tuple[type[BaseModel] | None, FieldInfo | None]:
+def _field(where: KeyPath) -> tuple[type[BaseModel] | None, FieldInfo | None]:
     """Find the model holding `where` and the field it names."""
     model: type[BaseModel] = Settings
     for part in where[:-1]:
@@ -509,7 +524,7 @@ def _known(model: type[BaseModel]) -> list[str]:
 
 
 def _explain(
-    where: Path_, error: ErrorDetails, context: Mapping[str, Any]
+    where: KeyPath, error: ErrorDetails, context: Mapping[str, Any]
 ) -> tuple[str, str | None]:
     """Say in our words what pydantic found wrong, with a fix when there is one."""
     kind = error["type"]
@@ -545,7 +560,7 @@ def _literal_choices(annotation: Any) -> tuple[Any, ...]:
     return get_args(annotation) if get_origin(annotation) is Literal else ()
 
 
-def _decode(where: Path_, raw: str) -> Any:
+def _decode(where: KeyPath, raw: str) -> Any:
     """Read an environment string as the type of the key it sets (YAML's words for it).
 
     Left as a string when it does not read as that type, so pydantic's error (and ours) is the
@@ -582,10 +597,17 @@ def _decode(where: Path_, raw: str) -> Any:
 class _Rules:
     """The rules that depend on the mode: refuse in production, relax and note in demo."""
 
-    def __init__(self, settings: Settings, env: Mapping[str, str], problems: list[ConfigError]):
+    def __init__(
+        self,
+        settings: Settings,
+        env: Mapping[str, str],
+        problems: list[ConfigError],
+        unusable: set[str],
+    ) -> None:
         self.settings = settings
         self.env = env
         self.problems = problems
+        self.unusable = unusable
         self.demo = settings.demo
         self.generated: list[str] = []
         self.warnings: list[str] = []
@@ -608,18 +630,8 @@ class _Rules:
             self._http(f"webex.{key}", url)
         webex = s.webex.model_copy(
             update={
-                "client_id": self._required(
-                    "WEBEX_CLIENT_ID",
-                    s.webex.client_id,
-                    "tokenbot needs the Webex integration's client id",
-                    _WHERE_CLIENT,
-                ),
-                "client_secret": self._required(
-                    "WEBEX_CLIENT_SECRET",
-                    s.webex.client_secret,
-                    "tokenbot needs the Webex integration's client secret",
-                    _WHERE_CLIENT,
-                ),
+                "client_id": self._required("WEBEX_CLIENT_ID", s.webex.client_id),
+                "client_secret": self._required("WEBEX_CLIENT_SECRET", s.webex.client_secret),
             }
         )
         panel = s.panel.model_copy(update={"secret_key": self._secret_key(s.panel)})
@@ -654,15 +666,15 @@ class _Rules:
                 hint="use https:// (http is only accepted for 127.0.0.1, localhost and ::1)",
             )
 
-    def _required(self, name: str, value: Secret | None, why: str, make: str) -> Secret | None:
+    def _required(self, name: str, value: Secret | None) -> Secret:
         """Return the secret; refuse a missing one in production, generate it in demo."""
         if value:
             return value
+        if name in self.unusable:
+            return NO_SECRET  # its _FILE failed, and that is reported already
         if not self.demo:
-            self.problems.append(
-                ConfigError(name, f"is not set; {why}", hint=f"set {name}: {make}")
-            )
-            return None
+            self.problems.append(_missing(name))
+            return NO_SECRET
         self.generated.append(name)
         self.warnings.append(f"{name}: not set, generated for this process (demo mode)")
         if name == ENCRYPTION_KEYS_ENV:
@@ -671,7 +683,7 @@ class _Rules:
             return Secret("tokenbot-demo-" + secrets.token_hex(8))
         return Secret(secrets.token_urlsafe(32))
 
-    def _secret_key(self, panel: PanelSettings) -> Secret | None:
+    def _secret_key(self, panel: PanelSettings) -> Secret:
         self._http("panel.public_url", panel.public_url)
         name = "TOKENBOT_SECRET_KEY"
         if panel.secret_key and _entropy_bits(panel.secret_key.reveal()) < MIN_SECRET_KEY_BITS:
@@ -680,9 +692,7 @@ class _Rules:
                 f"is too weak: it needs at least {MIN_SECRET_KEY_BITS // 8} random bytes",
                 hint=_MAKE_KEY,
             )
-        return self._required(
-            name, panel.secret_key, "the admin panel signs its sessions with it", _MAKE_KEY
-        )
+        return self._required(name, panel.secret_key)
 
     def _bot(self, bot: BotSettings, panel: PanelSettings) -> BotSettings:
         webhook = bot.intake == "webhook"
@@ -711,28 +721,17 @@ class _Rules:
                 f"is shorter than {MIN_WEBHOOK_SECRET_LENGTH} characters",
                 hint="use a long random value",
             )
-        secret = self._required(
-            "TOKENBOT_WEBHOOK_SECRET",
-            secret,
-            "webhook intake checks every delivery's signature with it",
-            "use at least 16 random characters",
-        )
+        secret = self._required("TOKENBOT_WEBHOOK_SECRET", secret)
         return bot.model_copy(update={"public_url": public_url, "webhook_secret": secret})
 
-    def _encryption_keys(self, spec: Secret) -> Secret | None:
+    def _encryption_keys(self, spec: Secret) -> Secret:
         if spec:
             try:
                 TokenCipher.from_spec(spec.reveal())
             except ConfigError as exc:  # names the variable, never echoes the key
                 self.problems.append(exc)
             return spec
-        return self._required(
-            ENCRYPTION_KEYS_ENV,
-            spec,
-            "tokens are stored encrypted with it",
-            "make one with python -c 'from tokenbot.core.crypto import TokenCipher; "
-            "print(TokenCipher.generate_key_spec())'",
-        )
+        return self._required(ENCRYPTION_KEYS_ENV, spec)
 
 
 def _entropy_bits(value: str) -> float:
