@@ -43,6 +43,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings
+from pydantic_settings import PydanticBaseSettingsSource
 from pydantic_settings import SettingsConfigDict
 
 from tokenbot.core.crypto import TokenCipher
@@ -534,6 +535,22 @@ class Settings(BaseSettings):
     _config_file: Path | None = PrivateAttr(default=None)
     _generated: tuple[str, ...] = PrivateAttr(default=())
     _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read nothing on our own: `load_settings` hands over its layers (file, environment).
+
+        So `Settings(...)` alone is the defaults plus what is passed, never pydantic-settings'
+        own reading of unprefixed environment variables.
+        """
+        return (init_settings,)
 
     @model_validator(mode="after")
     def _lease_outlives_request(self) -> Settings:
