@@ -144,9 +144,9 @@ def load_settings(
     file_data, source = _read_file(where, explicit)
     environ = {**_read_dotenv(where.parent / ".env"), **environ}
     loader = _Loader(environ, source)
-    loader.add_file(file_data, "")
+    loader.add_file(file_data)
     if overrides:
-        loader.add_file(dict(overrides), "overrides: ")
+        loader.add_file(dict(overrides), overrides=True)
     if demo:
         loader.add_overrides({"mode": "demo"})
     loader.add_environment()
@@ -304,8 +304,8 @@ class _Loader:
         self.unusable: set[str] = set()  # secrets whose _FILE failed: reported already
 
     # The file and the overrides share the rules: no secrets, no passwords.
-    def add_file(self, data: dict[str, Any], label: str) -> None:
-        """Add the YAML file's mapping (or the caller's overrides), refusing secrets in it."""
+    def add_file(self, data: dict[str, Any], *, overrides: bool = False) -> None:
+        """Add the YAML file's mapping (or the caller's `overrides`), refusing secrets in it."""
         cleaned: dict[str, Any] = {}
         for key, value in data.items():
             name = str(key)
@@ -326,7 +326,7 @@ class _Loader:
                 )
             )
             del cleaned["database"]["url"]
-        if label:
+        if overrides:
             self.overrides = _merge(self.overrides, cleaned)
         else:
             self.file = cleaned

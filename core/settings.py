@@ -237,9 +237,18 @@ class WebexSettings(_Section):
         "http://127.0.0.1:2000/oauth/callback",
         description="Exactly as registered in the integration; the callback is served at its path.",
     )
-    scopes: Annotated[tuple[str, ...], BeforeValidator(_scope_list)] = Field(
-        DEFAULT_SCOPES, description="Requested at login; keep it minimal."
-    )
+    scopes: Annotated[
+        tuple[str, ...],
+        BeforeValidator(_scope_list),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    {"type": "string", "description": "space-separated, as Webex writes them"},
+                ]
+            }
+        ),
+    ] = Field(DEFAULT_SCOPES, description="Requested at login; keep it minimal.")
     timeout_seconds: float = Field(15, ge=1, le=300, description="Per HTTP request to Webex.")
     client_id: SkipJsonSchema[Secret] = NO_SECRET
     client_secret: SkipJsonSchema[Secret] = NO_SECRET
