@@ -373,8 +373,15 @@ class _Loader:
             if not sep or not section or not key:
                 continue
             where: KeyPath = (section.lower(), key.lower())
-            if where in SECRET_ENV:
-                continue  # secrets have their own names (SECRET_ENV); do not offer two
+            if where in SECRET_ENV:  # one name per secret, so two can never disagree
+                self.problems.append(
+                    ConfigError(
+                        name,
+                        f"is not read: {'.'.join(where)} comes from {SECRET_ENV[where]}",
+                        hint=f"rename the variable to {SECRET_ENV[where]}",
+                    )
+                )
+                continue
             value = _decode(where, self.env[name])
             self.environment.setdefault(where[0], {})[where[1]] = value
             self.via[where] = name

@@ -136,10 +136,17 @@ def test_an_unknown_environment_key_suggests_the_closest(tmp_path: Path) -> None
     assert "did you mean 'panel'?" in str(section)
 
 
-def test_secret_keys_are_not_offered_twice(tmp_path: Path) -> None:
-    # Secrets have one name each (WEBEX_CLIENT_SECRET); the generic form is not read.
-    settings = _load(tmp_path, env={"TOKENBOT_WEBEX__CLIENT_SECRET": "other-value-123456"})
-    assert settings.webex.client_secret.reveal() == GOOD_ENV["WEBEX_CLIENT_SECRET"]
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("TOKENBOT_WEBEX__CLIENT_SECRET", "WEBEX_CLIENT_SECRET"),
+        ("TOKENBOT_DATABASE__URL", "TOKENBOT_DATABASE_URL"),
+    ],
+)
+def test_secrets_have_one_name_each(tmp_path: Path, name: str, canonical: str) -> None:
+    error = _error(tmp_path, env={name: "sqlite:///x.sqlite3"})
+    assert error.key == name
+    assert str(error).endswith(f"comes from {canonical} (rename the variable to {canonical})")
 
 
 # -- <NAME>_FILE ------------------------------------------------------------------------------
