@@ -15,7 +15,15 @@ checks the shipped schema is current). The file, `TOKENBOT_BOT__REPLY_TIMEOUT_SE
 schema and the error messages all follow from the field. A rule that spans two keys is a
 `model_validator` raising `problem(..., field=...)`; a rule that depends on demo mode (insecure
 URLs, missing secrets) lives in `core.config`. A new secret is a `SkipJsonSchema[Secret]` field
-plus its environment variable in `SECRET_ENV`.
+plus its environment variable in `SECRET_ENV` (and in `core.config._REQUIRED` when every
+process needs it).
+
+Porting a key from the old dataclass helpers, line for line:
+    _num(15, 1, 300)             ->  Field(15, ge=1, le=300)
+    _choice("a", "a", "b")       ->  Literal["a", "b"] = "a"
+    _url(None)                   ->  Url | None = None          (checked as http(s)://host)
+    bool / str / tuple[str, ...] ->  bool / Text / StrList       (Text, StrList: non-empty)
+    _env("NAME")                 ->  SkipJsonSchema[Secret] = NO_SECRET, plus SECRET_ENV
 """
 
 from __future__ import annotations
