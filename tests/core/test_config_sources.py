@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from typing import Literal
+from typing import get_args
+from typing import get_origin
 
 import jsonschema
 import pytest
@@ -19,6 +22,8 @@ from tokenbot.core.config import load_settings
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.errors import ConfigProblems
+from tokenbot.core.settings import SECRET_ENV
+from tokenbot.core.settings import SECTIONS
 from tokenbot.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -329,3 +334,58 @@ def test_shipped_schema_file_is_current() -> None:
 def test_config_yaml_points_editors_at_the_schema() -> None:
     first = (ROOT / "config.yaml").read_text(encoding="utf-8").splitlines()[0]
     assert first == "# yaml-language-server: $schema=docs/config.schema.json"
+
+
+def _every_key() -> list[tuple[str, str, Any]]:
+    keys = []
+    for section, model in SECTIONS.items():
+        for key, info in model.model_fields.items():
+            if (section, key) not in SECRET_ENV:
+                keys.append((section, key, info))
+    return keys
+
+
+def _bad_text(key: str, info: Any) -> str:
+    """A value the key refuses, written as someone would in the environment."""
+    kinds = {info.annotation, *get_args(info.annotation)}
+    if bool in kinds:
+        return "maybe"
+    if int in kinds or float in kinds:
+        return "many"
+    if get_origin(info.annotation) is Literal:
+        return "nope"
+    if get_origin(info.annotation) is tuple:
+        return "[unclosed"
+    return "not a url" if key.endswith(("url", "uri")) else " "
+
+
+def test_every_key_is_read_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        f"TOKENBOT_{section.upper()}__{key.upper()}": _bad_text(key, info)
+        for section, key, info in _every_key()
+    }
+    with pytest.raises(ConfigProblems) as caught:
+        _load(tmp_path, env=env)
+    named = {problem.key for problem in caught.value.problems}
+    assert named == {f"{section}.{key}" for section, key, _ in _every_key()}
+    for problem in caught.value.problems:
+        assert str(problem).count("; set by TOKENBOT_") == 1, problem
+
+
+def test_every_default_written_in_the_environment_reads_back(tmp_path: Path) -> None:
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, tuple):
+            return ",".join(value)
+        return "" if value is None else str(value)
+
+    built_in = _load(tmp_path)
+    env = {
+        f"TOKENBOT_{section.upper()}__{key.upper()}": text(getattr(getattr(built_in, section), key))
+        for section, key, _ in _every_key()
+        if (section, key) not in {("webex", "authorize_url"), ("webex", "token_url")}
+    }
+    env["TOKENBOT_DATABASE_URL"] = built_in.database.url
+    from_env = _load(tmp_path, env=env)
+    assert from_env.masked() == built_in.masked()
