@@ -209,6 +209,7 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 Text = Annotated[str, Field(min_length=1)]
 StrList = Annotated[tuple[str, ...], BeforeValidator(_str_list)]
 Url = Annotated[str, Field(min_length=1), AfterValidator(_check_url)]
@@ -500,7 +501,10 @@ class LoggingSettings(_Section):
     """Log level and line format (core.logs.configure_logging)."""
 
     level: Annotated[
-        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        BeforeValidator(_upper),
+        # Lower case is accepted too, so the schema must not flag `level: debug`.
+        WithJsonSchema({"type": "string", "enum": [*_LEVELS, *(v.lower() for v in _LEVELS)]}),
     ] = Field("INFO", description="Secrets are redacted at every level.")
     format: Literal["text", "json"] = Field("text", description="json: one object per line.")
 

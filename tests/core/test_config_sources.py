@@ -311,6 +311,16 @@ def test_schema_is_valid_and_accepts_the_shipped_config() -> None:
     jsonschema.validate(shipped, schema, cls=jsonschema.Draft202012Validator)
 
 
+def test_schema_accepts_what_the_loader_accepts() -> None:
+    for good in (
+        {"logging": {"level": "debug"}},
+        {"webex": {"scopes": "spark:people_read spark:rooms_read"}},
+        {"webex": {"authorize_url": None}},
+        {"mode": "demo", "panel": {"public_url": "https://tokenbot.example.com"}},
+    ):
+        jsonschema.validate(good, config_schema(), cls=jsonschema.Draft202012Validator)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
