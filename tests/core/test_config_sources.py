@@ -22,6 +22,8 @@ from tokenbot.core.config import load_settings
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.errors import ConfigProblems
+from tokenbot.core.logs import FORMATS
+from tokenbot.core.logs import LEVELS
 from tokenbot.core.settings import SECRET_ENV
 from tokenbot.core.settings import SECTIONS
 from tokenbot.core.settings import Settings
@@ -399,3 +401,9 @@ def test_every_default_written_in_the_environment_reads_back(tmp_path: Path) -> 
     env["TOKENBOT_DATABASE_URL"] = built_in.database.url
     from_env = _load(tmp_path, env=env)
     assert from_env.masked() == built_in.masked()
+
+
+def test_logging_choices_are_the_ones_the_log_setup_knows() -> None:
+    fields = SECTIONS["logging"].model_fields
+    assert get_args(fields["level"].annotation) == tuple(LEVELS)
+    assert get_args(fields["format"].annotation) == tuple(FORMATS)
