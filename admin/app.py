@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from tokenbot.admin import health
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.admin.metrics import TokenSample
 from tokenbot.admin.panel import EXTENSION_KEY
+from tokenbot.admin.panel import BotFacts
 from tokenbot.admin.panel import Panel
 from tokenbot.admin.panel import PanelConfig
 from tokenbot.admin.presenters import duration_text
@@ -37,9 +37,10 @@ from tokenbot.admin.security import content_security_policy
 from tokenbot.admin.security import install_security_headers
 from tokenbot.admin.security import origin_of
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.config import Settings
 from tokenbot.core.refresher import RESULTS
 from tokenbot.core.refresher import refresh_counters
-from tokenbot.core.settings import Settings
+from tokenbot.core.runtime import Runtime
 
 __all__ = ["create_app", "panel_config"]
 
@@ -54,19 +55,19 @@ def panel_config(settings: Settings) -> PanelConfig:
 
 def create_app(
     settings: Settings,
-    runtime: Any,
+    runtime: Runtime,
     *,
     scheduler_alive: Callable[[], bool] | None = None,
-    bot_status: Callable[[], Mapping[str, Any]] | None = None,
+    bot_status: Callable[[], BotFacts] | None = None,
     metrics: PanelMetrics | None = None,
     admins: AdminStore | None = None,
 ) -> Flask:
     """Build the admin panel around an existing runtime.
 
     Args:
-        settings: The loaded `core.config.Settings`.
-        runtime: The `core.runtime.Runtime` (database, store, oauth client, token service,
-            clock); the app only uses it, it never opens or closes it.
+        settings: The loaded settings.
+        runtime: The runtime (database, store, oauth client, token service, clock); the app
+            only uses it, it never opens or closes it.
         scheduler_alive: Tells `/readyz` whether the refresh scheduler runs; None when this
             process runs no scheduler (then readiness depends on the database only).
         bot_status: Returns the bot card's facts (keys: intake_mode, webhook_registered,

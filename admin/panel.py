@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -15,9 +15,14 @@ from flask import current_app
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.admin.security import cookie_must_be_secure
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.runtime import Runtime
 from tokenbot.core.settings import Settings
+from tokenbot.core.store import TokenStore
+from tokenbot.core.token_service import TokenService
 
-__all__ = ["EXTENSION_KEY", "Panel", "PanelConfig", "panel"]
+__all__ = ["EXTENSION_KEY", "BotFacts", "Panel", "PanelConfig", "panel"]
 
 EXTENSION_KEY = "tokenbot"
 log = logging.getLogger(__name__)
@@ -59,18 +64,33 @@ class PanelConfig:
         )
 
 
+class BotFacts(TypedDict, total=False):
+    """What the bot card shows, as `bot_status()` reports it; a missing key shows a default.
+
+    The panel never imports the bot: the process reads these from the bot state in the
+    database (`tokenbot.process.bot_status_reader`), so any process can show them.
+    """
+
+    intake_mode: str
+    webhook_registered: bool
+    last_event_at: str | datetime | None
+    commands_handled: int
+    errors: int
+    last_error: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Panel:
     """The runtime's parts the views use; one per app, kept in ``app.extensions``."""
 
     config: PanelConfig
-    runtime: Any
+    runtime: Runtime
     admins: AdminStore
     metrics: PanelMetrics
     scheduler_alive: Callable[[], bool] | None
-    bot_status: Callable[[], Mapping[str, Any]] | None
+    bot_status: Callable[[], BotFacts] | None
 
-    def bot_facts(self) -> Mapping[str, Any] | None:
+    def bot_facts(self) -> BotFacts | None:
         """Return what `bot_status()` says, or None without a bot (or when it fails)."""
         if self.bot_status is None:
             return None
@@ -91,26 +111,33 @@ class Panel:
             return False
 
     @property
-    def store(self) -> Any:
-        """The token store (core.store.TokenStore)."""
+    def store(self) -> TokenStore:
+        """The token store."""
         return self.runtime.store
 
     @property
-    def oauth(self) -> Any:
-        """The Webex OAuth client (core.oauth.WebexOAuthClient)."""
+    def oauth(self) -> WebexOAuthClient:
+        """The Webex OAuth client."""
         return self.runtime.oauth
 
     @property
-    def tokens(self) -> Any:
-        """The token service (core.service.TokenService)."""
+    def tokens(self) -> TokenService:
+        """The token service."""
         return self.runtime.tokens
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         """The runtime's clock."""
         return self.runtime.clock
 
 
 def panel() -> Panel:
-    """Return the `Panel` of the current app."""
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    """Return the `Panel` of the current app.
+
+    Raises:
+        RuntimeError: The app was not built by `admin.create_app`.
+    """
+    the_panel = current_app.extensions.get(EXTENSION_KEY)
+    if not isinstance(the_panel, Panel):
+        raise RuntimeError("this Flask app has no tokenbot panel: build it with create_app")
+    return the_panel

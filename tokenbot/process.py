@@ -12,18 +12,20 @@ sweep finish, and the database connections close.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
+from tokenbot.access_log import AccessLog
 from tokenbot.admin import create_app
 from tokenbot.admin.metrics import PanelMetrics
+from tokenbot.admin.panel import BotFacts
 from tokenbot.bot import Bot
 from tokenbot.bot import BotOptions
 from tokenbot.bot import create_bot
@@ -38,6 +40,9 @@ from tokenbot.core.scheduler import RefreshScheduler
 __all__ = ["ROLES", "TokenbotProcess", "bot_status_reader", "mount_webhook", "parse_roles"]
 
 log = logging.getLogger("tokenbot")
+
+# The whole graceful stop, web server and bot together: inside `docker stop`'s default 10 s.
+STOP_TIMEOUT_SECONDS = 8.0
 
 ROLES = ("web", "scheduler", "bot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -67,10 +72,10 @@ def mount_webhook(panel: WSGIApp, webhook: WSGIApp, path: str) -> WSGIApp:
     return app
 
 
-def bot_status_reader(state: BotStateStore) -> Callable[[], Mapping[str, Any]]:
+def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
     """Return the panel's bot-card reader: from the database, so any process can show it."""
 
-    def read() -> Mapping[str, Any]:
+    def read() -> BotFacts:
         snapshot = state.snapshot()
         return {
             "intake_mode": snapshot.get("mode", "unknown"),
@@ -111,6 +116,7 @@ class TokenbotProcess:
         self.scheduler: RefreshScheduler | None = None
         self.bot: Bot | None = None
         self.metrics = PanelMetrics()
+        # Any: waitress's stubs leave out `effective_port` and type `trigger` as an int.
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
         self._stop_requested = threading.Event()
@@ -146,7 +152,7 @@ class TokenbotProcess:
         log.info("tokenbot started: roles %s", ",".join(sorted(self.roles)))
 
     def _start_web(self, runtime: Runtime) -> None:
-        from waitress import create_server
+        from waitress.server import create_server
 
         scheduler = self.scheduler
         panel = create_app(
@@ -172,7 +178,7 @@ class TokenbotProcess:
                 "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto x-forwarded-host",
             }
         self._server = create_server(
-            app,
+            AccessLog(app),
             host=panel_settings.host,
             port=panel_settings.port,
             threads=8,
@@ -193,6 +199,20 @@ class TokenbotProcess:
         if self._server is None:
             raise RuntimeError("the web role is not running")
         return int(self._server.effective_port)
+
+    @property
+    def bound(self) -> str:
+        """Return the address the web server really listens on, as host:port."""
+        if self._server is None:
+            raise RuntimeError("the web role is not running")
+        host = str(self._server.effective_host)
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def exposed(self) -> bool:
+        """Return whether the panel listens beyond this machine (a wildcard or a public address)."""
+        host = self.settings.panel.host
+        return not _loopback(host)
 
     @property
     def url(self) -> str:
@@ -253,20 +273,34 @@ class TokenbotProcess:
             if self._server_thread.is_alive():
                 log.warning("the web server did not stop within %.0f s", timeout)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop everything gracefully, in order; idempotent."""
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop everything gracefully, in order, within `timeout` seconds in all; idempotent.
+
+        The web server and the bot share one deadline, so the whole stop fits inside the
+        grace period of `docker stop` (10 s) and systemd's TimeoutStopSec.
+        """
         if self._stopped:
             return
         self._stopped = True
+        deadline = time.monotonic() + timeout
         self._stop_requested.set()
         if self.runtime is not None:
             self.runtime.stopping.set()  # a running sweep starts no new refresh
         if self._server is not None:
-            self._stop_web(timeout)
+            self._stop_web(max(0.1, deadline - time.monotonic()))
         if self.bot is not None:
-            self.bot.stop(timeout)
+            self.bot.stop(max(0.1, deadline - time.monotonic()))
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         if self.runtime is not None and self._own_runtime:
             self.runtime.close()
         log.info("tokenbot stopped")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: assume it resolves beyond this machine

@@ -17,16 +17,15 @@ def register(router: Router) -> None:
 
 def cmd_status(ctx: CommandContext) -> str:
     """Show the bot identity's token: status, time left, last refresh."""
-    ctx.bot.identity.invalidate()
-    identity = ctx.bot.identity.get() or ctx.identity
-    now = ctx.bot.clock.now()
+    identity = ctx.fresh_identity()
+    now = ctx.clock.now()
     left = _left(identity.access_expires_at, now)
-    snapshot = ctx.bot.state.snapshot()
+    snapshot = ctx.state.snapshot()
     lines = [
         f"**Account** {identity.email}: `{identity.status}`",
         f"- access token: {left}",
         f"- last refresh: {_when(identity.last_refreshed_at, now)}",
-        f"- intake: {ctx.bot.options.intake}"
+        f"- intake: {ctx.options.intake}"
         + (" (webhook registered)" if snapshot.get("webhook_registered") else ""),
         f"- commands handled: {snapshot.counters.get('commands_total', 0)}",
     ]

@@ -32,7 +32,7 @@ def cmd_remind(ctx: CommandContext) -> str:
     """Post a reminder in this thread after a delay (reminders are lost on restart)."""
     delay = int(ctx.args["delay"])
     try:
-        ctx.bot.reminders.add(
+        ctx.reminders.add(
             delay,
             room_id=ctx.message.room_id,
             parent_id=ctx.message.thread_id,

@@ -68,12 +68,12 @@ def test_admin_create_refuses_short_passwords_and_duplicates(
     env: dict[str, str], database: Database
 ) -> None:
     code, _, err = _run(env, "admin", "create", "carol", "--password-stdin", input="short\n")
-    assert code == 2 and "shorter than 8 characters" in err and "short\n" not in err
+    assert code == 1 and "shorter than 8 characters" in err and "short\n" not in err
     assert (
         _run(env, "admin", "create", "carol", "--password-stdin", input="long enough 1\n")[0] == 0
     )
     code, _, err = _run(env, "admin", "create", "CAROL", "--password-stdin", input="other one 2\n")
-    assert code == 2 and "already exists" in err
+    assert code == 1 and "already exists" in err
     code, _, _ = _run(
         env, "admin", "set-password", "carol", "--password-stdin", input="brand new 3\n"
     )
@@ -90,9 +90,9 @@ def test_api_token_lifecycle(env: dict[str, str], database: Database) -> None:
     assert code == 0 and token.startswith("tbt_") and "shown once" in err
     store = AdminStore(database, clock=SystemClock())
     assert store.verify_api_token(token) == "grafana"
-    assert _run(env, "api-token", "create", "grafana")[0] == 2
+    assert _run(env, "api-token", "create", "grafana")[0] == 1
     assert _run(env, "api-token", "list")[1].split() == ["grafana"]
     assert _run(env, "api-token", "revoke", "grafana")[0] == 0
     assert store.verify_api_token(token) is None
-    assert _run(env, "api-token", "revoke", "grafana")[0] == 2
+    assert _run(env, "api-token", "revoke", "grafana")[0] == 1
     database.dispose()

@@ -44,7 +44,7 @@ def revoke_command(config_path: Path | None, name: str) -> None:
         found = AdminStore(runtime.database, clock=runtime.clock).revoke_api_token(name)
     if not found:
         click.echo(f"error: no API token named {name!r}", err=True)
-        raise SystemExit(2)
+        raise SystemExit(1)
     click.echo(f"API token {name!r} revoked")
 
 
