@@ -11,7 +11,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import request
@@ -37,19 +36,16 @@ from tokenbot.admin.presenters import token_samples
 from tokenbot.admin.presenters import utc_text
 from tokenbot.admin.principal import load_admin
 from tokenbot.admin.security import content_security_policy
-from tokenbot.admin.security import cookie_must_be_secure
 from tokenbot.admin.security import install_security_headers
 from tokenbot.admin.security import origin_of
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.config import Settings
-from tokenbot.core.errors import ConfigError
 from tokenbot.core.refresher import RESULTS
 from tokenbot.core.refresher import refresh_counters
 from tokenbot.core.runtime import Runtime
 
 __all__ = ["MAX_BODY_BYTES", "create_app", "panel_config"]
 
-MIN_SECRET_KEY_LENGTH = 32
 # The largest request body any panel route accepts (forms are small); the web server refuses
 # larger ones before reading them.
 MAX_BODY_BYTES = 64 * 1024
@@ -58,19 +54,8 @@ _NO_SESSION_ENDPOINTS = {"static", "health.healthz", "health.readyz", "health.me
 
 
 def panel_config(settings: Settings) -> PanelConfig:
-    """Take what the panel needs from `settings`."""
-    panel_settings = settings.panel
-    public_url = panel_settings.public_url or f"http://{panel_settings.host}:{panel_settings.port}"
-    redirect_uri = settings.webex.redirect_uri
-    return PanelConfig(
-        public_url=public_url.rstrip("/"),
-        secure_cookies=cookie_must_be_secure(public_url),
-        idle_seconds=int(panel_settings.session_idle_minutes * 60),
-        absolute_seconds=int(panel_settings.session_absolute_hours * 3600),
-        redirect_uri=redirect_uri,
-        redirect_path=urlsplit(redirect_uri).path or "/oauth/callback",
-        scopes=tuple(settings.webex.scopes),
-    )
+    """Take what the panel needs from validated `settings` (`PanelConfig.from_settings`)."""
+    return PanelConfig.from_settings(settings)
 
 
 def create_app(
@@ -81,7 +66,6 @@ def create_app(
     bot_status: Callable[[], BotFacts] | None = None,
     metrics: PanelMetrics | None = None,
     admins: AdminStore | None = None,
-    secret_key: str | None = None,
 ) -> Flask:
     """Build the admin panel around an existing runtime.
 
@@ -95,23 +79,11 @@ def create_app(
             last_event_at, commands_handled, errors, last_error); None when no bot runs here.
         metrics: The process's `PanelMetrics`; pass the one the refresher and bot record into.
         admins: The admin store; by default one over `runtime.database`.
-        secret_key: Flask's signing key; by default the configured TOKENBOT_SECRET_KEY.
-
-    Raises:
-        ConfigError: the secret key is missing or shorter than 32 characters.
     """
     config = panel_config(settings)
-    key = secret_key if secret_key is not None else settings.panel.secret_key.reveal()
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError(
-            "TOKENBOT_SECRET_KEY",
-            f"needs at least {MIN_SECRET_KEY_LENGTH} characters of random data",
-            hint='make one with python -c "import secrets; print(secrets.token_urlsafe(48))"',
-        )
-
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=key,
+        SECRET_KEY=config.secret_key,  # TOKENBOT_SECRET_KEY, checked by core.config
         DEBUG=False,
         # '__Host-' pins the cookie to this host and path '/', and requires Secure (ASVS 3.3.1).
         SESSION_COOKIE_NAME="__Host-tokenbot" if config.secure_cookies else "tokenbot_session",

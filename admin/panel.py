@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 from flask import current_app
 
 from tokenbot.admin.metrics import PanelMetrics
+from tokenbot.admin.security import cookie_must_be_secure
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.runtime import Runtime
+from tokenbot.core.settings import Settings
 from tokenbot.core.store import TokenStore
 from tokenbot.core.token_service import TokenService
 
@@ -26,7 +30,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PanelConfig:
-    """The panel's own settings, taken from `Settings` in one place (`admin.app`)."""
+    """The panel's view of the validated settings: what its views read, in their units.
+
+    Built once by `from_settings`; `core.config` already checked every value (the secret
+    key's strength included), so nothing here checks again.
+    """
 
     public_url: str
     secure_cookies: bool
@@ -35,8 +43,25 @@ class PanelConfig:
     redirect_uri: str
     redirect_path: str
     scopes: tuple[str, ...]
+    secret_key: str = field(default="", repr=False)
     page_size: int = 25
     poll_seconds: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PanelConfig:
+        """Take the `panel` and `webex` sections of `settings` as they are."""
+        panel_settings = settings.panel
+        redirect_uri = settings.webex.redirect_uri
+        return cls(
+            public_url=panel_settings.url,
+            secure_cookies=cookie_must_be_secure(panel_settings.url),
+            idle_seconds=panel_settings.session_idle_minutes * 60,
+            absolute_seconds=panel_settings.session_absolute_hours * 3600,
+            redirect_uri=redirect_uri,
+            redirect_path=urlsplit(redirect_uri).path,
+            scopes=settings.webex.scopes,
+            secret_key=panel_settings.secret_key.reveal(),
+        )
 
 
 class BotFacts(TypedDict, total=False):

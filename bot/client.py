@@ -25,7 +25,6 @@ from tokenbot.bot.message import Message
 from tokenbot.bot.sdk import Sdk
 from tokenbot.bot.sdk import WebexApi
 from tokenbot.bot.sdk import load_sdk
-from tokenbot.core.errors import ConfigError
 from tokenbot.core.errors import RateLimited
 from tokenbot.core.errors import WebexApiError
 
@@ -55,7 +54,7 @@ class WebexClient:
     Args:
         tokens: The token service.
         account_id: Returns the bot identity's account id (read on every call: it may change).
-        base_url: The REST base URL; must end in `/v1/`.
+        base_url: The REST base URL, ending in `/v1/` (`core.config` checked it).
         sdk: The SDK to use; `load_sdk()` when None.
         timeout: Seconds for one HTTP request.
         max_rate_limit_wait: The longest a call waits in total on 429 before raising.
@@ -75,8 +74,6 @@ class WebexClient:
         sleep: Callable[[float], None] = time.sleep,
         on_request: Callable[[], None] | None = None,
     ) -> None:
-        if not base_url.endswith("/v1/"):
-            raise ConfigError("webex.api_base_url", f"{base_url!r} must end in /v1/")
         self.sdk = sdk or load_sdk()
         self.base_url = base_url
         self._tokens = tokens

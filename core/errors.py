@@ -41,6 +41,7 @@ __all__ = [
     "BotError",
     "CommandArgumentError",
     "ConfigError",
+    "ConfigProblems",
     "CryptoError",
     "FatalOAuthError",
     "LoginStateInvalid",
@@ -87,6 +88,22 @@ class ConfigError(TokenbotError):
     def __init__(self, key: str, message: str, *, hint: str | None = None) -> None:
         super().__init__(f"{key}: {message}", hint=hint)
         self.key = key
+
+
+class ConfigProblems(ConfigError):
+    """Several settings are wrong at once: `problems` holds one `ConfigError` per line.
+
+    `key` and `message` are the first problem's; `str()` is every problem, one per line, so a
+    user fixes them all in one go instead of one per run.
+    """
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        first = problems[0]
+        super().__init__(first.key, first.message.partition(": ")[2], hint=first.hint)
+        self.problems = tuple(problems)
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
 
 
 class CryptoError(TokenbotError):

@@ -1,29 +1,68 @@
-"""The typed settings of a tokenbot process: frozen sections, and `Secret` for what must not print.
+"""The typed settings of a tokenbot process: frozen pydantic models, and `Secret` for secrets.
 
-`core.config.load_settings` builds a `Settings`; everything else only reads one. Field metadata
-carries each key's rule (range, choices, URL, or the environment variable a secret comes from),
-which the loader applies and `config.yaml` documents.
+`core.config.load_settings` builds a `Settings`; everything else only reads one and never checks
+a value again. A field's type and `Field(...)` carry its rule (range, choices, URL); the loader
+turns pydantic's complaints into one-line `ConfigError`s, and `tokenbot config schema` prints
+the JSON Schema editors use.
+
+Adding a key is one line in its section, for example in `BotSettings`:
+
+    reply_timeout_seconds: float = Field(30, ge=1, le=600, description="what it does")
+
+then the same key with its default and a comment in `config.yaml` (a test checks that
+config.yaml lists every key) and `tokenbot config schema > docs/config.schema.json` (a test
+checks the shipped schema is current). The file, `TOKENBOT_BOT__REPLY_TIMEOUT_SECONDS`, the
+schema and the error messages all follow from the field. A rule that spans two keys is a
+`model_validator` raising `problem(..., field=...)`; a rule that depends on demo mode (insecure
+URLs, missing secrets) lives in `core.config`. A new secret is a `SkipJsonSchema[Secret]` field
+plus its environment variable in `SECRET_ENV` (and in `core.config._REQUIRED` when every
+process needs it).
+
+Porting a key from the old dataclass helpers, line for line:
+    _num(15, 1, 300)             ->  Field(15, ge=1, le=300)
+    _choice("a", "a", "b")       ->  Literal["a", "b"] = "a"
+    _url(None)                   ->  Url | None = None          (checked as http(s)://host)
+    bool / str / tuple[str, ...] ->  bool / Text / StrList       (Text, StrList: non-empty)
+    _env("NAME")                 ->  SkipJsonSchema[Secret] = NO_SECRET, plus SECRET_ENV
 """
 
 from __future__ import annotations
 
-import dataclasses
+import ipaddress
+import re
 import secrets
-from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
+from typing import Annotated
 from typing import Any
+from typing import Literal
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+from pydantic import AfterValidator
+from pydantic import BaseModel
+from pydantic import BeforeValidator
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import GetCoreSchemaHandler
+from pydantic import PrivateAttr
+from pydantic import WithJsonSchema
+from pydantic import field_validator
+from pydantic import model_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+from pydantic_core import core_schema
+from pydantic_settings import BaseSettings
+from pydantic_settings import PydanticBaseSettingsSource
+from pydantic_settings import SettingsConfigDict
+
 from tokenbot.core.crypto import TokenCipher
-from tokenbot.core.logs import FORMATS
-from tokenbot.core.logs import LEVELS
 from tokenbot.core.logs import fingerprint
 
 __all__ = [
+    "DATABASE_URL_ENV",
     "DEFAULT_SCOPES",
     "ENCRYPTION_KEYS_ENV",
+    "SECRET_ENV",
     "SECTIONS",
     "BotSettings",
     "DatabaseSettings",
@@ -35,9 +74,11 @@ __all__ = [
     "Settings",
     "WebexSettings",
     "hide_password",
+    "problem",
 ]
 
 ENCRYPTION_KEYS_ENV = "TOKENBOT_ENCRYPTION_KEYS"
+DATABASE_URL_ENV = "TOKENBOT_DATABASE_URL"
 DEFAULT_SCOPES = (
     "spark:people_read",
     "spark:rooms_read",
@@ -45,6 +86,29 @@ DEFAULT_SCOPES = (
     "spark:messages_write",
     "spark:memberships_read",
 )
+# Where each secret comes from: (section, key) -> environment variable (also `<NAME>_FILE`).
+# Secrets are never read from the YAML file; `database.url` may come from either.
+SECRET_ENV: dict[tuple[str, ...], str] = {
+    ("webex", "client_id"): "WEBEX_CLIENT_ID",
+    ("webex", "client_secret"): "WEBEX_CLIENT_SECRET",
+    ("panel", "secret_key"): "TOKENBOT_SECRET_KEY",
+    ("bot", "webhook_secret"): "TOKENBOT_WEBHOOK_SECRET",
+    ("encryption_keys",): ENCRYPTION_KEYS_ENV,
+    ("database", "url"): DATABASE_URL_ENV,
+}
+
+
+def problem(message: str, *, hint: str | None = None, field: str | None = None) -> Exception:
+    """Build the error a validator raises: `message`, an optional fix, and the key at fault.
+
+    Args:
+        message: What is wrong, e.g. "must end in /v1/".
+        hint: How to fix it (shown in parentheses).
+        field: The key below the validator's own location (a model validator names the field
+            it blames, e.g. "lease_seconds"); None for the location itself.
+    """
+    context: dict[str, Any] = {"message": message, "hint": hint, "field": field}
+    return PydanticCustomError("tokenbot", "{message}", context)
 
 
 class Secret:
@@ -64,6 +128,9 @@ class Secret:
         """First 8 hex digits of the value's SHA-256, safe to show."""
         return fingerprint(self._value)
 
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
     def __repr__(self) -> str:
         return "'**********'"
 
@@ -78,44 +145,195 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self.fingerprint))
 
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        """Validate a string (or a `Secret`) into a `Secret`; dump it masked."""
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
 
-def _num(default: float, low: float, high: float) -> Any:
-    return field(default=default, metadata={"range": (low, high)})
+    @classmethod
+    def _validate(cls, value: Any) -> Secret:
+        if isinstance(value, Secret):
+            return value
+        if not isinstance(value, str):
+            raise problem("expected a string")
+        return cls(value.strip())
 
 
-def _choice(default: str, *choices: str) -> Any:
-    return field(default=default, metadata={"choices": choices})
+NO_SECRET = Secret("")  # a required secret not given yet; the loader fills or refuses it
 
 
-def _url(default: str | None) -> Any:
-    return field(default=default, metadata={"url": True})
+# -- value types ---------------------------------------------------------------------------
 
 
-def _env(name: str) -> Any:
-    # Filled from the environment only; the YAML key is refused.
-    return field(default=None, metadata={"env": name})
+def _str_list(value: Any) -> Any:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(item, str) and item.strip() for item in value
+    ):
+        raise problem(f"expected a list of strings, got {describe(value)}")
+    return tuple(item.strip() for item in value)
 
 
-@dataclass(frozen=True, slots=True)
-class WebexSettings:
+def _scope_list(value: Any) -> Any:
+    # Webex writes scopes space-separated; accept that form too.
+    return _str_list(value.split() if isinstance(value, str) else value)
+
+
+def _check_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise problem(f"bad URL {url!r}", hint="write it as https://host/path") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise problem(f"bad URL {url!r}: expected http:// or https:// and a host")
+    if parts.username or parts.password:
+        raise problem("the URL must not contain credentials")
+    if parts.fragment:
+        raise problem(f"bad URL {url!r}: a #fragment is not allowed here")
+    return url
+
+
+def _none_to_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _check_derived_url(url: str) -> str:
+    return _check_url(url) if url else url
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+Text = Annotated[str, Field(min_length=1)]
+StrList = Annotated[tuple[str, ...], BeforeValidator(_str_list)]
+Url = Annotated[str, Field(min_length=1), AfterValidator(_check_url)]
+# A URL that defaults to one derived from another key: null (or absent) in the file.
+DerivedUrl = Annotated[
+    str,
+    BeforeValidator(_none_to_empty),
+    AfterValidator(_check_derived_url),
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]}),
+]
+
+
+class _Section(BaseModel):
+    """What every section shares: frozen, no unknown keys, no silent type coercion."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
+
+
+# -- sections ------------------------------------------------------------------------------
+
+
+class WebexSettings(_Section):
     """Where Webex is and who we are to it."""
 
-    api_base_url: str = _url("https://webexapis.com/v1/")
-    authorize_url: str = _url(None)  # None in YAML: api_base_url + "authorize"
-    token_url: str = _url(None)  # None in YAML: api_base_url + "access_token"
-    redirect_uri: str = _url("http://127.0.0.1:2000/oauth/callback")
-    scopes: tuple[str, ...] = DEFAULT_SCOPES
-    timeout_seconds: float = _num(15, 1, 300)
-    client_id: Secret = _env("WEBEX_CLIENT_ID")
-    client_secret: Secret = _env("WEBEX_CLIENT_SECRET")
+    api_base_url: Url = Field(
+        "https://webexapis.com/v1/",
+        description="Webex REST base URL; must end in /v1/. The OAuth endpoints derive from it.",
+    )
+    authorize_url: DerivedUrl = Field("", description='null: api_base_url + "authorize"')
+    token_url: DerivedUrl = Field("", description='null: api_base_url + "access_token"')
+    redirect_uri: Url = Field(
+        "http://127.0.0.1:2000/oauth/callback",
+        description="Exactly as registered in the integration; the callback is served at its path.",
+    )
+    scopes: Annotated[
+        tuple[str, ...],
+        BeforeValidator(_scope_list),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    {"type": "string", "description": "space-separated, as Webex writes them"},
+                ]
+            }
+        ),
+    ] = Field(DEFAULT_SCOPES, description="Requested at login; keep it minimal.")
+    timeout_seconds: float = Field(15, ge=1, le=300, description="Per HTTP request to Webex.")
+    client_id: SkipJsonSchema[Secret] = NO_SECRET
+    client_secret: SkipJsonSchema[Secret] = NO_SECRET
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _v1(cls, base: str) -> str:
+        if not base.endswith("/v1/"):
+            raise problem(f"must end in /v1/, got {base!r}", hint="e.g. https://webexapis.com/v1/")
+        return base
+
+    @field_validator("redirect_uri")
+    @classmethod
+    def _has_path(cls, uri: str) -> str:
+        if urlsplit(uri).path in ("", "/"):
+            raise problem(f"bad URL {uri!r}: needs a path, e.g. /oauth/callback")
+        return uri
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        if not scopes:
+            raise problem("is empty", hint="list at least spark:people_read")
+        for scope in scopes:
+            if not re.fullmatch(r"[A-Za-z0-9_:.\-]+", scope):
+                raise problem(f"{scope!r} is not a Webex scope name")
+        return scopes
+
+    @model_validator(mode="after")
+    def _derive_endpoints(self) -> WebexSettings:
+        # Frozen: fill the derived defaults in place once, while the object is being built.
+        if not self.authorize_url:
+            object.__setattr__(self, "authorize_url", self.api_base_url + "authorize")
+        if not self.token_url:
+            object.__setattr__(self, "token_url", self.api_base_url + "access_token")
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class DatabaseSettings:
+class DatabaseSettings(_Section):
     """Which database; `url` may carry a password, so it never shows in a repr."""
 
-    url: str = field(default="sqlite:///data/tokenbot.sqlite3", repr=False)
-    busy_timeout_seconds: float = _num(15, 1, 600)
+    url: str = Field(
+        "sqlite:///data/tokenbot.sqlite3",
+        repr=False,
+        min_length=1,
+        description="sqlite:///relative/path (relative to this file's folder) or "
+        "postgresql+psycopg://user@host/db; a password goes in TOKENBOT_DATABASE_URL.",
+    )
+    busy_timeout_seconds: float = Field(
+        15, ge=1, le=600, description="How long a writer waits for a lock; >= 15 for SQLite."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _driver(cls, url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        if scheme in ("postgres", "postgresql"):
+            # psycopg 3 is the driver we ship; SQLAlchemy's default would want psycopg2.
+            scheme = "postgresql+psycopg"
+        if scheme not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg") or not sep:
+            raise problem(
+                "bad URL: expected sqlite:///path or postgresql+psycopg://user@host/db",
+                hint="e.g. sqlite:///data/tokenbot.sqlite3",
+            )
+        return f"{scheme}://{rest}"
+
+    @model_validator(mode="after")
+    def _sqlite_waits(self) -> DatabaseSettings:
+        if self.is_sqlite and self.busy_timeout_seconds < 15:
+            raise problem(
+                f"must be at least 15 for SQLite, got {self.busy_timeout_seconds:g}",
+                hint="writers wait this long for the lock instead of failing at once",
+                field="busy_timeout_seconds",
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:
@@ -128,78 +346,225 @@ class DatabaseSettings:
         return hide_password(self.url)
 
 
-@dataclass(frozen=True, slots=True)
-class RefreshSettings:
+class RefreshSettings(_Section):
     """When tokens are refreshed and how failures back off (core.policy.RefreshPolicy)."""
 
-    margin_seconds: int = _num(900, 0, 7 * 86400)
-    sweep_interval_seconds: int = _num(60, 1, 3600)
-    keepalive_hours: float = _num(24, 0.1, 24 * 60)
-    refresh_token_warning_days: float = _num(14, 0, 365)
-    lease_seconds: int = _num(60, 5, 3600)
-    max_concurrency: int = _num(8, 1, 64)
-    backoff_base_seconds: float = _num(30, 0.1, 86400)
-    backoff_max_seconds: float = _num(3600, 0.1, 7 * 86400)
-    min_token_validity_seconds: int = _num(60, 0, 86400)
-    expiry_skew_seconds: int = _num(30, 30, 3600)
+    margin_seconds: int = Field(
+        900, ge=0, le=7 * 86400, description="Refresh when less than max(this, 10%) remains."
+    )
+    sweep_interval_seconds: int = Field(
+        60, ge=1, le=3600, description="How often the scheduler looks for due tokens."
+    )
+    keepalive_hours: float = Field(
+        24, ge=0.1, le=24 * 60, description="Refresh at least this often."
+    )
+    refresh_token_warning_days: float = Field(
+        14, ge=0, le=365, description="Warn when the refresh token has less than this left."
+    )
+    lease_seconds: int = Field(
+        60, ge=5, le=3600, description="A refresher's claim; >= 2 x webex.timeout_seconds."
+    )
+    max_concurrency: int = Field(8, ge=1, le=64, description="Refreshes running at once.")
+    backoff_base_seconds: float = Field(
+        30, ge=0.1, le=86400, description="First retry delay after a timeout, 5xx or 429."
+    )
+    backoff_max_seconds: float = Field(
+        3600, ge=0.1, le=7 * 86400, description="Longest retry delay."
+    )
+    min_token_validity_seconds: int = Field(
+        60, ge=0, le=86400, description="Never hand out a token with less life."
+    )
+    expiry_skew_seconds: int = Field(
+        30, ge=30, le=3600, description="Subtracted from every expiry (clock skew, latency)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RefreshSettings:
+        if self.backoff_base_seconds > self.backoff_max_seconds:
+            raise problem(
+                f"({self.backoff_base_seconds:g}) is larger than "
+                f"refresh.backoff_max_seconds ({self.backoff_max_seconds:g})",
+                field="backoff_base_seconds",
+            )
+        if self.min_token_validity_seconds > self.margin_seconds:
+            raise problem(
+                f"({self.min_token_validity_seconds}) is larger than "
+                f"refresh.margin_seconds ({self.margin_seconds})",
+                hint="a token must become due for refresh before it is too short to hand out",
+                field="min_token_validity_seconds",
+            )
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class PanelSettings:
+class PanelSettings(_Section):
     """The admin panel's server and sessions."""
 
-    host: str = "127.0.0.1"
-    port: int = _num(2000, 1, 65535)
-    public_url: str | None = _url(None)
-    session_idle_minutes: int = _num(30, 1, 24 * 60)
-    session_absolute_hours: int = _num(12, 1, 30 * 24)
-    trusted_proxies: int = _num(0, 0, 5)
-    trusted_proxy_addresses: tuple[str, ...] = ()  # IPs or CIDR networks of those proxies
-    allowed_hosts: tuple[str, ...] = ()  # empty: panel.public_url's host and loopback names
-    request_timeout_seconds: int = _num(10, 1, 600)  # whole request: headers and body
-    connection_limit: int = _num(1000, 16, 60_000)
-    secret_key: Secret = _env("TOKENBOT_SECRET_KEY")
+    host: Text = Field("127.0.0.1", description="Listen address of the admin panel.")
+    port: int = Field(2000, ge=1, le=65535, description="Listen port of the admin panel.")
+    public_url: Url | None = Field(
+        None, description="e.g. https://tokenbot.example.com when behind a proxy."
+    )
+    session_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="Admin sessions end after this long without a request."
+    )
+    session_absolute_hours: int = Field(
+        12, ge=1, le=30 * 24, description="And after this long in any case."
+    )
+    trusted_proxies: int = Field(
+        0, ge=0, le=5, description="Reverse proxies in front of the panel to believe."
+    )
+    trusted_proxy_addresses: StrList = Field(
+        (), description="IPs or CIDR networks those proxies connect from (only they are believed)."
+    )
+    allowed_hosts: StrList = Field(
+        (), description="Host names the panel answers; empty: public_url's host and loopback."
+    )
+    request_timeout_seconds: int = Field(
+        10, ge=1, le=600, description="A whole request, headers and body, must arrive within this."
+    )
+    connection_limit: int = Field(
+        1000, ge=16, le=60_000, description="Open connections the web server accepts at once."
+    )
+    secret_key: SkipJsonSchema[Secret] = NO_SECRET
+
+    @field_validator("trusted_proxy_addresses")
+    @classmethod
+    def _networks(cls, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        for address in addresses:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise problem(
+                    f"{address!r} is not an IP address or network",
+                    hint="list your reverse proxies' addresses, e.g. [10.0.0.5, 10.1.0.0/24]",
+                ) from None
+        return addresses
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for host in hosts:
+            if not re.fullmatch(r"\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\]", host):
+                raise problem(
+                    f"{host!r} is not a host name",
+                    hint="give names without scheme or port, e.g. tokenbot.example.com",
+                )
+        return hosts
+
+    @model_validator(mode="after")
+    def _proxies_named(self) -> PanelSettings:
+        if self.trusted_proxies and not self.trusted_proxy_addresses:
+            raise problem(
+                "is empty while panel.trusted_proxies is set",
+                hint="list the addresses your reverse proxies connect from; only they may set "
+                "X-Forwarded-For",
+                field="trusted_proxy_addresses",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _idle_fits(self) -> PanelSettings:
+        if self.session_idle_minutes > self.session_absolute_hours * 60:
+            raise problem(
+                "is longer than panel.session_absolute_hours",
+                hint="the idle timeout must fit inside the absolute session lifetime",
+                field="session_idle_minutes",
+            )
+        return self
+
+    @property
+    def url(self) -> str:
+        """Where people reach the panel: `public_url`, else the listen address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-@dataclass(frozen=True, slots=True)
-class BotSettings:
+class BotSettings(_Section):
     """The chat bot: how messages come in, who may use it, how much work runs at once."""
 
     enabled: bool = True
-    intake: str = _choice("polling", "polling", "webhook")
-    public_url: str | None = _url(None)
-    prefix: str = "/"
-    plugins: tuple[str, ...] = ()
-    allowed_emails: tuple[str, ...] = ()
-    allowed_domains: tuple[str, ...] = ()
-    allowed_spaces: tuple[str, ...] = ()
-    poll_interval_seconds: float = _num(5, 1, 3600)
-    workers: int = _num(4, 1, 64)
-    queue_size: int = _num(100, 1, 100_000)
-    webhook_secret: Secret | None = _env("TOKENBOT_WEBHOOK_SECRET")
-    poll_rooms: int = _num(20, 1, 1000)
-    poll_api_budget_per_minute: int = _num(120, 1, 100_000)
-    max_body_bytes: int = _num(262_144, 1024, 1_048_576)
-    max_event_age_seconds: float = _num(600, 0, 86_400)
+    intake: Literal["polling", "webhook"] = Field(
+        "polling", description="webhook needs an https public_url."
+    )
+    public_url: Url | None = Field(None, description="https URL where Webex delivers webhooks.")
+    prefix: Text = Field("/", description="Command prefix in group spaces.")
+    plugins: StrList = Field((), description="Extra command modules (Python module paths).")
+    allowed_emails: StrList = Field((), description="Who besides the user may run commands.")
+    allowed_domains: StrList = Field((), description="Email domains whose people may.")
+    allowed_spaces: StrList = Field((), description="Room ids where others' commands count.")
+    poll_interval_seconds: float = Field(
+        5, ge=1, le=3600, description="Polling: how often to look for new messages."
+    )
+    workers: int = Field(4, ge=1, le=64, description="Commands handled at once.")
+    queue_size: int = Field(
+        100, ge=1, le=100_000, description="Messages waiting beyond that are refused."
+    )
+    webhook_secret: SkipJsonSchema[Secret | None] = None
+    poll_rooms: int = Field(
+        20, ge=1, le=1000, description="Polling: recently active spaces read each round."
+    )
+    poll_api_budget_per_minute: int = Field(
+        120, ge=1, le=100_000, description="Polling: most Webex calls per minute."
+    )
+    max_body_bytes: int = Field(
+        262_144, ge=1024, le=1_048_576, description="Webhook: larger deliveries get 413."
+    )
+    max_event_age_seconds: float = Field(
+        600, ge=0, le=86_400, description="Webhook: older deliveries are ignored; 0: off."
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        if re.search(r"\s", prefix) or len(prefix) > 16:
+            raise problem("must be 1-16 characters without spaces, e.g. /")
+        return prefix
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, plugins: tuple[str, ...]) -> tuple[str, ...]:
+        for plugin in plugins:
+            if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", plugin):
+                raise problem(f"{plugin!r} is not a Python module path")
+        return plugins
+
+    @field_validator("allowed_emails")
+    @classmethod
+    def _emails(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        for email in emails:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise problem(f"{email!r} is not an email address")
+        return tuple(email.lower() for email in emails)
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(domain.lower().lstrip("@") for domain in domains)
+        for domain in cleaned:
+            if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
+                raise problem(f"{domain!r} is not a domain name")
+        return cleaned
 
 
-@dataclass(frozen=True, slots=True)
-class LoggingSettings:
+class LoggingSettings(_Section):
     """Log level and line format (core.logs.configure_logging)."""
 
-    level: str = _choice("INFO", *LEVELS)
-    format: str = _choice("text", *FORMATS)
+    level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        BeforeValidator(_upper),
+        # Lower case is accepted too, so the schema must not flag `level: debug`.
+        WithJsonSchema({"type": "string", "enum": [*_LEVELS, *(v.lower() for v in _LEVELS)]}),
+    ] = Field("INFO", description="Secrets are redacted at every level.")
+    format: Literal["text", "json"] = Field("text", description="json: one object per line.")
 
 
-@dataclass(frozen=True, slots=True)
-class EmulatorSettings:
+class EmulatorSettings(_Section):
     """Where the demo runs the Webex emulator."""
 
-    host: str = "127.0.0.1"
-    port: int = _num(2001, 1, 65535)
+    host: Text = Field("127.0.0.1", description="Where `tokenbot demo` runs the Webex emulator.")
+    port: int = Field(2001, ge=1, le=65535)
 
 
-SECTIONS: dict[str, type[Any]] = {
+SECTIONS: dict[str, type[BaseModel]] = {
     "webex": WebexSettings,
     "database": DatabaseSettings,
     "refresh": RefreshSettings,
@@ -210,22 +575,77 @@ SECTIONS: dict[str, type[Any]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Every setting of a tokenbot process; build it with `load_settings`."""
+class Settings(BaseSettings):
+    """Every setting of a tokenbot process; build it with `core.config.load_settings`."""
 
-    mode: str
-    webex: WebexSettings
-    database: DatabaseSettings
-    refresh: RefreshSettings
-    panel: PanelSettings
-    bot: BotSettings
-    logging: LoggingSettings
-    emulator: EmulatorSettings
-    encryption_keys: Secret
-    config_file: Path | None = None
-    generated: tuple[str, ...] = ()  # environment variables generated for this demo process
-    warnings: tuple[str, ...] = ()
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        title="tokenbot config.yaml",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    mode: Literal["production", "demo"] = Field(
+        "production",
+        description="demo generates missing secrets for the process and relaxes the checks.",
+    )
+    # Frozen, so one default instance per section is safe to share.
+    webex: WebexSettings = WebexSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    refresh: RefreshSettings = RefreshSettings()
+    panel: PanelSettings = PanelSettings()
+    bot: BotSettings = BotSettings()
+    logging: LoggingSettings = LoggingSettings()
+    emulator: EmulatorSettings = EmulatorSettings()
+    encryption_keys: SkipJsonSchema[Secret] = NO_SECRET
+
+    # Facts about the load, not settings: never read from a file or the environment.
+    _config_file: Path | None = PrivateAttr(default=None)
+    _generated: tuple[str, ...] = PrivateAttr(default=())
+    _warnings: tuple[str, ...] = PrivateAttr(default=())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read nothing on our own: `load_settings` hands over its layers (file, environment).
+
+        So `Settings(...)` alone is the defaults plus what is passed, never pydantic-settings'
+        own reading of unprefixed environment variables.
+        """
+        return (init_settings,)
+
+    @model_validator(mode="after")
+    def _lease_outlives_request(self) -> Settings:
+        if self.refresh.lease_seconds < 2 * self.webex.timeout_seconds:
+            raise problem(
+                f"({self.refresh.lease_seconds}) must be at least twice webex.timeout_seconds "
+                f"({self.webex.timeout_seconds:g})",
+                hint="a refresh lease must outlive the token request it protects",
+                field="refresh.lease_seconds",
+            )
+        return self
+
+    @property
+    def config_file(self) -> Path | None:
+        """The YAML file read, or None when built-in defaults were used."""
+        return self._config_file
+
+    @property
+    def generated(self) -> tuple[str, ...]:
+        """Environment variables generated for this demo process."""
+        return self._generated
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What demo mode relaxed, one line each."""
+        return self._warnings
 
     @property
     def demo(self) -> bool:
@@ -245,14 +665,15 @@ class Settings:
         for name in SECTIONS:
             section = getattr(self, name)
             values: dict[str, Any] = {}
-            for item in dataclasses.fields(section):
-                value = getattr(section, item.name)
-                if "env" in item.metadata:
-                    values[item.name] = self._mask(item.metadata["env"], value)
+            for key in type(section).model_fields:
+                value = getattr(section, key)
+                env_name = SECRET_ENV.get((name, key))
+                if env_name and key != "url":
+                    values[key] = self._mask(env_name, value)
                 elif isinstance(value, tuple):
-                    values[item.name] = list(value)
+                    values[key] = list(value)
                 else:
-                    values[item.name] = value
+                    values[key] = value
             out[name] = values
         out["database"]["url"] = self.database.display_url
         out["encryption_keys"] = self._mask(ENCRYPTION_KEYS_ENV, self.encryption_keys)
@@ -262,10 +683,19 @@ class Settings:
         return out
 
     def _mask(self, env_name: str, value: Secret | None) -> str:
-        if value is None:
+        if not value:
             return "missing"
         state = "generated" if env_name in self.generated else "set"
         return f"{state} (sha256:{value.fingerprint})"
+
+
+def describe(value: Any) -> str:
+    """Name a value's type and start, for "expected ..., got ..." messages."""
+    text = repr(value)
+    kind = {"dict": "mapping", "list": "list", "NoneType": "null"}.get(
+        type(value).__name__, type(value).__name__
+    )
+    return f"{kind} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def hide_password(url: str) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -11,6 +14,7 @@ from click.testing import CliRunner
 from tokenbot.cli import cli
 from tokenbot.core.crypto import TokenCipher
 
+ROOT = Path(__file__).resolve().parents[1]
 KEY_SPEC = TokenCipher.generate_key_spec("main")
 SECRETS = {
     "WEBEX_CLIENT_ID": "canary-cli-client-id-41a2",
@@ -89,3 +93,96 @@ def test_check_reports_bad_values_by_key(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], env=UNSET)
     assert result.exit_code == 1
     assert result.stderr.startswith("error: refresh.margin_seconds: expected a number")
+
+
+def test_environment_override_shows_in_check(tmp_path: Path) -> None:
+    empty = tmp_path / "config.yaml"
+    empty.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["config", "check", "--config", str(empty), "--demo"],
+        env={**UNSET, "TOKENBOT_PANEL__PORT": "2345", "TOKENBOT_BOT__INTAKE": "webhook"},
+    )
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.stdout)
+    assert shown["panel"]["port"] == 2345
+    assert shown["bot"]["intake"] == "webhook"
+    assert shown["bot"]["public_url"] == "http://127.0.0.1:2345"
+
+
+def test_check_names_the_database_in_use_without_its_password(config_file: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["config", "check", "--config", str(config_file)], env={**UNSET, **SECRETS}
+    )
+    assert result.exit_code == 0, result.output
+    assert "database: postgresql+psycopg://tokenbot:***@db.internal/tb" in result.stderr
+    assert "canary-db-pass-77" not in result.output
+    sqlite = CliRunner().invoke(
+        cli,
+        ["config", "check", "--config", str(config_file)],
+        env={**UNSET, **SECRETS, "TOKENBOT_DATABASE_URL": None},
+    )
+    folder = config_file.parent.resolve()
+    assert f"database: sqlite:///{folder}/data/tokenbot.sqlite3" in sqlite.stderr
+
+
+def test_check_reports_every_problem_one_line_each(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("panel:\n  port: 0\nbot:\n  worker: 2\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["config", "check", "--config", str(path)],
+        env={**UNSET, **SECRETS, "TOKENBOT_REFRESH__LEASE_SECONDS": "many"},
+    )
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert sorted(result.stderr.splitlines()) == [
+        "error: bot.worker: unknown key (did you mean 'workers'?)",
+        "error: panel.port: must be between 1 and 65535, got 0",
+        "error: refresh.lease_seconds: expected a number, got str 'many'; "
+        "set by TOKENBOT_REFRESH__LEASE_SECONDS",
+    ]
+
+
+def test_schema_command_prints_a_schema_that_validates_the_shipped_config() -> None:
+    result = CliRunner().invoke(cli, ["config", "schema"], env=UNSET)
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    jsonschema.validate(shipped, schema, cls=jsonschema.Draft202012Validator)
+    assert schema["properties"]["panel"]["$ref"] == "#/$defs/PanelSettings"
+    panel = schema["$defs"]["PanelSettings"]
+    assert panel["properties"]["port"]["maximum"] == 65535
+    assert "secret_key" not in panel["properties"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"panel": {"port": "x"}}, schema)
+
+
+def test_db_upgrade_needs_only_the_database_url(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("database:\n  url: sqlite:///state/tb.sqlite3\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["db", "upgrade", "--config", str(path)], env=UNSET)
+    assert result.exit_code == 0, result.output
+    database = tmp_path.resolve() / "state" / "tb.sqlite3"
+    assert f"database is up to date: sqlite:///{database}" in result.output
+    tables = sqlite3.connect(database).execute("select name from sqlite_master").fetchall()
+    assert ("alembic_version",) in tables
+    again = CliRunner().invoke(
+        cli,
+        ["db", "upgrade", "--config", str(path)],
+        env={**UNSET, "TOKENBOT_DATABASE_URL": f"sqlite:///{database}"},
+    )
+    assert again.exit_code == 0, again.output
+
+
+def test_db_upgrade_reports_a_bad_url_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["db", "upgrade", "--config", str(path)],
+        env={**UNSET, "TOKENBOT_DATABASE_URL": "mysql://x/y"},
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: TOKENBOT_DATABASE_URL: bad URL")

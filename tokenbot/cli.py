@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "config": (
         "tokenbot.commands.config:config_group",
-        "Inspect tokenbot's configuration (config.yaml plus environment secrets).",
+        "Inspect tokenbot's configuration (config.yaml, then the environment) and its schema.",
     ),
     "db": (
         "tokenbot.commands.db:db_group",

@@ -65,14 +65,16 @@ def database_error(exc: SQLAlchemyError) -> ConfigError:
 
 
 def fail(exc: TokenbotError) -> NoReturn:
-    """End the command with the error's one line and exit status 1.
+    """End the command with the error's line (one per problem) and exit status 1.
 
-    Once logging is set to JSON (`tokenbot serve`), the line is a log record like every other.
+    Once logging is set to JSON (`tokenbot serve`), each line is a log record like every other.
     """
-    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
-        logging.getLogger("tokenbot").error("error: %s", exc)
-    else:
-        click.echo(f"error: {exc}", err=True)
+    as_json = any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+    for line in str(exc).splitlines():
+        if as_json:
+            logging.getLogger("tokenbot").error("error: %s", line)
+        else:
+            click.echo(f"error: {line}", err=True)
     raise SystemExit(1)
 
 

@@ -13,7 +13,6 @@ from tests.plugins.panel import PanelClient
 from tests.plugins.panel import connect_account
 from tests.plugins.panel import make_settings
 from tokenbot.admin import create_app
-from tokenbot.core.errors import ConfigError
 
 # Every state-changing route, reviewed: a new one must be added here on purpose.
 EXPECTED_POST_ENDPOINTS = {
@@ -187,9 +186,14 @@ def test_cross_origin_post_over_https_is_refused(
     assert same.status_code == 303
 
 
-def test_short_secret_key_is_refused(panel_settings: Any, panel_runtime: Any) -> None:
-    with pytest.raises(ConfigError, match="TOKENBOT_SECRET_KEY"):
-        create_app(panel_settings, panel_runtime, secret_key="too-short")
+def test_the_panel_signs_with_the_validated_secret_key(
+    panel_settings: Any, panel_runtime: Any
+) -> None:
+    # A weak key never gets this far: core.config refuses it (tests/core/test_config.py,
+    # test_insecure_settings_are_refused_in_production), so the app only uses it.
+    app = create_app(panel_settings, panel_runtime)
+    assert app.config["SECRET_KEY"] == panel_settings.panel.secret_key.reveal()
+    assert len(app.config["SECRET_KEY"]) >= 32
 
 
 def test_login_starts_a_new_session(app: Flask, client: PanelClient) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from tokenbot.core.config import Secret
 from tokenbot.core.config import Settings
@@ -15,6 +15,7 @@ from tokenbot.core.config import load_settings
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.logs import redact
+from tokenbot.core.settings import SECRET_ENV
 from tokenbot.core.settings import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.webex.redirect_uri == "http://127.0.0.1:2000/oauth/callback"
     assert "spark:messages_write" in settings.webex.scopes
     assert settings.webex.client_secret.reveal() == GOOD_ENV["WEBEX_CLIENT_SECRET"]
-    assert settings.database.url == "sqlite:///data/tokenbot.sqlite3"
+    # A relative SQLite path is the config file's folder's, not the working directory's.
+    assert settings.database.url == f"sqlite:///{tmp_path / 'data' / 'tokenbot.sqlite3'}"
     assert settings.refresh.margin_seconds == 900
     assert settings.refresh.lease_seconds == 60
     assert settings.panel.port == 2000
@@ -69,19 +71,24 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.emulator.port == 2001
     assert settings.cipher().primary_key_id == "k1"
     assert settings.warnings == ()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.refresh.margin_seconds = 1  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.mode = "demo"  # type: ignore[misc]
 
 
 def test_repo_config_yaml_lists_every_key_with_its_default(tmp_path: Path) -> None:
-    shipped = load_settings(ROOT / "config.yaml", env=GOOD_ENV)
-    built_in = _load(tmp_path)
-    assert dataclasses.replace(shipped, config_file=None) == dataclasses.replace(
-        built_in, config_file=None
-    )
+    shipped = load_settings(ROOT / "config.yaml", env=GOOD_ENV).masked()
+    built_in = _load(tmp_path).masked()
+    for masked, folder in ((shipped, ROOT), (built_in, tmp_path)):
+        assert masked.pop("config_file") == str((folder / "config.yaml").resolve())
+        assert (
+            masked["database"].pop("url") == f"sqlite:///{folder.resolve()}/data/tokenbot.sqlite3"
+        )
+    assert shipped == built_in
     data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     for name, cls in SECTIONS.items():
-        keys = {f.name for f in dataclasses.fields(cls) if "env" not in f.metadata}
+        keys = {key for key in cls.model_fields if (name, key) not in SECRET_ENV or key == "url"}
         assert set(data[name]) == keys, name
 
 

@@ -253,6 +253,12 @@ def test_every_request_gets_one_access_line_without_its_query_string(
                 allow_redirects=False,
             )
             requests.get(f"{process.url}/no/such/page", timeout=5)
+
+            def lines() -> list[str]:
+                return [r.getMessage() for r in caplog.records if r.name == "tokenbot.access"]
+
+            # The line is written when waitress closes the answer, just after the client has it.
+            wait_until(lambda: len(lines()) >= 3, timeout=10, what="three access lines")
     finally:
         process.stop()
     lines = [r.getMessage() for r in caplog.records if r.name == "tokenbot.access"]
