@@ -15,10 +15,17 @@ PIP_LOCKED_TEAMS := PIP_CONSTRAINT=$(CURDIR)/$(TEAMS_CONSTRAINTS)
 
 .PHONY: test test-main test-bot-teamssdk demo lint bench soak lock clean
 
+# The wheelhouse holds the runtime dependencies as wheels (from pip's cache, just filled), so
+# tests/test_packaging.py installs the built wheel in a venv of its own without any index.
+WHEELHOUSE := $(VENV)/wheelhouse
+
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_LOCKED) $(PY) -m pip install --quiet --upgrade pip
 	$(PIP_LOCKED) $(PY) -m pip install --quiet -e '.[dev]'
+	rm -rf $(WHEELHOUSE)
+	$(PIP_LOCKED) $(PY) -m pip wheel --quiet --wheel-dir $(WHEELHOUSE) .
+	rm -f $(WHEELHOUSE)/webex_tokenbot-*.whl
 	touch $(STAMP)
 
 # The whole suite: everything on webexpythonsdk, then the bot suite again on webexteamssdk.
