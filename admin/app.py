@@ -106,7 +106,7 @@ def create_app(
         raise ConfigError(
             "TOKENBOT_SECRET_KEY",
             f"needs at least {MIN_SECRET_KEY_LENGTH} characters of random data",
-            hint='make one with python -c "import secrets; print(secrets.token_urlsafe(48))"',
+            hint='make one with python3 -c "import secrets; print(secrets.token_urlsafe(48))"',
         )
 
     app = Flask(__name__)

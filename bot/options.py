@@ -67,7 +67,7 @@ class BotOptions:
             raise ConfigError(
                 "TOKENBOT_WEBHOOK_SECRET",
                 "webhook intake needs a secret to check deliveries with",
-                hint='set it to a random value, e.g. python -c "import secrets; '
+                hint='set it to a random value, e.g. python3 -c "import secrets; '
                 'print(secrets.token_urlsafe(32))"',
             )
 

@@ -485,7 +485,7 @@ class _Builder:
                 hint="the idle timeout must fit inside the absolute session lifetime",
             )
         name = "TOKENBOT_SECRET_KEY"
-        make = "make one with python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        make = "make one with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         key = self._secret(name)
         if key is None:
             key = self._missing(name, "the admin panel signs its sessions with it", make)
@@ -547,8 +547,7 @@ class _Builder:
             return self._missing(
                 ENCRYPTION_KEYS_ENV,
                 "tokens are stored encrypted with it",
-                "make one with python -c 'from core.crypto import TokenCipher; "
-                "print(TokenCipher.generate_key_spec())'",
+                "make one with `tokenbot keys generate`",
             )
         TokenCipher.from_spec(spec.reveal())  # raises ConfigError naming the variable
         return spec
