@@ -4,12 +4,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-main test-bot-teamssdk demo lint bench soak clean
+# Installs take their versions from the lock files (`make lock` refreshes them), so a new release
+# of a dependency or a tool cannot change what CI runs without a commit that says so.
+# PIP_CONSTRAINT (not --constraint) so that the isolated build of our own package gets the locked
+# setuptools too.
+CONSTRAINTS := constraints.txt
+TEAMS_CONSTRAINTS := constraints-teams.txt
+PIP_LOCKED := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS)
+PIP_LOCKED_TEAMS := PIP_CONSTRAINT=$(CURDIR)/$(TEAMS_CONSTRAINTS)
 
-$(STAMP): pyproject.toml
+.PHONY: test test-main test-bot-teamssdk demo lint bench soak lock clean
+
+# The wheelhouse holds the runtime dependencies as wheels (from pip's cache, just filled), so
+# tests/test_packaging.py installs the built wheel in a venv of its own without any index.
+WHEELHOUSE := $(VENV)/wheelhouse
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP_LOCKED) $(PY) -m pip install --quiet --upgrade pip
+	$(PIP_LOCKED) $(PY) -m pip install --quiet -e '.[dev]'
+	rm -rf $(WHEELHOUSE)
+	$(PIP_LOCKED) $(PY) -m pip wheel --quiet --wheel-dir $(WHEELHOUSE) .
+	rm -f $(WHEELHOUSE)/webex_tokenbot-*.whl
 	touch $(STAMP)
 
 # The whole suite: everything on webexpythonsdk, then the bot suite again on webexteamssdk.
@@ -19,17 +35,18 @@ test-main: $(STAMP)
 	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 # The bot suite again on webexteamssdk 1.7, in its own venv: it pins PyJWT 1.7.1, which
-# cannot live beside webexpythonsdk (PyJWT >= 2.8).
+# cannot live beside webexpythonsdk (PyJWT >= 2.8). It gets the `test` extra only: no
+# linters, no Playwright, no benchmark profiler (the bot tests use none of them).
 TEAMS_VENV := .venv-teams
 TEAMS_PY := $(TEAMS_VENV)/bin/python
 TEAMS_STAMP := $(TEAMS_VENV)/.installed
 
-$(TEAMS_STAMP): pyproject.toml
+$(TEAMS_STAMP): pyproject.toml $(CONSTRAINTS) $(TEAMS_CONSTRAINTS)
 	$(PYTHON) -m venv $(TEAMS_VENV)
-	$(TEAMS_PY) -m pip install --quiet --upgrade pip
-	$(TEAMS_PY) -m pip install --quiet -e '.[dev]'
+	$(PIP_LOCKED) $(TEAMS_PY) -m pip install --quiet --upgrade pip
+	$(PIP_LOCKED) $(TEAMS_PY) -m pip install --quiet -e '.[test]'
 	$(TEAMS_PY) -m pip uninstall --quiet --yes webexpythonsdk
-	$(TEAMS_PY) -m pip install --quiet 'webexteamssdk==1.7'
+	$(PIP_LOCKED_TEAMS) $(TEAMS_PY) -m pip install --quiet 'webexteamssdk==1.7'
 	touch $(TEAMS_STAMP)
 
 test-bot-teamssdk: $(TEAMS_STAMP)
@@ -52,5 +69,22 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 
+# Refresh the lock files: resolve pyproject.toml afresh in a throw-away venv and write down every
+# version that got installed (pip and setuptools included). Run it after changing a dependency,
+# review the diff, commit it with the change. It needs the package index, like any install.
+LOCK_VENV := .venv-lock
+LOCK_PY := $(LOCK_VENV)/bin/python
+LOCK_HEADER = echo "\# Written by make lock ($(1)) on $$($(LOCK_PY) --version); do not edit by hand."
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_PY) -m pip install --quiet --upgrade pip setuptools
+	$(LOCK_PY) -m pip install --quiet '.[dev]'
+	{ $(call LOCK_HEADER,the dev extra); $(LOCK_PY) -m pip freeze --all --exclude webex-tokenbot; } > $(CONSTRAINTS)
+	$(LOCK_PY) -m pip uninstall --quiet --yes webexpythonsdk
+	$(LOCK_PY) -m pip install --quiet 'webexteamssdk==1.7'
+	{ $(call LOCK_HEADER,then webexteamssdk 1.7 for .venv-teams); $(LOCK_PY) -m pip freeze --all --exclude webex-tokenbot; } > $(TEAMS_CONSTRAINTS)
+	rm -rf $(LOCK_VENV)
+
 clean:
-	rm -rf $(VENV) $(TEAMS_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TEAMS_VENV) $(LOCK_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Message text: splitting long replies at Webex's byte limit and stripping a leading mention.
 
-Webex rejects `text` or `markdown` longer than 7439 bytes (webex-api-facts.md §5), so a long
+Webex rejects `text` or `markdown` longer than 7439 bytes (docs/webex-api-facts.md §5), so a long
 reply goes out as several messages, cut at line boundaries where possible and never inside a
 UTF-8 character. A code fence open at a cut is closed and reopened so every part renders.
 """

@@ -1,6 +1,6 @@
 """The webhook endpoint: check size and signature on the raw bytes, de-duplicate, queue, 2xx.
 
-Order matters (security-reliability.md §5, R-30..R-33): the body size is capped before
+Order matters (docs/requirements.md R-30..R-33): the body size is capped before
 anything reads it (413), the `X-Spark-Signature` HMAC-SHA1 is checked in constant time over the
 exact bytes received *before* JSON parsing (401: nothing processed), and only then is the
 payload parsed (400 when malformed). A delivery for a message some instance already took on is

@@ -88,7 +88,7 @@ MIN_WEBHOOK_SECRET_LENGTH = 16
 INSECURE_TRANSPORT_VARS = ("OAUTHLIB_INSECURE_TRANSPORT", "AUTHLIB_INSECURE_TRANSPORT")
 _TOP_LEVEL = ("mode", *SECTIONS)
 _SECRETISH = re.compile(r"(?i)secret|password|passwd|token|api_key|encryption_key")
-_MAKE_KEY = "make one with python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+_MAKE_KEY = "make one with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 _WHERE_CLIENT = "copy it from your integration at developer.webex.com > My Webex Apps"
 
 KeyPath = tuple[str, ...]  # ("panel", "port") for panel.port
@@ -99,8 +99,7 @@ _REQUIRED = {
     "TOKENBOT_SECRET_KEY": ("the admin panel signs its sessions with it", _MAKE_KEY),
     ENCRYPTION_KEYS_ENV: (
         "tokens are stored encrypted with it",
-        "make one with python -c 'from tokenbot.core.crypto import TokenCipher; "
-        "print(TokenCipher.generate_key_spec())'",
+        "make one with `tokenbot keys generate`",
     ),
     "TOKENBOT_WEBHOOK_SECRET": (
         "webhook intake checks every delivery's signature with it",

@@ -11,7 +11,7 @@ Keys come from the environment only, never the database or the repository::
     TOKENBOT_ENCRYPTION_KEYS="k2026a:<base64url of 32 random bytes>[,kOld:<...>]"
 
 The first key is the primary: it encrypts everything new. The others only decrypt. Make a key
-with ``python -c "from core.crypto import TokenCipher; print(TokenCipher.generate_key_spec())"``.
+with ``tokenbot keys generate``.
 
 Rotating a key:
 

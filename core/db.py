@@ -4,7 +4,7 @@ SQLite gets WAL, `synchronous=FULL` and a long busy timeout on every connection,
 documented SQLAlchemy recipe that takes transaction control away from pysqlite: we emit
 `BEGIN` for reads and `BEGIN IMMEDIATE` for writes ourselves, because a deferred transaction
 that reads and then writes fails at once with "database is locked", whatever the timeout
-(security-reliability.md §6.1, F-10). PostgreSQL runs the same code; writers there rely on
+(docs/requirements.md R-15, F-10). PostgreSQL runs the same code; writers there rely on
 conditional UPDATEs and `SELECT ... FOR UPDATE` instead.
 """
 
@@ -246,7 +246,7 @@ def _install_sqlite_hooks(engine: Engine, *, busy_ms: int, synchronous: str = "F
             # the timeout a second process starting at the same moment fails at once.
             cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
             _enable_wal(cursor, busy_ms)
-            # FULL: a commit in WAL with NORMAL can roll back after power loss (§6.1). Only
+            # FULL: a commit in WAL with NORMAL can roll back after power loss (R-15). Only
             # the bot's bookkeeping connections use NORMAL (Database.write(durable=False)).
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")

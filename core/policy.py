@@ -1,6 +1,6 @@
 """When to refresh a token, and how long to back off after a failure: pure arithmetic, no I/O.
 
-Rules (security-reliability.md R-07, R-08, R-13, R-14): expiry instants are computed from the
+Rules (docs/requirements.md R-07, R-08, R-13, R-14): expiry instants are computed from the
 time the request was *sent*, minus a skew; a token is due when less than max(margin, 10 % of
 its lifetime) remains, or when it was obtained longer ago than the keep-alive period; failures
 back off exponentially with full jitter, capped, and never sooner than a `Retry-After`.

@@ -1,8 +1,8 @@
 """Refresh an account's tokens exactly once (the sweep over due accounts is in core.sweep).
 
 `refresh_account` is the one refresh routine: the sweep, the on-demand path (`TokenService`)
-and the panel's "refresh now" all go through it. It follows DESIGN.md §4 and the reference
-algorithm (security-reliability.md §6.4):
+and the panel's "refresh now" all go through it. It is the token lifecycle of
+docs/architecture.md, step by step:
 
 1. claim the account in the database (lease owner + lease until + version); no claim -> "busy";
 2. look at the row re-read by the claim: someone else refreshed meanwhile -> release, "fresh",
@@ -15,7 +15,7 @@ algorithm (security-reliability.md §6.4):
    F-7); otherwise the grant is dead: `needs_reauth`, with a reason that says what happened.
 
 The routine is a plain function of (store, client, clock, policy) that returns an outcome
-(STYLE.md 8). The client never sees the store, the store never speaks HTTP.
+(docs/architecture.md, "Seams"). The client never sees the store, the store never speaks HTTP.
 """
 
 from __future__ import annotations

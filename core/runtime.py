@@ -2,7 +2,7 @@
 
 The panel, the bot and the command line all need the same database, cipher, store, OAuth client
 and token service. `build_runtime` makes them once per process; nothing here starts a thread or
-a scheduler (that is the process wiring's decision, DESIGN.md section 2).
+a scheduler (that is the process wiring's decision, docs/architecture.md "Processes").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The token store: accounts, their encrypted grants, refresh claims and history, in one place.
 
-Refreshing is a lease plus a version (DESIGN.md §4.3, R-09..R-12): `claim` is a conditional
+Refreshing is a lease plus a version (docs/architecture.md; R-09..R-12): `claim` is a conditional
 UPDATE that only one caller wins; `complete_refresh` and `fail_refresh` write only while the
 row's version is still the one the claim produced, so a writer whose lease lapsed and was taken
 over is rejected (`StaleWrite`) instead of overwriting a newer refresh token. Every change and

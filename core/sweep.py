@@ -2,7 +2,7 @@
 
 One indexed query finds what is due; each account goes through `refresh_account` (the one
 refresh routine, in core.refresher) on a bounded thread pool. A sweep with nothing due
-makes exactly one query. It returns a `SweepReport` (STYLE.md 8).
+makes exactly one query. It returns a `SweepReport` (docs/architecture.md, "Seams").
 """
 
 from __future__ import annotations

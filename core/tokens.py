@@ -1,7 +1,7 @@
 """Plain values that pass between the OAuth client and the token store.
 
 The client turns Webex's answers into these; the store persists them. Neither speaks the
-other's language (STYLE.md 8). Token strings never appear in a repr.
+other's language (docs/architecture.md, "Seams"). Token strings never appear in a repr.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class SettingError(ValueError):
 
 @dataclass
 class Settings:
-    """The knobs of the emulator; defaults follow webex-api-facts.md."""
+    """The knobs of the emulator; defaults follow docs/webex-api-facts.md."""
 
     # OAuth and tokens.
     auto_approve: str | None = None

@@ -2,7 +2,7 @@
 
 `tokenbot serve` runs all three roles in one process. An operator may split them (`--role`):
 every instance may run the scheduler, because the database decides who refreshes a token
-(DESIGN.md section 4); the webhook endpoint is served by processes that run both `web` and
+(R-09 in docs/requirements.md); the webhook endpoint is served by processes that run both `web` and
 `bot`, because deliveries are processed on that process's worker pool.
 
 Shutdown (SIGTERM, SIGINT) is graceful: the web server stops accepting and finishes the

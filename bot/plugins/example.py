@@ -4,7 +4,7 @@ List it in config.yaml to load it::
 
     bot:
       plugins:
-        - bot.plugins.example
+        - tokenbot.bot.plugins.example
 
 A plugin is any importable module with a `register(router)` function. Each command is a plain
 function taking a `CommandContext` and returning the reply (markdown) or None; its docstring is
