@@ -53,6 +53,8 @@ def room_json(state: EmulatorState, room: Room, viewer: Person | None) -> dict[s
         "isPublic": False,
         "isReadOnly": False,
     }
+    if room.team_uuid:
+        body["teamId"] = make_id("TEAM", room.team_uuid)
     if room.description:
         body["description"] = room.description
     return body
@@ -77,8 +79,12 @@ def membership_json(state: EmulatorState, membership: Membership) -> dict[str, A
     }
 
 
-def message_json(state: EmulatorState, message: Message) -> dict[str, Any]:
-    """Return a Message; optional fields are left out when empty, as Webex does."""
+def message_json(state: EmulatorState, message: Message, created: bool = False) -> dict[str, Any]:
+    """Return a Message; optional fields are left out when empty, as Webex does.
+
+    Only the answer to the create carries `toPersonId`/`toPersonEmail` (the spec's `Message`);
+    reads answer the spec's `ListMessage`, which has neither.
+    """
     room = state.rooms[message.room_uuid]
     author = state.people[message.person_uuid]
     body: dict[str, Any] = {"id": message.id}
@@ -86,7 +92,7 @@ def message_json(state: EmulatorState, message: Message) -> dict[str, Any]:
         body["parentId"] = make_id("MESSAGE", message.parent_uuid)
     body["roomId"] = room.id
     body["roomType"] = room.type
-    if message.to_person_uuid:
+    if created and message.to_person_uuid:
         target = state.people[message.to_person_uuid]
         body["toPersonId"] = target.id
         body["toPersonEmail"] = target.email
