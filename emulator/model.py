@@ -58,6 +58,7 @@ class Team:
     creator_uuid: str
     created: datetime
     description: str | None = None
+    general_room_uuid: str | None = None
 
     @property
     def id(self) -> str:

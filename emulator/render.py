@@ -10,6 +10,8 @@ from tokenbot.emulator.model import Membership
 from tokenbot.emulator.model import Message
 from tokenbot.emulator.model import Person
 from tokenbot.emulator.model import Room
+from tokenbot.emulator.model import Team
+from tokenbot.emulator.model import TeamMembership
 from tokenbot.emulator.model import Webhook
 from tokenbot.emulator.state import EmulatorState
 
@@ -147,3 +149,27 @@ def webhook_json(state: EmulatorState, webhook: Webhook) -> dict[str, Any]:
         }
     )
     return body
+
+
+def team_json(team: Team) -> dict[str, Any]:
+    """Return a Team."""
+    body: dict[str, Any] = {"id": team.id, "name": team.name}
+    if team.description:
+        body["description"] = team.description
+    body["created"] = iso(team.created)
+    return body
+
+
+def team_membership_json(state: EmulatorState, membership: TeamMembership) -> dict[str, Any]:
+    """Return a TeamMembership."""
+    person = state.people[membership.person_uuid]
+    return {
+        "id": membership.id,
+        "teamId": make_id("TEAM", membership.team_uuid),
+        "personId": person.id,
+        "personEmail": person.email,
+        "personDisplayName": person.display_name,
+        "personOrgId": state.org_id,
+        "isModerator": membership.is_moderator,
+        "created": iso(membership.created),
+    }
