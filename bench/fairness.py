@@ -8,7 +8,10 @@ for every reply before the next: `quiet` (alice, the bot's own user, sends `--pi
 one every `--ping-every` seconds: the floor), `denied_flood` (carol, not allowed, posts
 `--denied-flood` commands at once, then alice pings alike) and `allowed_flood` (bob, allowed,
 posts `--allowed-flood`). Reported: the pings' p50/p99 per phase and the ratio to the quiet
-p99. Target: p99 <= 2 s under either flood. Figures go to bench/results/fairness.json.
+p99. Target: p99 <= 2 s under either flood. A ping never answered (within `--timeout`) makes
+its phase's percentiles unknown; the phase also reports the bot's webhook status (a flood the
+bot's queue refuses with 503 can get the webhook disabled, as Webex does after 100 failures).
+Figures go to bench/results/fairness.json.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from bench.figures import summarize
 from bench.figures import write_result
+from bench.serve_process import control
 from bench.wan import BOT_EMAIL
 from bench.wan import Crowd
 from bench.wan import WanEmulator
@@ -51,11 +55,17 @@ def _phase(crowd: Crowd, args: argparse.Namespace, flooder: str | None, size: in
         del index
     if poster is not None:
         poster.join()
-    crowd.watcher.wait({asked for asked, _ in pings}, timeout=args.timeout)
+    try:
+        crowd.watcher.wait({asked for asked, _ in pings}, timeout=args.timeout)
+    except TimeoutError:
+        pass  # counted below as unanswered
+    unanswered = 0
     for asked, started in pings:
         replied = crowd.replied_at(asked)
-        assert replied is not None
-        samples.append((replied - started) * 1000)
+        if replied is None:
+            unanswered += 1
+        else:
+            samples.append((replied - started) * 1000)
     flood_started = time.perf_counter()
     answered_flood = 0
     if flood:
@@ -64,8 +74,17 @@ def _phase(crowd: Crowd, args: argparse.Namespace, flooder: str | None, size: in
         except TimeoutError:
             pass
         answered_flood = sum(1 for m in flood if crowd.replied_at(m) is not None)
+    stats: dict[str, Any] = summarize(samples) if samples else {"n": 0}
+    if unanswered:
+        # A ping never answered has no latency: its percentiles are unknown (the target fails).
+        stats.update(p50_ms=None, p99_ms=None)
+    hooks = control(crowd.emulator_url, "GET", "webhooks")["items"]
+    bot_hook = next((h for h in hooks if h["ownerEmail"] == BOT_EMAIL), {})
     return {
-        **summarize(samples),
+        **stats,
+        "pings_unanswered": unanswered,
+        "bot_webhook_status": bot_hook.get("status"),
+        "bot_webhook_failed_deliveries": bot_hook.get("failures"),
         "flood": size if flooder else 0,
         "flood_answered": answered_flood,
         "flood_drain_after_pings_s": round(time.perf_counter() - flood_started, 2),
@@ -77,7 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with WanEmulator() as emulator:
         emulator.reset(latency_ms=args.latency_ms)
         crowd = Crowd(emulator.url)
-        serve = start_bot(emulator.url, args.intake, {"allowed_emails": [ALLOWED]})
+        bot = {"allowed_emails": [ALLOWED], "queue_size": args.queue_size}
+        serve = start_bot(emulator.url, args.intake, bot)
         try:
             figures: dict[str, Any] = {"intake": args.intake, "latency_ms": args.latency_ms}
             figures["quiet"] = _phase(crowd, args, None, 0)
@@ -88,7 +108,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             crowd.close()
     floor = figures["quiet"]["p99_ms"]
     for name in ("denied_flood", "allowed_flood"):
-        figures[name]["p99_ratio_to_quiet"] = round(figures[name]["p99_ms"] / floor, 2)
+        p99 = figures[name]["p99_ms"]
+        figures[name]["p99_ratio_to_quiet"] = round(p99 / floor, 2) if p99 and floor else None
     return figures
 
 
@@ -101,14 +122,16 @@ def main() -> None:
     parser.add_argument("--denied-flood", type=int, default=40)
     parser.add_argument("--allowed-flood", type=int, default=200)
     parser.add_argument("--intake", default="webhook", choices=["webhook", "polling"])
-    parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--queue-size", type=int, default=100, help="bot.queue_size (config: 100)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for replies")
     args = parser.parse_args()
     figures = run(args)
     for name, stats in figures.items():
         if isinstance(stats, dict):
             print(
-                f"{name:14s} ping p50 {stats['p50_ms']:9.1f} ms  p99 {stats['p99_ms']:9.1f} ms  "
-                f"flood {stats['flood']} (answered {stats['flood_answered']})"
+                f"{name:14s} ping p50 {stats['p50_ms']} ms  p99 {stats['p99_ms']} ms  "
+                f"unanswered {stats['pings_unanswered']}  flood {stats['flood']} "
+                f"(answered {stats['flood_answered']})  bot webhook {stats['bot_webhook_status']}"
             )
     print(f"written to {write_result('fairness', figures)}")
 

@@ -11,6 +11,11 @@ long; every figure below is per window or a ratio, so they compare). Five allowe
 budget / (calls per answered command): no bot can answer more within the budget. Counted from
 the emulator's call log: the bot identity's successful calls and its 429s. Target: >= 90 % of
 the ceiling with at most one 429 per window (after a 429 every worker waits).
+
+bot.queue_size is 1000 here so the budget, not the queue, is what binds: with the config's
+100, the burst overflows the queue, the bot answers 503, every retried delivery counts as a
+failure and the emulator (like Webex: 100 failures in 5 minutes) disables the webhook, after
+which nothing more is answered (`--queue-size 100` shows it).
 Figures go to bench/results/rate_budget.json.
 """
 
@@ -23,6 +28,8 @@ import time
 from typing import Any
 
 from bench.figures import write_result
+from bench.serve_process import control
+from bench.wan import BOT_EMAIL
 from bench.wan import SENDERS
 from bench.wan import Crowd
 from bench.wan import WanEmulator
@@ -38,7 +45,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rate_limit_window_seconds=args.window,
         )
         crowd = Crowd(emulator.url)
-        serve = start_bot(emulator.url, args.intake, {"allowed_emails": SENDERS})
+        bot = {"allowed_emails": SENDERS, "queue_size": args.queue_size}
+        serve = start_bot(emulator.url, args.intake, bot)
         try:
             crowd.clear_calls()
             asked: set[str] = set()
@@ -65,6 +73,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             last = max((t for t in answered if t is not None), default=time.perf_counter())
             elapsed = last - started
             calls = crowd.calls()
+            hooks = control(emulator.url, "GET", "webhooks")["items"]
+            bot_hook = next((h for h in hooks if h["ownerEmail"] == BOT_EMAIL), {})
         finally:
             serve.stop()
             crowd.close()
@@ -81,6 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "budget_calls": args.budget,
         "window_s": args.window,
         "commands": per_sender * len(SENDERS),
+        "queue_size": args.queue_size,
         "senders": len(SENDERS),
         "answered": count,
         "seconds": round(elapsed, 2),
@@ -92,6 +103,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_to_ceiling": round(achieved / ceiling, 3) if ceiling else 0.0,
         "windows": windows,
         "429_per_window": round(limited / windows, 2),
+        "bot_webhook_status": bot_hook.get("status"),
+        "bot_webhook_failed_deliveries": bot_hook.get("failures"),
     }
 
 
@@ -103,6 +116,12 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=15.0, help="seconds (Webex: 60)")
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--intake", default="webhook", choices=["webhook", "polling"])
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=1000,
+        help="bot.queue_size (config default 100: a burst of 500 overflows it, see below)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="longest wait for replies")
     args = parser.parse_args()
     figures = run(args)

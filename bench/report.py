@@ -128,6 +128,9 @@ def _rate(figures: dict[str, Any]) -> list[str]:
                 ("ratio to the ceiling", figures["ratio_to_ceiling"]),
                 ("429 answers", figures["calls_429"]),
                 ("429 per window", figures["429_per_window"]),
+                ("bot.queue_size", figures.get("queue_size")),
+                ("bot's webhook at the end", figures.get("bot_webhook_status")),
+                ("deliveries the bot refused (503)", figures.get("bot_webhook_failed_deliveries")),
             ]
         ),
     ]
@@ -138,8 +141,9 @@ def _fairness(figures: dict[str, Any]) -> list[str]:
         f"The user's own `/ping` ({figures['intake']} intake, "
         f"{_fmt(figures['latency_ms'])} ms per call); the floor is the quiet phase.",
         "",
-        "| phase | ping p50 ms | ping p99 ms | p99 / quiet p99 | flood answered |",
-        "|---|---:|---:|---:|---:|",
+        "| phase | ping p50 ms | ping p99 ms | p99 / quiet p99 | pings unanswered | "
+        "flood answered | bot webhook after |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for key, label in [
         ("quiet", "quiet (floor)"),
@@ -151,7 +155,8 @@ def _fairness(figures: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {label} ({stats['flood']}) | {_fmt(stats['p50_ms'])} | "
                 f"{_fmt(stats['p99_ms'])} | {_fmt(stats.get('p99_ratio_to_quiet', 1.0))}x | "
-                f"{stats['flood_answered']} |"
+                f"{stats.get('pings_unanswered', 0)} | {stats['flood_answered']} | "
+                f"{stats.get('bot_webhook_status', '')} |"
             )
     return lines
 
