@@ -238,6 +238,7 @@ def run_benchmark(name: str, arguments: list[str]) -> dict[str, Any]:
         "command": f".venv/bin/python -m bench.{name} {' '.join(arguments)}".strip(),
         "exit_code": done.returncode,
         "wall_seconds": elapsed,
+        "git_commit": _git("rev-parse", "HEAD")[:12],
     }
     if done.returncode == 0 and result_file.exists():
         entry["figures"] = json.loads(result_file.read_text(encoding="utf-8"))

@@ -16,6 +16,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _ratio(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
 def _figures(report: dict[str, Any], name: str) -> dict[str, Any] | None:
     run = report["benchmarks"].get(name)
     return None if run is None else run.get("figures")
@@ -77,8 +81,9 @@ def _wan(figures: dict[str, Any]) -> list[str]:
         f"Every /v1 call and every webhook delivery takes {_fmt(figures.get('latency_ms'))} ms "
         f"(+ 0..{_fmt(figures.get('jitter_ms'))} ms jitter), the emulator's `latency_ms`.",
         "",
-        "| path | p50 ms | p99 ms | p50 / floor | p99 / floor | p50 - floor ms |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| path | p50 ms | p99 ms | p50 / floor | p99 / floor | p50 - floor ms | "
+        "p50 / two-call floor |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     rows = [
         ("floor_two_calls", "floor: GET + POST with the SDK (2 calls)"),
@@ -91,14 +96,16 @@ def _wan(figures: dict[str, Any]) -> list[str]:
         stats = figures.get(key)
         if not stats:
             if key == "websocket":
-                lines.append(f"| {label} | slot: no websocket intake yet | | | | |")
+                lines.append(f"| {label} | slot: no websocket intake yet | | | | | |")
             continue
-        ratios = ["", "", ""]
-        if floor and key != "floor_bare_bot":
+        ratios = ["", "", "", ""]
+        two = figures.get("floor_two_calls")
+        if floor and key.startswith(("webhook", "websocket", "polling")):
             ratios = [
                 f"{stats['p50_ms'] / floor['p50_ms']:.2f}x",
                 f"{stats['p99_ms'] / floor['p99_ms']:.2f}x",
                 f"{stats['p50_ms'] - floor['p50_ms']:+.1f}",
+                f"{stats['p50_ms'] / two['p50_ms']:.2f}x" if two else "",
             ]
         lines.append(
             f"| {label} | {_fmt(stats['p50_ms'])} | {_fmt(stats['p99_ms'])} | "
@@ -154,7 +161,7 @@ def _fairness(figures: dict[str, Any]) -> list[str]:
         if stats:
             lines.append(
                 f"| {label} ({stats['flood']}) | {_fmt(stats['p50_ms'])} | "
-                f"{_fmt(stats['p99_ms'])} | {_fmt(stats.get('p99_ratio_to_quiet', 1.0))}x | "
+                f"{_fmt(stats['p99_ms'])} | {_ratio(stats.get('p99_ratio_to_quiet', 1.0))} | "
                 f"{stats.get('pings_unanswered', 0)} | {stats['flood_answered']} | "
                 f"{stats.get('bot_webhook_status', '')} |"
             )
@@ -270,7 +277,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             out.append("not run" if run is None else f"FAILED (exit {run['exit_code']})")
             continue
         out += render(figures)
-        out += ["", f"Reproduce: `{report['benchmarks'][name]['command']}`"]
+        run = report["benchmarks"][name]
+        when = f" (run at commit `{run['git_commit']}`)" if run.get("git_commit") else ""
+        out += ["", f"Reproduce: `{run['command']}`{when}"]
     emulator = _figures(report, "emulator_latency")
     if emulator:
         out += [
