@@ -1,6 +1,6 @@
 """Post -> reply at WAN latency: every Webex call and every webhook delivery takes `--latency-ms`.
 
-Run: `.venv/bin/python -m bench.wan_latency [--latency-ms 100] [--jitter-ms 0] [--commands 60]
+Run: `.venv/bin/python -m bench.wan_latency [--latency-ms 100] [--jitter-ms 0] [--commands 40]
 [--polling-commands 20] [--modes webhook,polling]`.
 
 The same three-process set-up and measurements as `bench.bot_latency` (read its docstring),
@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
-    parser.add_argument("--commands", type=int, default=60)
+    parser.add_argument("--commands", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--polling-commands", type=int, default=20)
     parser.add_argument("--inflight", type=int, default=20)
