@@ -14,6 +14,7 @@ intake (bot.allowed_emails: bob; bot.allowed_spaces: Team Space):
 - `user_note`: alice (the bot's user) writes a note without the prefix in Team Space;
 - `other_space`: bob's `/echo` in Project X, a space outside bot.allowed_spaces;
 - `nothing_to_run`: carol (not allowed) chats in Team Space without the prefix.
+Which calls each kind caused (idle rounds and the sentinel included) is in `calls_seen`.
 An ignored message gives no reply to wait for, so each ignored batch ends with one answered
 `/echo` sentinel whose cost (the `answered` figure) is subtracted. Target: 0 calls per ignored
 message where the event's metadata settles it: the bot's own posts (webhook intake: the
@@ -25,7 +26,9 @@ Figures go to bench/results/economy.json.
 from __future__ import annotations
 
 import argparse
+import re
 import time
+from collections import Counter
 from typing import Any
 
 from bench.figures import write_result
@@ -36,6 +39,7 @@ from bench.wan import Crowd
 from bench.wan import WanEmulator
 from bench.wan import start_bot
 
+_ID = re.compile(r"/[A-Za-z0-9_-]{40,}")
 ALLOWED = "bob@example.com"
 OUTSIDER = "carol@example.com"
 IGNORED = {
@@ -45,11 +49,13 @@ IGNORED = {
 }
 
 
-def _counted(crowd: Crowd) -> tuple[int, float]:
-    """Return (the bot's calls since the last clear, now) and clear the log."""
-    calls = len(crowd.calls())
+def _counted(crowd: Crowd, seen: Counter[str] | None = None) -> tuple[int, float]:
+    """Return (the bot's calls since the last clear, now), tally them in `seen`, clear the log."""
+    calls = crowd.calls()
     crowd.clear_calls()
-    return calls, time.perf_counter()
+    if seen is not None:
+        seen.update(f"{c['method']} {_ID.sub('{id}', c['path'])}" for c in calls)
+    return len(calls), time.perf_counter()
 
 
 def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -72,11 +78,13 @@ def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dic
         since = time.perf_counter()
         for n in range(args.messages):
             answer(f"/echo economy {n}")
-        calls, now = _counted(crowd)
+        tally: Counter[str] = Counter()
+        calls, now = _counted(crowd, tally)
         per_command = (calls - idle_rate * (now - since)) / args.messages
         figures: dict[str, Any] = {
             "idle_calls_per_s": round(idle_rate, 3),
             "answered": round(per_command, 3),
+            "calls_seen": {"answered": dict(tally)},
         }
         if intake == "webhook":
             figures["own_post"] = round(per_command - 2, 3)
@@ -85,7 +93,9 @@ def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dic
             for n in range(args.messages):
                 crowd.post(email, text.format(n=n), room=room)
             answer(f"/echo sentinel {name}")
-            calls, now = _counted(crowd)
+            tally = Counter()
+            calls, now = _counted(crowd, tally)
+            figures["calls_seen"][name] = dict(tally)
             net = calls - idle_rate * (now - since) - per_command
             figures[name] = round(net / args.messages, 3)
         return figures

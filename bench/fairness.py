@@ -87,7 +87,7 @@ def _phase(crowd: Crowd, args: argparse.Namespace, flooder: str | None, size: in
         # A ping never answered has no latency: its percentiles are unknown (the target fails).
         stats.update(p50_ms=None, p99_ms=None)
     hooks = control(crowd.emulator_url, "GET", "webhooks")["items"]
-    bot_hook = next((h for h in hooks if h["ownerEmail"] == BOT_EMAIL), {})
+    bot_hook: dict[str, Any] = next((h for h in hooks if h["ownerEmail"] == BOT_EMAIL), {})
     return {
         **stats,
         "pings_unanswered": unanswered,

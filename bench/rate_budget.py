@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             elapsed = last - started
             calls = crowd.calls()
             hooks = control(emulator.url, "GET", "webhooks")["items"]
-            bot_hook = next((h for h in hooks if h["ownerEmail"] == BOT_EMAIL), {})
+            bot_hook: dict[str, Any] = next((h for h in hooks if h["ownerEmail"] == BOT_EMAIL), {})
         finally:
             serve.stop()
             crowd.close()

@@ -184,6 +184,11 @@ def _economy(figures: dict[str, Any]) -> list[str]:
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     idle = [_fmt(figures[i].get("idle_calls_per_s")) for i in intakes]
     lines.append("| idle calls per second | " + " | ".join(idle) + " |")
+    lines += ["", "The calls behind each row (raw counts, idle rounds and sentinel included):", ""]
+    for intake in intakes:
+        for kind, seen in figures[intake].get("calls_seen", {}).items():
+            listed = ", ".join(f"{path} x{count}" for path, count in sorted(seen.items()))
+            lines.append(f"- {intake}, {kind}: {listed or 'none'}")
     return lines
 
 
