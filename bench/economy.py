@@ -15,8 +15,9 @@ intake (bot.allowed_emails: bob; bot.allowed_spaces: Team Space):
 - `other_space`: bob's `/echo` in Project X, a space outside bot.allowed_spaces;
 - `nothing_to_run`: carol (not allowed) chats in Team Space without the prefix.
 Which calls each kind caused (idle rounds and the sentinel included) is in `calls_seen`.
-An ignored message gives no reply to wait for, so each ignored batch ends with one answered
-`/echo` sentinel whose cost (the `answered` figure) is subtracted. Target: 0 calls per ignored
+An ignored message gives no reply to wait for, so each ignored batch ends with one `/echo`
+sentinel by bob in the same room, whose reply is awaited and whose cost (the `answered`
+figure) is subtracted. Target: 0 calls per ignored
 message where the event's metadata settles it: the bot's own posts (webhook intake: the
 event carries the message id the bot just posted). The other kinds need the text (`ping` and
 `help` are open to everyone, in any space), so they are reported without a target.
@@ -54,7 +55,7 @@ def _counted(crowd: Crowd, seen: Counter[str] | None = None) -> tuple[int, float
     calls = crowd.calls()
     crowd.clear_calls()
     if seen is not None:
-        seen.update(f"{c['method']} {_ID.sub('{id}', c['path'])}" for c in calls)
+        seen.update(f"{c['method']} {_ID.sub('/{id}', c['path'])}" for c in calls)
     return len(calls), time.perf_counter()
 
 
@@ -71,8 +72,8 @@ def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dic
         idle_calls, now = _counted(crowd)
         idle_rate = idle_calls / (now - since)
 
-        def answer(text: str) -> None:
-            asked = crowd.post(ALLOWED, text)
+        def answer(text: str, room: str = TEAM) -> None:
+            asked = crowd.post(ALLOWED, text, room=room)
             crowd.watcher.wait({asked}, timeout=args.timeout)
 
         since = time.perf_counter()
@@ -92,7 +93,9 @@ def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dic
             since = time.perf_counter()
             for n in range(args.messages):
                 crowd.post(email, text.format(n=n), room=room)
-            answer(f"/echo sentinel {name}")
+            # In the same room, so a poller has read the batch when the sentinel is answered
+            # (outside bot.allowed_spaces the answer is a refusal: a reply all the same).
+            answer(f"/echo sentinel {name}", room=room)
             tally = Counter()
             calls, now = _counted(crowd, tally)
             figures["calls_seen"][name] = dict(tally)

@@ -4,7 +4,7 @@ Used by `bench.rate_budget`, `bench.fairness` and `bench.economy` (each runs alo
 `python -m bench.<name>`). The emulator runs in its own process with `SEED` (alice is the bot
 identity; bob, carol, dave, erin and frank are the senders; all are in "Team Space"; alice,
 bob and carol are also in "Project X"), every /v1 call and delivery delayed by `latency_ms`.
-The watcher is bob's webhook on Team Space: a reply is visible when its delivery arrives.
+The watcher is bob's webhook (both spaces): a reply is visible when its delivery arrives.
 """
 
 from __future__ import annotations
@@ -98,7 +98,6 @@ class Crowd:
             targetUrl=self.watcher.url,
             resource="messages",
             event="created",
-            filter=f"roomId={self.rooms[TEAM]}",
         )
 
     def post(self, email: str, text: str, room: str = TEAM) -> str:
