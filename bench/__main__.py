@@ -231,6 +231,7 @@ def run_benchmark(name: str, arguments: list[str]) -> dict[str, Any]:
     result_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", f"bench.{name}", *arguments]
     print(f"== {' '.join(['python', *command[1:]])}", flush=True)
+    commit = _git("rev-parse", "HEAD")[:12]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, timeout=1200, check=False)
     elapsed = round(time.perf_counter() - started, 1)
@@ -238,7 +239,7 @@ def run_benchmark(name: str, arguments: list[str]) -> dict[str, Any]:
         "command": f".venv/bin/python -m bench.{name} {' '.join(arguments)}".strip(),
         "exit_code": done.returncode,
         "wall_seconds": elapsed,
-        "git_commit": _git("rev-parse", "HEAD")[:12],
+        "git_commit": commit,
     }
     if done.returncode == 0 and result_file.exists():
         entry["figures"] = json.loads(result_file.read_text(encoding="utf-8"))
