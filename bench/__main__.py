@@ -1,6 +1,7 @@
 """Run every benchmark and write bench/report.md and bench/report.json (`make bench`).
 
-Run: `.venv/bin/python -m bench [--quick] [--only NAME,...]`. Each benchmark runs in a fresh
+Run: `.venv/bin/python -m bench [--quick] [--only NAME,...]` (`--only` keeps the other
+benchmarks' figures from the last report.json). Each benchmark runs in a fresh
 subprocess (so one's memory does not pollute another's; each starts the emulator in a process
 of its own), writes bench/results/<name>.json, and this runner collects them, checks them
 against the targets of the benchmark issue, and writes the report with the machine it ran on.
@@ -59,6 +60,18 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
         ["--accounts", "10000", "--requests", "50"],
     ),
     "process": (["--runs", "5", "--idle", "5"], ["--runs", "2", "--idle", "5"]),
+    # At WAN latency (the emulator's latency_ms): each about one to three minutes.
+    "wan_latency": (
+        ["--latency-ms", "100"],
+        ["--commands", "10", "--polling-commands", "5", "--warmup", "2", "--inflight", "10"],
+    ),
+    "rate_budget": (["--commands", "500"], ["--commands", "100"]),
+    "fairness": ([], ["--pings", "4", "--denied-flood", "10", "--allowed-flood", "30"]),
+    "economy": ([], ["--messages", "5", "--idle", "3"]),
+    "refresh_wan": (
+        ["--accounts", "10000"],
+        ["--accounts", "1000", "--scale", "8,32", "--scale-accounts", "300"],
+    ),
 }
 
 
@@ -115,6 +128,58 @@ TARGETS = [
 ]
 
 
+def _wan_above_floor(key: str) -> Callable[[dict[str, Any]], float]:
+    return lambda r: r["webhook"][key] - r["floor_bare_bot"][key]
+
+
+TARGETS += [
+    Target(
+        "WAN (100 ms/call) webhook p50 above the bare-bot floor",
+        "wan_latency",
+        _wan_above_floor("p50_ms"),
+        10,
+        "ms",
+    ),
+    Target(
+        "Rate budget: commands/min as a share of the ceiling",
+        "rate_budget",
+        lambda r: r["ratio_to_ceiling"],
+        0.9,
+        "x ceiling",
+        higher_is_better=True,
+    ),
+    Target("Rate budget: 429s per window", "rate_budget", lambda r: r["429_per_window"], 1, ""),
+    Target(
+        "Fairness: own /ping p99, non-allowed sender floods 40",
+        "fairness",
+        lambda r: r["denied_flood"]["p99_ms"],
+        2000,
+        "ms",
+    ),
+    Target(
+        "Fairness: own /ping p99, allowed sender floods 200",
+        "fairness",
+        lambda r: r["allowed_flood"]["p99_ms"],
+        2000,
+        "ms",
+    ),
+    Target(
+        "Economy: calls per own post coming back (webhook)",
+        "economy",
+        lambda r: r["webhook"]["own_post"],
+        0,
+        "calls",
+    ),
+    Target(
+        "10,000 refreshes at 100 ms per token call",
+        "refresh_wan",
+        lambda r: r["headline"]["predicted_10000_seconds"],
+        120,
+        "s",
+    ),
+]
+
+
 def machine_info() -> dict[str, Any]:
     """Describe the machine, the interpreter, the key packages and the commit."""
     cpu = "unknown"
@@ -166,6 +231,7 @@ def run_benchmark(name: str, arguments: list[str]) -> dict[str, Any]:
     result_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", f"bench.{name}", *arguments]
     print(f"== {' '.join(['python', *command[1:]])}", flush=True)
+    commit = _git("rev-parse", "HEAD")[:12]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, timeout=1200, check=False)
     elapsed = round(time.perf_counter() - started, 1)
@@ -173,6 +239,7 @@ def run_benchmark(name: str, arguments: list[str]) -> dict[str, Any]:
         "command": f".venv/bin/python -m bench.{name} {' '.join(arguments)}".strip(),
         "exit_code": done.returncode,
         "wall_seconds": elapsed,
+        "git_commit": commit,
     }
     if done.returncode == 0 and result_file.exists():
         entry["figures"] = json.loads(result_file.read_text(encoding="utf-8"))
@@ -226,7 +293,10 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
     started = time.perf_counter()
-    runs = {}
+    runs: dict[str, dict[str, Any]] = {}
+    if args.only and REPORT_JSON.exists():
+        # A partial run keeps the other benchmarks' last figures, so the report stays whole.
+        runs.update(json.loads(REPORT_JSON.read_text(encoding="utf-8"))["benchmarks"])
     for name in names:
         full, quick = BENCHMARKS[name]
         runs[name] = run_benchmark(name, quick if args.quick else full)

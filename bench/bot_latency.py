@@ -161,6 +161,14 @@ class World:
         self.http.close()
 
 
+def reset(emulator_url: str, args: argparse.Namespace) -> None:
+    """Reset the emulator, then apply `args.emulator_settings` (e.g. a WAN's latency_ms)."""
+    control(emulator_url, "POST", "reset")
+    settings = getattr(args, "emulator_settings", None)
+    if settings:
+        control(emulator_url, "POST", "settings", settings)
+
+
 def wait_for_webhook(emulator_url: str, owner: str, timeout: float = 30.0) -> None:
     """Wait until `owner` has registered a webhook (the bot's upkeep does it at start)."""
     deadline = time.monotonic() + timeout
@@ -176,7 +184,7 @@ def measure_ours(
     emulator_url: str, intake: str, args: argparse.Namespace, workers: int
 ) -> dict[str, Any]:
     """Start `tokenbot serve` with `intake` and measure it."""
-    control(emulator_url, "POST", "reset")
+    reset(emulator_url, args)
     world = World(emulator_url)
     bot: dict[str, Any] = {
         "intake": intake,
@@ -207,7 +215,7 @@ def measure_ours(
 
 def measure_bare(emulator_url: str, args: argparse.Namespace, workers: int) -> dict[str, Any]:
     """Run `bench.bare_bot` (delivery -> GET -> POST, nothing else) and measure it alike."""
-    control(emulator_url, "POST", "reset")
+    reset(emulator_url, args)
     world = World(emulator_url)
     child = subprocess.Popen(
         [
@@ -242,7 +250,7 @@ def measure_bare(emulator_url: str, args: argparse.Namespace, workers: int) -> d
 
 def measure_two_calls(emulator_url: str, args: argparse.Namespace, workers: int) -> dict[str, Any]:
     """GET a message + POST a reply directly with the SDK: sequential, then `workers` threads."""
-    control(emulator_url, "POST", "reset")
+    reset(emulator_url, args)
     client_id, _secret = register_integration(emulator_url)
     body = {"client_id": client_id, "email": BOT_EMAIL, "scopes": SCOPES}
     token = control(emulator_url, "POST", "tokens", body)["access_token"]

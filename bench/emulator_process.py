@@ -42,9 +42,12 @@ class EmulatorProcess:
         threads: waitress worker threads.
     """
 
-    def __init__(self, server: str = "waitress", threads: int = 16) -> None:
+    def __init__(
+        self, server: str = "waitress", threads: int = 16, seed: Path | None = None
+    ) -> None:
         self.server = server
         self.threads = threads
+        self.seed = seed
         self._child: subprocess.Popen[str] | None = None
         self.url = ""
 
@@ -70,6 +73,8 @@ class EmulatorProcess:
             "--threads",
             str(self.threads),
         ]
+        if self.seed is not None:
+            command += ["--seed", str(self.seed)]
         self._child = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -122,14 +127,14 @@ class EmulatorProcess:
         self.stop()
 
 
-def _serve_waitress(threads: int, stop: threading.Event) -> None:
+def _serve_waitress(threads: int, stop: threading.Event, seed: str | None) -> None:
     from waitress.server import create_server
 
     from tokenbot.emulator import EmulatorState
     from tokenbot.emulator import create_app
     from tokenbot.emulator.delivery import DeliveryWorker
 
-    state = EmulatorState(None)
+    state = EmulatorState(seed)
     worker = DeliveryWorker(state)
     state.delivery = worker
     worker.start()
@@ -144,10 +149,10 @@ def _serve_waitress(threads: int, stop: threading.Event) -> None:
     worker.stop()
 
 
-def _serve_werkzeug(stop: threading.Event) -> None:
+def _serve_werkzeug(stop: threading.Event, seed: str | None) -> None:
     from tokenbot.emulator import EmulatorServer
 
-    with EmulatorServer() as server:
+    with EmulatorServer(seed=seed) as server:
         print(f"{_READY}{server.url}", flush=True)
         stop.wait()
 
@@ -157,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--server", choices=["waitress", "werkzeug"], default="waitress")
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--seed", default=None, help="a seed file (YAML or JSON)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     stop = threading.Event()
@@ -172,9 +178,9 @@ def main() -> None:
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     if args.server == "waitress":
-        _serve_waitress(args.threads, stop)
+        _serve_waitress(args.threads, stop, args.seed)
     else:
-        _serve_werkzeug(stop)
+        _serve_werkzeug(stop, args.seed)
 
 
 if __name__ == "__main__":

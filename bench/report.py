@@ -16,6 +16,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _ratio(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
 def _figures(report: dict[str, Any], name: str) -> dict[str, Any] | None:
     run = report["benchmarks"].get(name)
     return None if run is None else run.get("figures")
@@ -67,6 +71,144 @@ def _bot(figures: dict[str, Any]) -> list[str]:
         lines.append(
             f"Polling at bot.poll_interval_seconds = {polling.get('poll_interval_s')} "
             "(the config's minimum); commands posted at random moments within the interval."
+        )
+    return lines
+
+
+def _wan(figures: dict[str, Any]) -> list[str]:
+    floor = figures.get("floor_bare_bot", {})
+    lines = [
+        f"Every /v1 call and every webhook delivery takes {_fmt(figures.get('latency_ms'))} ms "
+        f"(+ 0..{_fmt(figures.get('jitter_ms'))} ms jitter), the emulator's `latency_ms`.",
+        "",
+        "| path | p50 ms | p99 ms | p50 / floor | p99 / floor | p50 - floor ms | "
+        "p50 / two-call floor |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = [
+        ("floor_two_calls", "floor: GET + POST with the SDK (2 calls)"),
+        ("floor_bare_bot", "floor: bare bot, whole path (the target's floor)"),
+        ("webhook", "ours: webhook intake"),
+        ("websocket", "ours: websocket intake"),
+        ("polling", "ours: polling intake"),
+    ]
+    for key, label in rows:
+        stats = figures.get(key)
+        if not stats:
+            if key == "websocket":
+                lines.append(f"| {label} | slot: no websocket intake yet | | | | | |")
+            continue
+        ratios = ["", "", "", ""]
+        two = figures.get("floor_two_calls")
+        if floor and key.startswith(("webhook", "websocket", "polling")):
+            ratios = [
+                f"{stats['p50_ms'] / floor['p50_ms']:.2f}x",
+                f"{stats['p99_ms'] / floor['p99_ms']:.2f}x",
+                f"{stats['p50_ms'] - floor['p50_ms']:+.1f}",
+                f"{stats['p50_ms'] / two['p50_ms']:.2f}x" if two else "",
+            ]
+        lines.append(
+            f"| {label} | {_fmt(stats['p50_ms'])} | {_fmt(stats['p99_ms'])} | "
+            + " | ".join(ratios)
+            + " |"
+        )
+    return lines
+
+
+def _rate(figures: dict[str, Any]) -> list[str]:
+    return [
+        f"Budget {figures['budget_calls']} calls per {_fmt(figures['window_s'])} s window for the "
+        f"bot identity's token, {_fmt(figures['latency_ms'])} ms per call; "
+        f"{figures['commands']} `/echo` from {figures['senders']} senders at once "
+        f"({figures['intake']} intake).",
+        "",
+        *_table(
+            [
+                ("answered", figures["answered"]),
+                ("seconds (first post -> last reply)", figures["seconds"]),
+                ("calls per answered command", figures["calls_per_command"]),
+                (
+                    "ceiling: commands per window (budget / calls per command)",
+                    figures["ceiling_commands_per_window"],
+                ),
+                ("achieved: commands per window", figures["commands_per_window"]),
+                ("ratio to the ceiling", figures["ratio_to_ceiling"]),
+                ("429 answers", figures["calls_429"]),
+                ("429 per window", figures["429_per_window"]),
+                ("bot.queue_size", figures.get("queue_size")),
+                ("bot's webhook at the end", figures.get("bot_webhook_status")),
+                ("deliveries the bot refused (503)", figures.get("bot_webhook_failed_deliveries")),
+            ]
+        ),
+    ]
+
+
+def _fairness(figures: dict[str, Any]) -> list[str]:
+    lines = [
+        f"The user's own `/ping` ({figures['intake']} intake, "
+        f"{_fmt(figures['latency_ms'])} ms per call); the floor is the quiet phase.",
+        "",
+        "| phase | ping p50 ms | ping p99 ms | p99 / quiet p99 | pings unanswered | "
+        "flood answered | bot webhook after |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for key, label in [
+        ("quiet", "quiet (floor)"),
+        ("denied_flood", "non-allowed sender floods"),
+        ("allowed_flood", "allowed sender floods"),
+    ]:
+        stats = figures.get(key)
+        if stats:
+            lines.append(
+                f"| {label} ({stats['flood']}) | {_fmt(stats['p50_ms'])} | "
+                f"{_fmt(stats['p99_ms'])} | {_ratio(stats.get('p99_ratio_to_quiet', 1.0))} | "
+                f"{stats.get('pings_unanswered', 0)} | {stats['flood_answered']} | "
+                f"{stats.get('bot_webhook_status', '')} |"
+            )
+    return lines
+
+
+def _economy(figures: dict[str, Any]) -> list[str]:
+    intakes = [k for k, v in figures.items() if isinstance(v, dict)]
+    kinds = ["answered", "own_post", "user_note", "other_space", "nothing_to_run"]
+    lines = [
+        f"Webex calls by the bot identity per message ({figures['messages']} of each kind), "
+        "from the emulator's call log, idle polling subtracted; floor: 2 per answered command "
+        "(GET + POST), 0 per ignored message.",
+        "",
+        "| message | " + " | ".join(intakes) + " |",
+        "|---|" + "---:|" * len(intakes),
+    ]
+    for kind in kinds:
+        cells = [_fmt(figures[i].get(kind)) for i in intakes]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    idle = [_fmt(figures[i].get("idle_calls_per_s")) for i in intakes]
+    lines.append("| idle calls per second | " + " | ".join(idle) + " |")
+    lines += ["", "The calls behind each row (raw counts, idle rounds and sentinel included):", ""]
+    for intake in intakes:
+        for kind, seen in figures[intake].get("calls_seen", {}).items():
+            listed = ", ".join(f"{path} x{count}" for path, count in sorted(seen.items()))
+            lines.append(f"- {intake}, {kind}: {listed or 'none'}")
+    return lines
+
+
+def _refresh_wan(figures: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{_fmt(figures['latency_ms'])} ms per token call; the floor is the wire alone "
+        "(accounts x latency / max_concurrency).",
+        "",
+        "| run | max_concurrency | accounts | seconds | accounts/s | wire floor s | "
+        "/ floor | CPU ms/account | 10,000 in s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, row in [("headline", figures["headline"])] + [
+        ("scaling", r) for r in figures["scaling"]
+    ]:
+        lines.append(
+            f"| {label} | {row['max_concurrency']} | {row['accounts']} | {_fmt(row['seconds'])} "
+            f"| {_fmt(row['accounts_per_second'])} | {_fmt(row['wire_floor_seconds'])} | "
+            f"{_fmt(row['ratio_to_wire_floor'])}x | {_fmt(row['cpu_ms_per_account'])} | "
+            f"{_fmt(row['predicted_10000_seconds'])} |"
         )
     return lines
 
@@ -126,6 +268,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         ("Refresher: one sweep with none due", "sweep", lambda f: _table(list(f.items()))),
         ("Panel with 10,000 accounts (Flask test client, in process)", "dashboard", _timings),
         ("Process: `tokenbot serve`", "process", lambda f: _table(list(f.items()))),
+        ("WAN latency: post -> reply at 100 ms per call", "wan_latency", _wan),
+        ("Rate budget: commands answered within the token's budget", "rate_budget", _rate),
+        ("Fairness: the user's own /ping during a flood", "fairness", _fairness),
+        ("Economy: Webex calls per message", "economy", _economy),
+        ("Refresher at WAN latency", "refresh_wan", _refresh_wan),
     ]
     for title, name, render in sections:
         figures = _figures(report, name)
@@ -135,7 +282,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             out.append("not run" if run is None else f"FAILED (exit {run['exit_code']})")
             continue
         out += render(figures)
-        out += ["", f"Reproduce: `{report['benchmarks'][name]['command']}`"]
+        run = report["benchmarks"][name]
+        when = f" (run at commit `{run['git_commit']}`)" if run.get("git_commit") else ""
+        out += ["", f"Reproduce: `{run['command']}`{when}"]
     emulator = _figures(report, "emulator_latency")
     if emulator:
         out += [

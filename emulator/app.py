@@ -60,9 +60,12 @@ def _http_error(error: HTTPException) -> Response | HTTPException:
     if request.path.startswith("/v1/"):
         status = error.code or 500
         message = "The requested resource could not be found."
+        headers: dict[str, str] = {}
         if status == 405:
             message = f"Method {request.method} is not allowed on {request.path}."
-        return webex_error_response(WebexError(status, message))
+            allowed = getattr(error, "valid_methods", None) or []
+            headers["Allow"] = ", ".join(sorted(allowed))
+        return webex_error_response(WebexError(status, message, headers))
     return error
 
 

@@ -173,7 +173,7 @@ def post_as_person() -> Response:
         if person is None:
             raise ControlError("personEmail must name a sandbox person")
         message = post_message(st, person, body)
-        return json_response(message_json(st, message))
+        return json_response(message_json(st, message, created=True))
 
 
 @bp.get("/clock")

@@ -15,6 +15,7 @@ from tokenbot.emulator.events import record_result
 from tokenbot.emulator.ids import iso
 from tokenbot.emulator.ids import make_id
 from tokenbot.emulator.ids import tracking_id
+from tokenbot.emulator.network import network_delay
 from tokenbot.emulator.state import EmulatorState
 
 
@@ -81,7 +82,11 @@ class DeliveryWorker:
     def enqueue(self, webhook_uuid: str, body: bytes, headers: dict[str, str]) -> None:
         """Queue a first delivery attempt."""
         with self._cond:
-            job = _Job(time.monotonic(), next(self._order), webhook_uuid, body, headers)
+            # The simulated network delays the delivery in the queue, not in a thread, so a
+            # slow WAN does not also cap how many deliveries are in flight.
+            settings = self._state.settings
+            due = time.monotonic() + network_delay(settings.latency_ms, settings.latency_jitter_ms)
+            job = _Job(due, next(self._order), webhook_uuid, body, headers)
             job.generation = self._generation
             heapq.heappush(self._heap, job)
             self._cond.notify()
@@ -163,7 +168,11 @@ class DeliveryWorker:
                 if self._stopping or job.generation != self._generation:
                     return
                 job.attempt += 1
-                job.due = time.monotonic() + backoff * (2 ** (job.attempt - 1))
+                job.due = (
+                    time.monotonic()
+                    + backoff * (2 ** (job.attempt - 1))
+                    + network_delay(settings.latency_ms, settings.latency_jitter_ms)
+                )
                 job.order = next(self._order)
                 heapq.heappush(self._heap, job)
                 self._cond.notify()

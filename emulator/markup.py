@@ -7,23 +7,28 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from tokenbot.emulator.model import Person
 
 _MENTION = re.compile(r"<@(personEmail|personId):([^|>]+)(?:\|([^>]*))?>|<@all>")
-_INLINE = [
-    (re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"),
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
-    (re.compile(r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)"), r"<em>\1</em>"),
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
-    (re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)"), r'<a href="\2">\1</a>'),
-]
-_STRIP = [
-    (re.compile(r"\*\*(.+?)\*\*"), r"\1"),
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"),
-    (re.compile(r"`([^`]+)`"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)"), r"\1"),
-]
+# The Webex subset of markdown (bold, italic, code spans, fenced and indented code, headings,
+# lists, quotes, links, line breaks), rendered by markdown-it-py's CommonMark parser; raw HTML
+# in a message is shown as text, never passed through.
+_MD = MarkdownIt("commonmark", {"html": False, "breaks": True})
+_BETWEEN_TAGS = re.compile(r">\n(?=<)")
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+
+
+def _link_open(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("rel", "nofollow")
+    return str(self.renderToken(tokens, idx, options, env))
+
+
+_MD.add_render_rule("link_open", _link_open)
 
 
 @dataclass
@@ -54,24 +59,46 @@ def find_mentions(
 
 
 def render_markdown(body: str, resolve: Callable[[str, str], Person | None]) -> Rendered:
-    """Render markdown to Webex-style html and plain text, resolving mentions."""
+    """Render markdown to Webex-style html and plain text, resolving mentions.
+
+    Mentions are swapped for placeholders before parsing (so `<@personEmail:x>` is not read as
+    an autolink), then become `<spark-mention>` tags in the html and their label in the text.
+    """
     people, groups = find_mentions(body, resolve)
-    html_parts: list[str] = []
-    text_parts: list[str] = []
-    position = 0
-    for match in _MENTION.finditer(body):
-        html_parts.append(_inline_html(body[position : match.start()]))
-        text_parts.append(_inline_text(body[position : match.start()]))
+    tags: list[str] = []
+    labels: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
         label, tag = _mention_tag(match, resolve)
-        html_parts.append(tag)
-        text_parts.append(label)
-        position = match.end()
-    html_parts.append(_inline_html(body[position:]))
-    text_parts.append(_inline_text(body[position:]))
-    rendered = "".join(html_parts)
-    paragraphs = [p.replace("\n", "<br/>") for p in re.split(r"\n\s*\n", rendered) if p.strip()]
-    html_out = "".join(f"<p>{p}</p>" for p in paragraphs) or "<p></p>"
-    return Rendered("".join(text_parts), html_out, people, groups)
+        labels.append(label)
+        tags.append(tag)
+        return f"\ue000{len(tags) - 1}\ue001"
+
+    source = _MENTION.sub(hold, body)
+    rendered = _BETWEEN_TAGS.sub(">", _MD.render(source).replace("<br />\n", "<br/>")).strip()
+    html_out = _PLACEHOLDER.sub(lambda m: tags[int(m.group(1))], rendered) or "<p></p>"
+    text = _plain_text(_MD.parse(source))
+    text = _PLACEHOLDER.sub(lambda m: labels[int(m.group(1))], text)
+    return Rendered(text, html_out, people, groups)
+
+
+def _plain_text(tokens: list[Token]) -> str:
+    """Return what a reader sees: every block's words, one block per line, no markup."""
+    blocks: list[str] = []
+    for token in tokens:
+        if token.type in ("fence", "code_block"):
+            blocks.append(token.content.rstrip("\n"))
+        elif token.type == "inline":
+            parts: list[str] = []
+            for child in token.children or []:
+                if child.type in ("text", "code_inline"):
+                    parts.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    parts.append("\n")
+                elif child.type == "image":
+                    parts.append(child.content)
+            blocks.append("".join(parts))
+    return "\n".join(blocks)
 
 
 def _mention_tag(
@@ -92,16 +119,3 @@ def _mention_tag(
         f"{html.escape(label)}</spark-mention>"
     )
     return label, tag
-
-
-def _inline_html(chunk: str) -> str:
-    out = html.escape(chunk, quote=False)
-    for pattern, replacement in _INLINE:
-        out = pattern.sub(replacement, out)
-    return out
-
-
-def _inline_text(chunk: str) -> str:
-    for pattern, replacement in _STRIP:
-        chunk = pattern.sub(replacement, chunk)
-    return chunk

@@ -19,14 +19,22 @@ from tokenbot.emulator.render import room_json
 from tokenbot.emulator.state import EmulatorState
 
 MAX_BYTES = 7439
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 NO_ROOM = "Could not find a room with provided ID."
 ONE_DESTINATION = (
     "Exactly one of the destination fields must not be empty (roomId, toPersonEmail, toPersonId)"
 )
 
 
-def create_room(state: EmulatorState, creator: Person, title: str, kind: str = "group") -> Room:
-    """Create a room with the creator as its first member."""
+def create_room(
+    state: EmulatorState,
+    creator: Person,
+    title: str,
+    kind: str = "group",
+    locked: bool = False,
+    team_uuid: str | None = None,
+) -> Room:
+    """Create a room with the creator as its first member (its moderator when locked)."""
     with state.lock:
         now = state.clock.now()
         room = Room(
@@ -36,12 +44,49 @@ def create_room(state: EmulatorState, creator: Person, title: str, kind: str = "
             creator_uuid=creator.uuid,
             created=now,
             last_activity=now,
+            is_locked=locked,
+            team_uuid=team_uuid,
         )
         state.rooms[room.uuid] = room
         state.room_messages[room.uuid] = []
-        add_member(state, room, creator, creator)
+        add_member(state, room, creator, creator, moderator=locked)
         dispatch(state, "rooms", "created", room, creator, room_json(state, room, creator))
         return room
+
+
+def room_updated(state: EmulatorState, room: Room, actor: Person) -> None:
+    """Queue `rooms/updated` for a changed room."""
+    with state.lock:
+        dispatch(state, "rooms", "updated", room, actor, room_json(state, room, actor))
+
+
+def membership_updated(state: EmulatorState, membership: Membership, actor: Person) -> None:
+    """Queue `memberships/updated` for a changed membership."""
+    with state.lock:
+        room = state.rooms[membership.room_uuid]
+        person = state.people[membership.person_uuid]
+        data = membership_json(state, membership)
+        dispatch(state, "memberships", "updated", room, actor, data, subject=person)
+
+
+def remove_member(state: EmulatorState, membership: Membership, actor: Person) -> None:
+    """Remove a membership; `memberships/deleted` is queued first, so the leaver hears it too."""
+    with state.lock:
+        room = state.rooms[membership.room_uuid]
+        person = state.people[membership.person_uuid]
+        data = membership_json(state, membership)
+        dispatch(state, "memberships", "deleted", room, actor, data, subject=person)
+        del state.memberships[(membership.person_uuid, membership.room_uuid)]
+
+
+def delete_room(state: EmulatorState, room: Room, actor: Person) -> None:
+    """Delete a room for everyone: each member's `memberships/deleted`, then the room."""
+    with state.lock:
+        for key in [k for k in state.memberships if k[1] == room.uuid]:
+            remove_member(state, state.memberships[key], actor)
+        for message in state.room_messages.pop(room.uuid, []):
+            state.messages.pop(message.uuid, None)
+        del state.rooms[room.uuid]
 
 
 def add_member(
@@ -115,6 +160,12 @@ def post_message(state: EmulatorState, author: Person, body: dict[str, Any]) -> 
         raise WebexError(400, "Only one file is allowed per message.")
     if not isinstance(attachments, list) or len(attachments) > 1:
         raise WebexError(400, "Only one card per message is supported.")
+    for card in attachments:
+        kind = card.get("contentType") if isinstance(card, dict) else None
+        if kind != CARD_TYPE:
+            raise WebexError(400, f"Invalid attachment contentType {kind!r}: use {CARD_TYPE!r}.")
+        if not isinstance(card.get("content"), dict):
+            raise WebexError(400, "An attachment needs its card as a JSON object in content.")
     if not text and not markdown and not files and not attachments:
         raise WebexError(400, "Both text and file cannot be empty.")
     with state.lock:

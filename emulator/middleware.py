@@ -22,6 +22,7 @@ from tokenbot.emulator.errors import JSON_TYPE
 from tokenbot.emulator.faults import Fault
 from tokenbot.emulator.ids import iso
 from tokenbot.emulator.ids import tracking_id
+from tokenbot.emulator.network import network_delay
 from tokenbot.emulator.state import EmulatorState
 
 StartResponse = Callable[..., Any]
@@ -52,6 +53,9 @@ class EmulatorMiddleware:
             "path": path,
             "time": iso(self.state.clock.now()),
         }
+        delay = self._latency()
+        if delay:
+            self.state.halt.wait(delay / 2)
         fault = self.state.faults.take(method, path)
         if fault is not None:
             entry["fault"] = True
@@ -77,7 +81,15 @@ class EmulatorMiddleware:
         entry["status"] = seen.get("status")
         entry.update(environ.get(CALL_KEY, {}))
         self._log(entry, started)
+        if delay:
+            # The answer's way back: the server sends it only once this returns.
+            self.state.halt.wait(delay / 2)
         return result
+
+    def _latency(self) -> float:
+        """Return this call's simulated network time in seconds (setting `latency_ms`)."""
+        settings = self.state.settings
+        return network_delay(settings.latency_ms, settings.latency_jitter_ms)
 
     def _log(self, entry: dict[str, Any], started: float) -> None:
         entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)

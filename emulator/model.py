@@ -41,11 +41,44 @@ class Room:
     last_activity: datetime
     is_locked: bool = False
     description: str | None = None
+    team_uuid: str | None = None
 
     @property
     def id(self) -> str:
         """Return the Webex room id."""
         return make_id("ROOM", self.uuid)
+
+
+@dataclass
+class Team:
+    """A team: a named group of people with a General room and any rooms added to it."""
+
+    uuid: str
+    name: str
+    creator_uuid: str
+    created: datetime
+    description: str | None = None
+    general_room_uuid: str | None = None
+
+    @property
+    def id(self) -> str:
+        """Return the Webex team id."""
+        return make_id("TEAM", self.uuid)
+
+
+@dataclass
+class TeamMembership:
+    """A person's membership of a team."""
+
+    person_uuid: str
+    team_uuid: str
+    is_moderator: bool
+    created: datetime
+
+    @property
+    def id(self) -> str:
+        """Return the Webex team membership id (`<personUuid>:<teamUuid>`)."""
+        return make_id("TEAM_MEMBERSHIP", f"{self.person_uuid}:{self.team_uuid}")
 
 
 @dataclass

@@ -10,6 +10,8 @@ from tokenbot.emulator.model import Membership
 from tokenbot.emulator.model import Message
 from tokenbot.emulator.model import Person
 from tokenbot.emulator.model import Room
+from tokenbot.emulator.model import Team
+from tokenbot.emulator.model import TeamMembership
 from tokenbot.emulator.model import Webhook
 from tokenbot.emulator.state import EmulatorState
 
@@ -53,6 +55,8 @@ def room_json(state: EmulatorState, room: Room, viewer: Person | None) -> dict[s
         "isPublic": False,
         "isReadOnly": False,
     }
+    if room.team_uuid:
+        body["teamId"] = make_id("TEAM", room.team_uuid)
     if room.description:
         body["description"] = room.description
     return body
@@ -77,8 +81,12 @@ def membership_json(state: EmulatorState, membership: Membership) -> dict[str, A
     }
 
 
-def message_json(state: EmulatorState, message: Message) -> dict[str, Any]:
-    """Return a Message; optional fields are left out when empty, as Webex does."""
+def message_json(state: EmulatorState, message: Message, created: bool = False) -> dict[str, Any]:
+    """Return a Message; optional fields are left out when empty, as Webex does.
+
+    Only the answer to the create carries `toPersonId`/`toPersonEmail` (the spec's `Message`);
+    reads answer the spec's `ListMessage`, which has neither.
+    """
     room = state.rooms[message.room_uuid]
     author = state.people[message.person_uuid]
     body: dict[str, Any] = {"id": message.id}
@@ -86,7 +94,7 @@ def message_json(state: EmulatorState, message: Message) -> dict[str, Any]:
         body["parentId"] = make_id("MESSAGE", message.parent_uuid)
     body["roomId"] = room.id
     body["roomType"] = room.type
-    if message.to_person_uuid:
+    if created and message.to_person_uuid:
         target = state.people[message.to_person_uuid]
         body["toPersonId"] = target.id
         body["toPersonEmail"] = target.email
@@ -141,3 +149,27 @@ def webhook_json(state: EmulatorState, webhook: Webhook) -> dict[str, Any]:
         }
     )
     return body
+
+
+def team_json(team: Team) -> dict[str, Any]:
+    """Return a Team."""
+    body: dict[str, Any] = {"id": team.id, "name": team.name}
+    if team.description:
+        body["description"] = team.description
+    body["created"] = iso(team.created)
+    return body
+
+
+def team_membership_json(state: EmulatorState, membership: TeamMembership) -> dict[str, Any]:
+    """Return a TeamMembership."""
+    person = state.people[membership.person_uuid]
+    return {
+        "id": membership.id,
+        "teamId": make_id("TEAM", membership.team_uuid),
+        "personId": person.id,
+        "personEmail": person.email,
+        "personDisplayName": person.display_name,
+        "personOrgId": state.org_id,
+        "isModerator": membership.is_moderator,
+        "created": iso(membership.created),
+    }

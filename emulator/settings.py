@@ -39,6 +39,11 @@ class Settings:
     rate_limit_html_body: bool = True
     mentions_in_text: bool = False
     messages_max_limit: int = 1000
+    clamp_max: bool = False
+    # Network: added to every /v1 call (half before the handler, half after) and to every
+    # webhook delivery, so benchmarks see a WAN instead of loopback.
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
     # Webhook delivery.
     webhook_timeout: float = 5.0
     webhook_retries: int = 2

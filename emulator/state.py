@@ -25,6 +25,8 @@ from tokenbot.emulator.model import Message
 from tokenbot.emulator.model import Person
 from tokenbot.emulator.model import RefreshToken
 from tokenbot.emulator.model import Room
+from tokenbot.emulator.model import Team
+from tokenbot.emulator.model import TeamMembership
 from tokenbot.emulator.model import Webhook
 from tokenbot.emulator.ratelimit import RateLimiter
 from tokenbot.emulator.seed import load_seed
@@ -76,6 +78,8 @@ class EmulatorState:
             self.messages: dict[str, Message] = {}
             self.room_messages: dict[str, list[Message]] = {}
             self.webhooks: dict[str, Webhook] = {}
+            self.teams: dict[str, Team] = {}
+            self.team_memberships: dict[tuple[str, str], TeamMembership] = {}
             self.integrations: dict[str, Integration] = {}
             self.grants: dict[str, Grant] = {}
             self.access_tokens: dict[str, AccessToken] = {}
@@ -177,6 +181,16 @@ class EmulatorState:
         """Return the message with this Webex id."""
         uid = self.lookup("MESSAGE", webex_id)
         return self.messages.get(uid) if uid else None
+
+    def team_by_id(self, webex_id: str | None) -> Team | None:
+        """Return the team with this Webex id."""
+        uid = self.lookup("TEAM", webex_id)
+        return self.teams.get(uid) if uid else None
+
+    def is_moderator(self, person_uuid: str, room_uuid: str) -> bool:
+        """Return True when the person moderates the room."""
+        membership = self.memberships.get((person_uuid, room_uuid))
+        return membership is not None and membership.is_moderator
 
     def webhook_by_id(self, webex_id: str | None) -> Webhook | None:
         """Return the webhook with this Webex id."""

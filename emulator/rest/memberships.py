@@ -10,11 +10,14 @@ from tokenbot.emulator.errors import WebexError
 from tokenbot.emulator.errors import json_response
 from tokenbot.emulator.messaging import NO_ROOM
 from tokenbot.emulator.messaging import add_member
+from tokenbot.emulator.messaging import membership_updated
+from tokenbot.emulator.messaging import remove_member
 from tokenbot.emulator.model import Membership
 from tokenbot.emulator.render import membership_json
 from tokenbot.emulator.rest.auth import caller
 from tokenbot.emulator.rest.auth import guard
 from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.rest.body import bool_field
 from tokenbot.emulator.rest.body import json_body
 from tokenbot.emulator.rest.paging import items_body
 from tokenbot.emulator.rest.paging import max_param
@@ -62,6 +65,9 @@ def create() -> Response:
     who = caller()
     who.require("spark:memberships_write")
     body = json_body()
+    if not body.get("roomId"):
+        raise WebexError(400, "roomId is required.")
+    moderator = bool_field(body, "isModerator") or False
     st = state()
     with st.lock:
         room = st.room_by_id(body.get("roomId"))
@@ -69,6 +75,8 @@ def create() -> Response:
             raise WebexError(404, NO_ROOM)
         if room.type == "direct":
             raise WebexError(403, "Cannot add people to a direct room.")
+        if room.is_locked and not st.is_moderator(who.person.uuid, room.uuid):
+            raise WebexError(403, "Only a moderator can add people to a locked room.")
         if body.get("personId"):
             person = st.person_by_id(body["personId"])
         elif body.get("personEmail"):
@@ -77,7 +85,7 @@ def create() -> Response:
             raise WebexError(400, "personId or personEmail is required.")
         if person is None:
             raise WebexError(404, "Person not found.")
-        membership = add_member(st, room, person, who.person, bool(body.get("isModerator")))
+        membership = add_member(st, room, person, who.person, moderator)
         return json_response(membership_json(st, membership))
 
 
@@ -102,25 +110,40 @@ def get_membership(membership_id: str) -> Response:
 
 @bp.put("/<membership_id>")
 def update_membership(membership_id: str) -> Response:
-    """Change isModerator."""
-    caller().require("spark:memberships_write")
+    """Change isModerator (a moderator's right in a locked room); queue memberships/updated."""
+    who = caller()
+    who.require("spark:memberships_write")
     body = json_body()
+    moderator = bool_field(body, "isModerator")
+    bool_field(body, "isRoomHidden")
     st = state()
     with st.lock:
         membership = _visible_membership(membership_id)
-        if "isModerator" in body:
-            membership.is_moderator = bool(body["isModerator"])
+        room = st.rooms[membership.room_uuid]
+        if moderator is not None and moderator != membership.is_moderator:
+            if room.is_locked and not st.is_moderator(who.person.uuid, room.uuid):
+                raise WebexError(403, "Only a moderator can change moderators.")
+            membership.is_moderator = moderator
+            membership_updated(st, membership, who.person)
         return json_response(membership_json(st, membership))
 
 
 @bp.delete("/<membership_id>")
 def delete_membership(membership_id: str) -> Response:
-    """Remove a person from a group room."""
-    caller().require("spark:memberships_write")
+    """Remove a person from a group room (others only by a moderator when locked)."""
+    who = caller()
+    who.require("spark:memberships_write")
     st = state()
     with st.lock:
         membership = _visible_membership(membership_id)
-        if st.rooms[membership.room_uuid].type == "direct":
+        room = st.rooms[membership.room_uuid]
+        if room.type == "direct":
             raise WebexError(403, "Cannot remove people from a direct room.")
-        del st.memberships[(membership.person_uuid, membership.room_uuid)]
+        if (
+            room.is_locked
+            and membership.person_uuid != who.person.uuid
+            and not st.is_moderator(who.person.uuid, room.uuid)
+        ):
+            raise WebexError(403, "Only a moderator can remove people from a locked room.")
+        remove_member(st, membership, who.person)
     return Response(status=204)

@@ -125,7 +125,7 @@ def create() -> Response:
     st = state()
     with st.lock:
         message = post_message(st, who.person, body)
-        return json_response(message_json(st, message))
+        return json_response(message_json(st, message, created=True))
 
 
 def _visible(message_id: str) -> tuple[Message, Room]:

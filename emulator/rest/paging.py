@@ -12,6 +12,7 @@ from typing import Any
 from typing import TypeVar
 from urllib.parse import urlencode
 
+from flask import current_app
 from flask import request
 
 from tokenbot.emulator.errors import WebexError
@@ -21,7 +22,11 @@ CURSOR = "cursor"
 
 
 def max_param(default: int, limit: int) -> int:
-    """Return the request's `max`, clamped to 1..limit (Webex clamps, never rejects)."""
+    """Return the request's `max`: 1..limit, or 400 beyond (setting `clamp_max`: clamp it).
+
+    The spec states the bounds ("Value must be between 1 and 1000, inclusive", "Cannot exceed
+    100 if used with `mentionedPeople`"), so over the bound is refused by default.
+    """
     raw = request.args.get("max")
     if raw is None or raw == "" or raw == "null":
         return default
@@ -31,6 +36,10 @@ def max_param(default: int, limit: int) -> int:
         raise WebexError(400, f"Invalid value for max: {raw}") from exc
     if value < 1:
         raise WebexError(400, "max must be a positive number")
+    if value > limit:
+        settings = current_app.extensions["webex_emulator"].settings
+        if not settings.clamp_max:
+            raise WebexError(400, f"Invalid value for max: {raw} (must be between 1 and {limit}).")
     return min(value, limit)
 
 

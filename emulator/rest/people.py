@@ -12,6 +12,7 @@ from tokenbot.emulator.render import person_json
 from tokenbot.emulator.rest.auth import caller
 from tokenbot.emulator.rest.auth import guard
 from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.rest.body import bool_query
 from tokenbot.emulator.rest.paging import items_body
 from tokenbot.emulator.rest.paging import max_param
 from tokenbot.emulator.rest.paging import page_by_offset
@@ -20,6 +21,7 @@ bp = Blueprint("people", __name__, url_prefix="/v1/people")
 guard(bp)
 
 SCOPE = "spark:people_read"
+MAX_IDS = 85  # the spec: "Accepts up to 85 person IDs separated by commas"
 
 
 @bp.get("/me")
@@ -55,6 +57,8 @@ def list_people() -> Response:
     if not (email or name or ids):
         raise WebexError(400, "Email, displayName, or id list should be specified.")
     size = max_param(100, 1000)
+    bool_query("callingData")
+    bool_query("excludeStatus")
     with st.lock:
         people = sorted(st.people.values(), key=lambda p: p.email)
         if email:
@@ -62,7 +66,12 @@ def list_people() -> Response:
         if name:
             people = [p for p in people if p.display_name.lower().startswith(name.lower())]
         if ids:
-            wanted = {st.lookup("PEOPLE", part.strip()) for part in ids.split(",")}
+            parts = [part.strip() for part in ids.split(",") if part.strip()]
+            if len(parts) > MAX_IDS:
+                raise WebexError(
+                    400, f"Too many ids: {len(parts)} given, at most {MAX_IDS} are accepted."
+                )
+            wanted = {st.lookup("PEOPLE", part) for part in parts}
             people = [p for p in people if p.uuid in wanted]
         chunk, headers = page_by_offset(people, size)
         return json_response(items_body([person_json(st, p) for p in chunk]), headers=headers)
