@@ -9,6 +9,7 @@ The hierarchy (a test checks that this map and the classes agree):
 
 * TokenbotError
   * ConfigError - a setting is missing or invalid
+    * ConfigProblems - several settings at once, one line each
   * CryptoError - token material does not encrypt or decrypt
   * StoreError - the token store could not do what was asked
     * AccountNotFound
@@ -96,6 +97,8 @@ class ConfigProblems(ConfigError):
     `key` and `message` are the first problem's; `str()` is every problem, one per line, so a
     user fixes them all in one go instead of one per run.
     """
+
+    code = "config_problems"
 
     def __init__(self, problems: list[ConfigError]) -> None:
         first = problems[0]
