@@ -36,6 +36,7 @@ def create_room(state: EmulatorState, creator: Person, title: str, kind: str = "
             creator_uuid=creator.uuid,
             created=now,
             last_activity=now,
+            cluster=state.cluster_of(creator.uuid),
         )
         state.rooms[room.uuid] = room
         state.room_messages[room.uuid] = []
@@ -90,7 +91,9 @@ def destination_room(state: EmulatorState, author: Person, body: dict[str, Any])
     room = state.direct_room(author.uuid, target.uuid)
     if room is None:
         now = state.clock.now()
-        room = Room(new_uuid(), "", "direct", author.uuid, now, now)
+        room = Room(
+            new_uuid(), "", "direct", author.uuid, now, now, cluster=state.cluster_of(author.uuid)
+        )
         state.rooms[room.uuid] = room
         state.room_messages[room.uuid] = []
         for person in (author, target):
@@ -157,6 +160,7 @@ def post_message(state: EmulatorState, author: Person, body: dict[str, Any]) -> 
             mentioned_groups=groups,
             files=[str(f) for f in files],
             attachments=attachments,
+            cluster=room.cluster,
         )
         state.messages[message.uuid] = message
         state.room_messages[room.uuid].append(message)

@@ -122,5 +122,14 @@ def delete_membership(membership_id: str) -> Response:
         membership = _visible_membership(membership_id)
         if st.rooms[membership.room_uuid].type == "direct":
             raise WebexError(403, "Cannot remove people from a direct room.")
+        room = st.rooms[membership.room_uuid]
+        st.notify(
+            "memberships",
+            "deleted",
+            room,
+            caller().person,
+            subject=st.people[membership.person_uuid],
+            message=None,
+        )
         del st.memberships[(membership.person_uuid, membership.room_uuid)]
     return Response(status=204)
