@@ -405,6 +405,21 @@ class _Builder:
             "webex.token_url", values["token_url"] or base + "access_token"
         )
         self._url("webex.redirect_uri", values["redirect_uri"], path=True)
+        values["u2c_url"] = self._url("webex.u2c_url", values["u2c_url"]).rstrip("/")
+        if values["proxy_url"]:
+            proxy = urlsplit(str(values["proxy_url"]))
+            if proxy.scheme not in ("http", "https") or not proxy.hostname:
+                raise ConfigError(
+                    "webex.proxy_url",
+                    f"bad proxy URL {values['proxy_url']!r}: expected http://host:port",
+                    hint="e.g. http://proxy.example.com:3128 (https is tunnelled with CONNECT)",
+                )
+            if proxy.username or proxy.password:
+                raise ConfigError(
+                    "webex.proxy_url",
+                    "must not contain credentials (they would be a secret in the file)",
+                    hint="use a proxy that authorizes by address",
+                )
         if not values["scopes"]:
             raise ConfigError("webex.scopes", "is empty", hint="list at least spark:people_read")
         for scope in values["scopes"]:
@@ -498,6 +513,11 @@ class _Builder:
         return PanelSettings(**values, secret_key=key)
 
     def _bot(self, values: dict[str, Any], panel: Mapping[str, Any]) -> BotSettings:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", str(values["instance_group"])):
+            raise ConfigError(
+                "bot.instance_group",
+                f"{values['instance_group']!r}: use 1-40 letters, digits, '.', '_' or '-'",
+            )
         if re.search(r"\s", values["prefix"]) or len(values["prefix"]) > 16:
             raise ConfigError("bot.prefix", "must be 1-16 characters without spaces, e.g. /")
         for plugin in values["plugins"]:

@@ -106,6 +106,10 @@ class WebexSettings:
     redirect_uri: str = _url("http://127.0.0.1:2000/oauth/callback")
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     timeout_seconds: float = _num(15, 1, 300)
+    # Websocket intake: where the service catalog is (it names the region's device service).
+    u2c_url: str = _url("https://u2c.wbx2.com/u2c/api/v1")
+    # An http(s) proxy for every call to Webex, REST and websocket (https through CONNECT).
+    proxy_url: str | None = field(default=None)
     client_id: Secret = _env("WEBEX_CLIENT_ID")
     client_secret: Secret = _env("WEBEX_CLIENT_SECRET")
 
@@ -162,7 +166,7 @@ class BotSettings:
     """The chat bot: how messages come in, who may use it, how much work runs at once."""
 
     enabled: bool = True
-    intake: str = _choice("polling", "polling", "webhook")
+    intake: str = _choice("auto", "auto", "websocket", "webhook", "polling")
     public_url: str | None = _url(None)
     prefix: str = "/"
     plugins: tuple[str, ...] = ()
@@ -177,6 +181,9 @@ class BotSettings:
     poll_api_budget_per_minute: int = _num(120, 1, 100_000)
     max_body_bytes: int = _num(262_144, 1024, 1_048_576)
     max_event_age_seconds: float = _num(600, 0, 86_400)
+    # Websocket intake: instances sharing a group share one device and one socket.
+    instance_group: str = "default"
+    listener_lease_seconds: float = _num(30, 5, 600)
 
 
 @dataclass(frozen=True, slots=True)

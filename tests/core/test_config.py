@@ -63,7 +63,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.refresh.margin_seconds == 900
     assert settings.refresh.lease_seconds == 60
     assert settings.panel.port == 2000
-    assert settings.bot.intake == "polling"
+    assert settings.bot.intake == "auto"
     assert settings.bot.webhook_secret is None
     assert settings.logging.level == "INFO"
     assert settings.emulator.port == 2001
