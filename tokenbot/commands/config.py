@@ -9,6 +9,7 @@ import yaml
 
 from tokenbot.core.config import load_settings
 from tokenbot.core.errors import ConfigError
+from tokenbot.core.intake import choose_intake
 
 
 @click.group("config")
@@ -37,4 +38,12 @@ def check(config_path: Path | None, demo: bool) -> None:
     click.echo(yaml.safe_dump(masked, sort_keys=False, default_flow_style=False).rstrip())
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    choice = choose_intake(
+        settings.bot.intake,
+        scopes=settings.webex.scopes,
+        scopes_from="webex.scopes",
+        public_url=settings.bot.public_url,
+        has_webhook_secret=settings.bot.webhook_secret is not None,
+    )
+    click.echo(f"intake: {choice.intake} ({choice.reason})", err=True)
     click.echo("configuration ok" + (" (demo mode)" if settings.demo else ""), err=True)
