@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -20,6 +21,8 @@ from tokenbot.bot.service import Bot
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
+from tokenbot.core.intake import choose_intake
+from tokenbot.core.listener_lease import NamedLeases
 
 __all__ = ["create_bot"]
 
@@ -47,18 +50,20 @@ def create_bot(
         sdk: Force an SDK (`bot.sdk.load_sdk(...)`); by default the installed one.
         **client_options: Passed to `WebexClient` (timeout, max_rate_limit_wait, ...).
     """
+    options = resolve_intake(options, store)
     identity = IdentityCache(store)
     client = WebexClient(
         tokens=tokens,
         account_id=identity.account_id,
         base_url=options.api_base_url,
         sdk=sdk,
+        proxy_url=options.proxy_url,
         **client_options,
     )
     router = Router(prefix=options.prefix, policy=options.policy)
     register_builtins(router)
     load_plugins(router, options.plugins)
-    return Bot(
+    bot = Bot(
         options=options,
         client=client,
         identity=identity,
@@ -67,3 +72,28 @@ def create_bot(
         metrics=BotMetrics(registry),
         clock=clock,
     )
+    if options.intake == "websocket":
+        from tokenbot.bot.websocket_intake import WebsocketIntake
+
+        bot.websocket = WebsocketIntake(bot, leases=NamedLeases(database, clock))
+    return bot
+
+
+def resolve_intake(options: BotOptions, store: IdentityStore) -> BotOptions:
+    """Turn `auto` into the intake to run, from the identity's granted scopes.
+
+    Before anyone connected an account, the scopes the login will request decide.
+    """
+    view = store.bot_identity()
+    if view is not None and getattr(view, "scopes", None):
+        scopes, source = tuple(view.scopes), "the identity's grant"
+    else:
+        scopes, source = options.webex_scopes, "webex.scopes"
+    choice = choose_intake(
+        options.intake,
+        scopes=scopes,
+        scopes_from=source,
+        public_url=options.public_url,
+        has_webhook_secret=bool(options.webhook_secret),
+    )
+    return dataclasses.replace(options, intake=choice.intake, intake_reason=choice.reason)

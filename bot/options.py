@@ -18,7 +18,8 @@ class BotOptions:
 
     Attributes:
         api_base_url: Webex REST base URL, ending in `/v1/`.
-        intake: `webhook` or `polling`.
+        intake: `websocket`, `webhook` or `polling` (`auto` until `create_bot` resolves it).
+        intake_reason: Why this intake (`core.intake.choose_intake`).
         public_url: The base URL Webex reaches us at; when set (webhook intake), our webhook is
             registered at start as `<public_url><webhook_path>`.
         webhook_secret: Secret the webhook is registered with and deliveries are checked with.
@@ -36,10 +37,16 @@ class BotOptions:
         webhook_path: Where the webhook endpoint is mounted.
         webhook_name: The name marking webhooks this bot owns.
         history_max: The most messages `history N` shows.
+        u2c_url: Websocket: the service catalog naming the device service of the region.
+        proxy_url: An http(s) proxy for REST and the websocket, or None.
+        instance_group: Websocket: instances of one group share one device and one socket.
+        listener_lease_seconds: Websocket: a standby takes the socket over within this.
+        webex_scopes: The scopes requested at login (auto intake before anyone connected).
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
     intake: str = "polling"
+    intake_reason: str = ""
     public_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     prefix: str = "/"
@@ -55,10 +62,17 @@ class BotOptions:
     webhook_path: str = "/webhooks/webex"
     webhook_name: str = "tokenbot"
     history_max: int = 50
+    u2c_url: str = "https://u2c.wbx2.com/u2c/api/v1"
+    proxy_url: str | None = None
+    instance_group: str = "default"
+    listener_lease_seconds: float = 30.0
+    webex_scopes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.intake not in {"webhook", "polling"}:
-            raise ConfigError("bot.intake", f"{self.intake!r} is not webhook or polling")
+        if self.intake not in {"auto", "websocket", "webhook", "polling"}:
+            raise ConfigError(
+                "bot.intake", f"{self.intake!r} is not auto, websocket, webhook or polling"
+            )
         if not self.api_base_url.endswith("/v1/"):
             raise ConfigError("webex.api_base_url", "must end in /v1/")
         if self.workers < 1 or self.queue_size < 1:
@@ -95,7 +109,16 @@ class BotOptions:
             "workers": bot.workers,
             "queue_size": bot.queue_size,
             "poll_interval_seconds": bot.poll_interval_seconds,
+            "webex_scopes": tuple(settings.webex.scopes),
         }
+        for section, name in (
+            (settings.webex, "u2c_url"),
+            (settings.webex, "proxy_url"),
+            (bot, "instance_group"),
+            (bot, "listener_lease_seconds"),
+        ):
+            if getattr(section, name, None) is not None:
+                values[name] = getattr(section, name)
         for name in (
             "poll_rooms",
             "poll_api_budget_per_minute",

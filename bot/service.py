@@ -49,6 +49,7 @@ from tokenbot.core.errors import TokenbotError
 if TYPE_CHECKING:
     from tokenbot.bot.polling import Poller
     from tokenbot.bot.upkeep import Upkeep
+    from tokenbot.bot.websocket_intake import WebsocketIntake
 
 __all__ = ["Bot"]
 
@@ -90,6 +91,7 @@ class Bot:
         self.reminders = Reminders(self._deliver_reminder)
         self.poller: Poller | None = None
         self.upkeep: Upkeep | None = None
+        self.websocket: WebsocketIntake | None = None  # set by create_bot for websocket intake
         self._counts: Counter[str] = Counter()
         self._last_event_at: str | None = None
         self._flushed_at = monotonic()
@@ -108,14 +110,17 @@ class Bot:
         self.reminders.start()
         values: dict[str, Any] = {
             "mode": self.options.intake,
+            "intake_reason": self.options.intake_reason,
             "started_at": self.started_at.isoformat(),
         }
-        if self.options.intake == "polling":
+        if self.options.intake in ("polling", "websocket"):
             values["webhook_registered"] = False
         self.state.set_values(values)
         if self.options.intake == "polling":
             self.poller = Poller(self)
             self.poller.start()
+        if self.websocket is not None:
+            self.websocket.start()
         # Registers our webhook as soon as there is a bot identity, and again when it changes.
         self.upkeep = Upkeep(self)
         self.upkeep.start()
@@ -126,6 +131,8 @@ class Bot:
             self.upkeep.stop(timeout)
         if self.poller is not None:
             self.poller.stop(timeout)
+        if self.websocket is not None:
+            self.websocket.stop(timeout)
         self.pool.stop(timeout)
         self.reminders.stop(timeout)
         self.flush(force=True)

@@ -49,6 +49,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "tokenbot.core.models",
     "tokenbot.core.admins",
     "tokenbot.core.botstate",
+    "tokenbot.core.listener_lease",
 )
 
 

@@ -137,7 +137,11 @@ def test_scopes_may_be_space_separated(tmp_path: Path) -> None:
         ("bot:\n  allowed_emails: [nobody]\n", "bot.allowed_emails", "not an email"),
         ("bot:\n  prefix: 'a b'\n", "bot.prefix", "without spaces"),
         ("bot:\n  plugins: ['not a module']\n", "bot.plugins", "not a Python module"),
-        ("bot:\n  intake: socket\n", "bot.intake", "must be one of auto, websocket, webhook, polling"),
+        (
+            "bot:\n  intake: socket\n",
+            "bot.intake",
+            "must be one of auto, websocket, webhook, polling",
+        ),
         ("logging:\n  level: verbose\n", "logging.level", "must be one of DEBUG"),
         ("logging:\n  format: xml\n", "logging.format", "must be one of text, json"),
         ("mode: staging\n", "mode", "must be one of production, demo"),
