@@ -342,7 +342,7 @@ class WebsocketIntake:
             frame = _parse(raw)
             if frame is None:
                 continue
-            self.metrics.last_frame.set(time.time())
+            self._note_frame()
             if frame.get("type") == "pong":
                 if frame.get("id") == session.ping_id:
                     session.ping_id = None
@@ -390,7 +390,11 @@ class WebsocketIntake:
         self.metrics.connected.set(1)
         self.metrics.connected_since.set(time.time())
         self.bot.state.set_values(
-            {"websocket_state": "connected", "websocket_connected_since": now_iso}
+            {
+                "websocket_state": "connected",
+                "websocket_connected_since": now_iso,
+                "websocket_last_frame_at": now_iso,
+            }
         )
         log.info("websocket: connected and authorized")
         # Whatever arrived while no socket was open: read it from the polling cursors.
@@ -483,6 +487,15 @@ class WebsocketIntake:
             log.debug("websocket: send on a closed socket")
 
     # -- state ------------------------------------------------------------------------------
+
+    _frame_noted_at = 0.0
+
+    def _note_frame(self) -> None:
+        self.metrics.last_frame.set(time.time())
+        now = self._monotonic()
+        if now - self._frame_noted_at >= 5.0:  # the panel's "last frame": one write per 5 s
+            self._frame_noted_at = now
+            self.bot.state.set_values({"websocket_last_frame_at": self.bot.clock.now().isoformat()})
 
     def _close_session(self, code: int, reason: str) -> None:
         with self._session_lock:

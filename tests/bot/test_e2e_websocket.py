@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import generate_latest
+
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
@@ -41,6 +43,15 @@ def test_help_is_answered_over_the_websocket_with_no_webhook(
     assert env.emulator.control("GET", "webhooks")["items"] == []
     assert env.bot.state.snapshot().get("mode") == "websocket"
     assert len(_ours(env)) == 1
+    scraped = generate_latest(env.bot.metrics.registry).decode()
+    for line in (
+        "tokenbot_bot_websocket_connected 1.0",
+        "tokenbot_bot_websocket_devices 1.0",
+        'tokenbot_bot_deliveries_total{intake="websocket",outcome="ok"} 1.0',
+    ):
+        assert line in scraped, line
+    assert "tokenbot_bot_websocket_last_frame_seconds" in scraped
+    assert "tokenbot_bot_events_backfilled_total" in scraped
 
 
 def _ask(env: BotEnv, room: str, text: str, who: str = "bob@example.com") -> str:
