@@ -264,7 +264,8 @@ class WebsocketIntake:
         try:
             ws = connect(
                 url,
-                proxy=self.options.proxy_url or None,
+                # Like requests for REST: the configured proxy, else the environment's.
+                proxy=self.options.proxy_url or True,
                 open_timeout=15,
                 close_timeout=2,
                 ping_interval=None,  # Mercury's keepalive is the JSON ping below
