@@ -131,6 +131,9 @@ class WebsocketIntake:
         self.stopped_because: str | None = None
         self.reconnects = 0
         self.backfilled = 0
+        # Mercury's keepalive (the JS SDK's pingInterval and pongTimeout); tests shorten them.
+        self.ping_seconds = PING_SECONDS
+        self.pong_seconds = PONG_SECONDS
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -152,6 +155,7 @@ class WebsocketIntake:
         if self._thread is not None:
             self._thread.join(timeout)
         if self._lease is not None:
+            self._set_state("stopped")
             try:
                 self.devices.unregister()
             except TokenbotError as error:
@@ -161,7 +165,7 @@ class WebsocketIntake:
             except Exception:
                 log.exception("websocket: could not release the listener lease")
             self._lease = None
-        self._set_state("stopped")
+        self.state = "stopped"
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -307,22 +311,21 @@ class WebsocketIntake:
         )
         ready_by = self._monotonic() + READY_SECONDS
         ready = False
-        next_ping = self._monotonic() + PING_SECONDS
+        last_ping = self._monotonic()
         next_token_check = self._monotonic() + TOKEN_CHECK_SECONDS
         while not self._stop.is_set():
             now = self._monotonic()
             if not ready and now > ready_by:
                 log.warning("websocket: no buffer_state within %.0f s", READY_SECONDS)
                 return "retry"
-            if session.ping_id is not None and now - session.ping_sent_at > PONG_SECONDS:
+            if session.ping_id is not None and now - session.ping_sent_at > self.pong_seconds:
                 log.warning("websocket: pong not received; reconnecting")
                 self._quick_reconnect = True
                 return "connected"
-            if ready and now >= next_ping and session.ping_id is None:
+            if ready and now - last_ping >= self.ping_seconds and session.ping_id is None:
                 session.ping_id = str(uuid.uuid4())
-                session.ping_sent_at = now
+                session.ping_sent_at = last_ping = now
                 self._send(session, {"id": session.ping_id, "type": "ping"})
-                next_ping = now + PING_SECONDS
             if ready and now >= next_token_check:
                 next_token_check = now + TOKEN_CHECK_SECONDS
                 if not self._hold_lease():
@@ -331,7 +334,7 @@ class WebsocketIntake:
                     log.info("websocket: the token was refreshed; reconnecting with the new one")
                     self._quick_reconnect = True
                     return "connected"
-            wait = min(1.0, max(0.01, next_ping - now))
+            wait = min(0.5, max(0.01, last_ping + self.ping_seconds - now))
             try:
                 raw = session.ws.recv(timeout=wait)
             except TimeoutError:
@@ -354,7 +357,7 @@ class WebsocketIntake:
                 if event in ("mercury.buffer_state", "mercury.registration_status"):
                     ready = True
                     self._on_ready()
-                    next_ping = self._monotonic() + PING_SECONDS
+                    last_ping = self._monotonic()
                 self._ack(session, frame)
                 continue
             if event == "conversation.activity" and data is not None:
@@ -511,6 +514,8 @@ class WebsocketIntake:
         if state == self.state:
             return
         self.state = state
+        if self._lease is None and not state.startswith("stopped:"):
+            return  # a standby keeps quiet: the panel shows the holder's socket
         try:
             self.bot.state.set_values({"websocket_state": state})
         except Exception:
