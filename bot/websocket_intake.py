@@ -223,6 +223,7 @@ class WebsocketIntake:
             self._stop.wait(delay)
 
     _quick_reconnect = False
+    _refreshed_for_4401_at = -1e9
 
     def _hold_lease(self) -> bool:
         seconds = self.options.listener_lease_seconds
@@ -371,6 +372,10 @@ class WebsocketIntake:
         reason = closed.rcvd.reason if closed.rcvd is not None else ""
         log.info("websocket closed: %s %s", code, reason)
         if code == 4401:
+            now = self._monotonic()
+            if now - self._refreshed_for_4401_at < 60.0:
+                return "retry"  # refused again right after a refresh: back off, do not spin
+            self._refreshed_for_4401_at = now
             token = self.bot.client.access_token()
             self.bot.client.token_after_401(token)  # one refresh through the store
             self._quick_reconnect = True
