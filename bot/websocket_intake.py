@@ -439,8 +439,17 @@ class WebsocketIntake:
             self.bot.metrics.deliveries.labels(intake="websocket", outcome="duplicate").inc()
             return
         received = self._monotonic()
+        me = self.bot.identity.get()
+        mine = me is not None and (
+            found.actor_email == me.email or found.actor_uuid == _uuid_of(me.person_id)
+        )
         accepted = self.bot.pool.submit(
-            self._hydrate_and_process, session, frame, message_id, received
+            self._hydrate_and_process,
+            session,
+            frame,
+            message_id,
+            received,
+            found.room_id if mine else None,
         )
         if not accepted:  # a full queue: not acked, so Mercury sends it again
             self.bot.state.release_message(message_id)
@@ -467,8 +476,18 @@ class WebsocketIntake:
         return None
 
     def _hydrate_and_process(
-        self, session: _Session, frame: dict[str, Any], message_id: str, received: float
+        self,
+        session: _Session,
+        frame: dict[str, Any],
+        message_id: str,
+        received: float,
+        own_room: str | None = None,
     ) -> str:
+        if own_room is not None and self._our_post_in_flight(message_id, own_room):
+            self._ack(session, frame)
+            self.bot.metrics.deliveries.labels(intake="websocket", outcome="own_post").inc()
+            self.bot._count("messages", outcome="own_post")  # noqa: SLF001
+            return "own_post"
         try:
             message = self.bot.client.get_message(message_id)
         except NeedsReauth as error:
@@ -482,6 +501,21 @@ class WebsocketIntake:
             return "fetch_failed"
         self._ack(session, frame)
         return self.bot.process(message, "websocket", received)
+
+    def _our_post_in_flight(self, message_id: str, room_id: str) -> bool:
+        """Tell whether an activity of the user is our own post still being recorded.
+
+        Mercury often delivers our post before the POST call has returned its id; while a post
+        into that room is in flight, wait (bounded) for its id instead of spending a REST call.
+        """
+        state = self.bot.state
+        for _ in range(40):  # at most 2 s: a post call answers long before
+            if state.is_own_post(message_id):
+                return True
+            if not state.has_pending_post(room_id):
+                return state.is_own_post(message_id)
+            self._stop.wait(0.05)
+        return False
 
     def _ack(self, session: _Session, frame: dict[str, Any]) -> None:
         frame_id = frame.get("id")

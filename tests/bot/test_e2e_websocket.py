@@ -226,3 +226,48 @@ def test_one_socket_across_instances_and_a_standby_takes_over(
     assert standby.bot.pool.wait_idle(10) and holder.bot.pool.wait_idle(10)
     assert len(standby.replies(room, asked)) == 1
     assert len(standby.replies(room, later)) == 1
+
+
+def test_webex_calls_per_answered_command_and_per_ignored_message(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("websocket")
+    _connected(env)
+    wait_until(lambda: env.bot.state.value("poll_watermark"), what="the backfill's first round")
+    room = env.room("Team Space")
+    _ask(env, room, "/ping")  # warm up: the SDK session, the identity
+    assert env.bot.pool.wait_idle(10)
+
+    def handled() -> float:
+        total = 0.0
+        for metric in env.bot.metrics.deliveries.collect():
+            total += sum(s.value for s in metric.samples if s.name.endswith("_total"))
+        return total
+
+    def rest_calls_for(action: Callable[[], object], events: int = 1) -> list[str]:
+        env.emulator.control("DELETE", "calls")
+        before = handled()
+        action()
+        wait_until(lambda: handled() >= before + events, what="the bot to handle the event")
+        assert env.bot.pool.wait_idle(10)
+        return [f"{c['method']} {c['path'].split('/')[2]}" for c in env.emulator.calls()]
+
+    assert sorted(rest_calls_for(lambda: _ask(env, room, "/ping"), events=2)) == [
+        "GET messages",
+        "POST messages",
+    ]  # the bot's own reply came back over the socket and cost nothing
+    assert rest_calls_for(lambda: env.say(room, "bob@example.com", "just chatting")) == [
+        "GET messages"
+    ]
+    chatter = env.say(room, "carol@example.com", "to delete")
+    assert env.bot.pool.wait_idle(10)
+    bob = env.emulator.mint_token(env.integration.client_id, "carol@example.com", ["spark:all"])
+    import requests
+
+    assert rest_calls_for(
+        lambda: requests.delete(
+            f"{env.emulator.api_url}messages/{chatter}",
+            headers={"Authorization": f"Bearer {bob['access_token']}"},
+            timeout=10,
+        ).raise_for_status()
+    ) == ["DELETE messages"]  # the test's own call: the bot spent none on the delete
