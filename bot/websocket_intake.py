@@ -157,7 +157,9 @@ class WebsocketIntake:
         if self._lease is not None:
             self._set_state("stopped")
             try:
-                self.devices.unregister()
+                if self.devices.unregister():
+                    self.metrics.devices.set(0)
+                    self.bot.state.set_values({"websocket_devices": 0})
             except TokenbotError as error:
                 log.warning("websocket: could not unregister our device: %s", error)
             try:
