@@ -259,8 +259,9 @@ def test_webex_calls_per_answered_command_and_per_ignored_message(
     assert rest_calls_for(lambda: env.say(room, "bob@example.com", "just chatting")) == [
         "GET messages"
     ]
-    chatter = env.say(room, "carol@example.com", "to delete")
-    assert env.bot.pool.wait_idle(10)
+    posted: list[str] = []
+    rest_calls_for(lambda: posted.append(env.say(room, "carol@example.com", "to delete")))
+    chatter = posted[0]
     bob = env.emulator.mint_token(env.integration.client_id, "carol@example.com", ["spark:all"])
     import requests
 
