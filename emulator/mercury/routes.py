@@ -42,10 +42,12 @@ DEVICE_GONE = "The requested device was not found."
 _CATALOG_CLUSTER = "urn:TEAM:us-east-2_a"
 
 u2c_bp = Blueprint("mercury_u2c", __name__, url_prefix="/u2c/api/v1")
+conversation_bp = Blueprint("mercury_conversation", __name__, url_prefix="/conversation/api/v1")
 wdm_bp = Blueprint("mercury_wdm", __name__, url_prefix="/wdm/<region>/api/v1")
 control_bp = Blueprint("mercury_control", __name__, url_prefix="/_emulator")
 guard(u2c_bp)
 guard(wdm_bp)
+guard(conversation_bp)
 
 
 def install(app: Flask, st: EmulatorState) -> MercuryHub:
@@ -55,7 +57,7 @@ def install(app: Flask, st: EmulatorState) -> MercuryHub:
         hub = MercuryHub(st)
         st.mercury = hub
     sock = Sock()
-    for bp in (u2c_bp, wdm_bp, control_bp):
+    for bp in (u2c_bp, wdm_bp, conversation_bp, control_bp):
         app.register_blueprint(bp)
     sock.init_app(app)
     sock.route(_SOCKET_PATH)(_socket)
@@ -114,6 +116,21 @@ def catalog() -> Response:
     return json_response(
         {"serviceLinks": links, "hostCatalog": {host: catalog_ids}, "format": "hostmap"}
     )
+
+
+# -- conversation service ----------------------------------------------------------------------
+
+
+@conversation_bp.get("/messages/<message_uuid>")
+def conversation_message(message_uuid: str) -> Response:
+    """Answer the REST id of a message (webex_bot's way to learn the cluster)."""
+    who = caller()
+    st = state()
+    with st.lock:
+        message = st.messages.get(message_uuid)
+        if message is None or not st.is_member(who.person.uuid, message.room_uuid):
+            raise WebexError(404, "The requested resource could not be found.")
+        return json_response({"id": message.id, "objectType": "activity"})
 
 
 # -- WDM -------------------------------------------------------------------------------------

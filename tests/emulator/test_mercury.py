@@ -341,4 +341,8 @@ def test_non_us_cluster_ids(emulator: EmulatorHandle) -> None:
     )
     right = requests.get(f"{emulator.api_url}messages/{posted['id']}", headers=headers, timeout=10)
     assert right.status_code == 200
+    # webex_bot's way: ask the conversation service named by target.url.
+    target = activity["target"]
+    asked = target["url"].replace(f"conversations/{target['id']}", f"messages/{activity['id']}")
+    assert requests.get(asked, headers=headers, timeout=10).json()["id"] == posted["id"]
     ws.close()
