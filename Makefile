@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-main test-bot-teamssdk demo lint bench soak clean
+.PHONY: test test-main test-bot-teamssdk test-webex-bot-interop demo lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ $(TEAMS_STAMP): pyproject.toml
 
 test-bot-teamssdk: $(TEAMS_STAMP)
 	TOKENBOT_WEBEX_SDK=webexteamssdk $(TEAMS_PY) -m pytest -m "not soak" tests/bot $(PYTEST_ARGS)
+
+# fbradyirl/webex_bot against the emulator's Mercury socket, in a venv of its own (its pins).
+WEBEXBOT_VENV := .venv-webexbot
+
+$(WEBEXBOT_VENV)/.installed:
+	$(PYTHON) -m venv $(WEBEXBOT_VENV)
+	$(WEBEXBOT_VENV)/bin/python -m pip install --quiet 'webex_bot>=1.3,<2'
+	touch $(WEBEXBOT_VENV)/.installed
+
+test-webex-bot-interop: $(STAMP) $(WEBEXBOT_VENV)/.installed
+	$(PY) -m pytest tests/emulator/test_mercury_interop.py $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/tokenbot demo
