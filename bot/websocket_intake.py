@@ -134,6 +134,7 @@ class WebsocketIntake:
         # Mercury's keepalive (the JS SDK's pingInterval and pongTimeout); tests shorten them.
         self.ping_seconds = PING_SECONDS
         self.pong_seconds = PONG_SECONDS
+        self.token_check_seconds = TOKEN_CHECK_SECONDS
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -315,7 +316,7 @@ class WebsocketIntake:
         ready_by = self._monotonic() + READY_SECONDS
         ready = False
         last_ping = self._monotonic()
-        next_token_check = self._monotonic() + TOKEN_CHECK_SECONDS
+        token_checked = self._monotonic()
         while not self._stop.is_set():
             now = self._monotonic()
             if not ready and now > ready_by:
@@ -329,8 +330,8 @@ class WebsocketIntake:
                 session.ping_id = str(uuid.uuid4())
                 session.ping_sent_at = last_ping = now
                 self._send(session, {"id": session.ping_id, "type": "ping"})
-            if ready and now >= next_token_check:
-                next_token_check = now + TOKEN_CHECK_SECONDS
+            if ready and now - token_checked >= self.token_check_seconds:
+                token_checked = now
                 if not self._hold_lease():
                     return "lost_lease"
                 if self.bot.client.access_token() != session.token:

@@ -272,3 +272,27 @@ def test_webex_calls_per_answered_command_and_per_ignored_message(
             timeout=10,
         ).raise_for_status()
     ) == ["DELETE messages"]  # the test's own call: the bot spent none on the delete
+
+
+def test_a_token_refresh_reconnects_with_the_new_token_and_loses_nothing(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("websocket")
+    [first] = _connected(env)
+    intake = env.bot.websocket
+    assert intake is not None
+    intake.token_check_seconds = 0.2
+    room = env.room("Team Space")
+    old = env.tokens.access_token(env.account_id)
+    assert env.tokens.after_401(env.account_id, old) != old  # a refresh, as the scheduler does
+    asked = env.say(room, "bob@example.com", "/echo around the refresh")
+    wait_until(
+        lambda: [
+            s for s in env.emulator.control("GET", "websockets")["items"] if s["id"] != first["id"]
+        ],
+        what="a socket on the new token",
+    )
+    env.wait_replies(room, asked)
+    again = _ask(env, room, "/ping")
+    assert env.bot.pool.wait_idle(10)
+    assert len(env.replies(room, asked)) == 1 and len(env.replies(room, again)) == 1
