@@ -296,3 +296,17 @@ def test_a_token_refresh_reconnects_with_the_new_token_and_loses_nothing(
     again = _ask(env, room, "/ping")
     assert env.bot.pool.wait_idle(10)
     assert len(env.replies(room, asked)) == 1 and len(env.replies(room, again)) == 1
+
+
+def test_4403_stops_the_intake_and_says_why(bot_env_factory: Callable[..., BotEnv]) -> None:
+    env = bot_env_factory("websocket")
+    _connected(env)
+    _close(env, 4403, "not entitled")
+    wait_until(
+        lambda: str(env.bot.state.value("websocket_state", "")).startswith("stopped:"),
+        what="the intake to stop",
+    )
+    assert "4403" in str(env.bot.state.value("last_error"))
+    assert env.emulator.control("GET", "websockets")["items"] == []
+    intake = env.bot.websocket
+    assert intake is not None and not intake.alive
