@@ -58,7 +58,8 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 # The long forms of tests/reliability (flood 2,000, chaos 1,000, two instances 200, SIGKILL 1,000,
-# fuzzing thousands of examples): about five minutes. Their short forms run in `make test`.
+# 500 slow connections held for 30 s, fuzzing thousands of examples): about six minutes. Their
+# short forms run in `make test`.
 soak: $(STAMP)
 	$(PY) -m pytest -m soak $(PYTEST_ARGS)
 

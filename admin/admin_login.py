@@ -31,7 +31,7 @@ bp = Blueprint("auth", __name__)
 GENERIC_FAILURE = "Wrong username or password."
 
 
-class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
+class LoginForm(FlaskForm):
     """Username and password, plus where to go afterwards (a local path only)."""
 
     username = StringField("Username", validators=[DataRequired(), Length(max=150)])

@@ -20,7 +20,6 @@ from tokenbot.admin.presenters import bot_card
 from tokenbot.admin.presenters import event_dict
 from tokenbot.admin.presenters import iso
 from tokenbot.admin.principal import login_required
-from tokenbot.admin.summary import account_summary
 
 __all__ = ["bp"]
 
@@ -73,7 +72,7 @@ def status() -> ResponseReturnValue:
     return jsonify(
         {
             "now": iso(now),
-            "accounts": account_summary(the_panel.runtime.database, now),
+            "accounts": the_panel.store.account_summary(now),
             "scheduler": {"alive": the_panel.scheduler_running()},
             "bot": bot_card(the_panel.bot_facts(), the_panel.store.bot_identity(), now),
         }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,9 +23,12 @@ from tokenbot.admin import connect
 from tokenbot.admin import dashboard
 from tokenbot.admin import errors
 from tokenbot.admin import health
+from tokenbot.admin.hosts import allowed_hosts
+from tokenbot.admin.hosts import install_host_check
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.admin.metrics import TokenSample
 from tokenbot.admin.panel import EXTENSION_KEY
+from tokenbot.admin.panel import BotFacts
 from tokenbot.admin.panel import Panel
 from tokenbot.admin.panel import PanelConfig
 from tokenbot.admin.presenters import duration_text
@@ -39,26 +41,24 @@ from tokenbot.admin.security import cookie_must_be_secure
 from tokenbot.admin.security import install_security_headers
 from tokenbot.admin.security import origin_of
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.config import Settings
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.refresher import RESULTS
 from tokenbot.core.refresher import refresh_counters
+from tokenbot.core.runtime import Runtime
 
-__all__ = ["create_app", "panel_config"]
+__all__ = ["MAX_BODY_BYTES", "create_app", "panel_config"]
 
 MIN_SECRET_KEY_LENGTH = 32
+# The largest request body any panel route accepts (forms are small); the web server refuses
+# larger ones before reading them.
+MAX_BODY_BYTES = 64 * 1024
 # Endpoints that must stay cheap and work without a session (probes, scrapers, our CSS/JS).
 _NO_SESSION_ENDPOINTS = {"static", "health.healthz", "health.readyz", "health.metrics"}
 
 
-def _reveal(value: Any) -> str:
-    if value is None:
-        return ""
-    reveal = getattr(value, "reveal", None)
-    return str(reveal() if callable(reveal) else value)
-
-
-def panel_config(settings: Any) -> PanelConfig:
-    """Take what the panel needs from `settings` (core.config.Settings)."""
+def panel_config(settings: Settings) -> PanelConfig:
+    """Take what the panel needs from `settings`."""
     panel_settings = settings.panel
     public_url = panel_settings.public_url or f"http://{panel_settings.host}:{panel_settings.port}"
     redirect_uri = settings.webex.redirect_uri
@@ -74,11 +74,11 @@ def panel_config(settings: Any) -> PanelConfig:
 
 
 def create_app(
-    settings: Any,
-    runtime: Any,
+    settings: Settings,
+    runtime: Runtime,
     *,
     scheduler_alive: Callable[[], bool] | None = None,
-    bot_status: Callable[[], Mapping[str, Any]] | None = None,
+    bot_status: Callable[[], BotFacts] | None = None,
     metrics: PanelMetrics | None = None,
     admins: AdminStore | None = None,
     secret_key: str | None = None,
@@ -86,9 +86,9 @@ def create_app(
     """Build the admin panel around an existing runtime.
 
     Args:
-        settings: The loaded `core.config.Settings`.
-        runtime: The `core.runtime.Runtime` (database, store, oauth client, token service,
-            clock); the app only uses it, it never opens or closes it.
+        settings: The loaded settings.
+        runtime: The runtime (database, store, oauth client, token service, clock); the app
+            only uses it, it never opens or closes it.
         scheduler_alive: Tells `/readyz` whether the refresh scheduler runs; None when this
             process runs no scheduler (then readiness depends on the database only).
         bot_status: Returns the bot card's facts (keys: intake_mode, webhook_registered,
@@ -101,7 +101,7 @@ def create_app(
         ConfigError: the secret key is missing or shorter than 32 characters.
     """
     config = panel_config(settings)
-    key = secret_key if secret_key is not None else _secret_key_of(settings)
+    key = secret_key if secret_key is not None else settings.panel.secret_key.reveal()
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(
             "TOKENBOT_SECRET_KEY",
@@ -121,7 +121,7 @@ def create_app(
         SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_DOMAIN=None,
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=config.absolute_seconds),
-        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         # A CSRF token lives as long as the session it belongs to; the session has its own
         # idle and absolute limits on the server.
         WTF_CSRF_TIME_LIMIT=config.absolute_seconds,
@@ -147,6 +147,8 @@ def create_app(
     metrics.watch_tokens(sample)
     metrics.watch_refreshes(refresh_counters, RESULTS)
 
+    # First: a request for another host name (DNS rebinding) gets no further than this.
+    install_host_check(app, allowed_hosts(settings.panel))
     CSRFProtect(app)
     authorize_origin = origin_of(settings.webex.authorize_url)
     install_security_headers(
@@ -175,13 +177,3 @@ def create_app(
         return {"server_now": iso(runtime.clock.now())}
 
     return app
-
-
-def _secret_key_of(settings: Any) -> str:
-    for holder in (settings, getattr(settings, "panel", None), getattr(settings, "security", None)):
-        if holder is None:
-            continue
-        value = getattr(holder, "secret_key", None)
-        if value is not None:
-            return _reveal(value)
-    return ""

@@ -28,7 +28,8 @@ from tokenbot.admin.presenters import event_dict
 from tokenbot.admin.presenters import iso
 from tokenbot.admin.principal import login_required
 from tokenbot.admin.security import safe_next
-from tokenbot.admin.summary import account_summary
+from tokenbot.core.disconnect import disconnect_account
+from tokenbot.core.errors import CryptoError
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import OAuthError
 from tokenbot.core.errors import StoreError
@@ -38,6 +39,8 @@ from tokenbot.core.models import EventKind
 __all__ = ["bp", "page_args"]
 
 log = logging.getLogger(__name__)
+# The largest id a 64-bit signed integer column (SQLite, PostgreSQL BIGINT) holds.
+MAX_EVENT_ID = 2**63 - 1
 bp = Blueprint("dashboard", __name__)
 
 MAX_SEARCH = 200
@@ -84,7 +87,7 @@ def index() -> ResponseReturnValue:
         pages=pages,
         q=q,
         now=iso(now),
-        summary=account_summary(the_panel.runtime.database, now),
+        summary=the_panel.store.account_summary(now),
         health_labels=HEALTH_LABELS,
         bot=bot_card(the_panel.bot_facts(), store.bot_identity(), now),
         scheduler=the_panel.scheduler_running(),
@@ -99,6 +102,11 @@ def account(account_id: int) -> ResponseReturnValue:
     the_panel = panel()
     view = the_panel.store.get(account_id)
     before = request.args.get("before", type=int)
+    if "before" in request.args and (before is None or not 1 <= before <= MAX_EVENT_ID):
+        # An id no database integer can hold (or not a number) would fail in the driver.
+        message = f"before= must be an event id: a whole number from 1 to {MAX_EVENT_ID}."
+        page = render_template("error.html", status=400, code="bad_request", message=message)
+        return page, 400
     events = the_panel.store.events(account_id, limit=EVENTS_PER_PAGE + 1, before_id=before)
     older = events[EVENTS_PER_PAGE].id + 1 if len(events) > EVENTS_PER_PAGE else None
     return render_template(
@@ -139,6 +147,18 @@ def test(account_id: int) -> ResponseReturnValue:
         identity = the_panel.oauth.identify(token)
     except NeedsReauth:
         flash("This account has no usable token: connect it again.", "error")
+        return _back(account_id)
+    except CryptoError as exc:
+        # The stored ciphertext does not open under TOKENBOT_ENCRYPTION_KEYS (a key removed too
+        # early, or a damaged row): say so instead of failing the page.
+        took = int((time.monotonic() - started) * 1000)
+        detail = f"test failed: {exc.code}"
+        the_panel.store.record_event(account_id, EventKind.TESTED, detail=detail, duration_ms=took)
+        flash(
+            "The stored token cannot be decrypted with the configured keys: put the key it was "
+            "encrypted with back into TOKENBOT_ENCRYPTION_KEYS, or connect the account again.",
+            "error",
+        )
         return _back(account_id)
     except (OAuthError, StoreError) as exc:
         took = int((time.monotonic() - started) * 1000)
@@ -184,7 +204,19 @@ def confirm_disconnect(account_id: int) -> ResponseReturnValue:
 @login_required()
 def disconnect(account_id: int) -> ResponseReturnValue:
     """Wipe the account's tokens and stop refreshing it."""
-    view = panel().store.disconnect(account_id)
-    panel().tokens.forget(account_id)  # this process stops handing out the wiped token now
-    flash(f"Disconnected {view.display_name or view.email}; its tokens are wiped.", "ok")
+    the_panel = panel()
+    # Revokes at Webex when the grant allows it, wipes, forgets the cached token, checkpoints.
+    done = disconnect_account(
+        account_id,
+        store=the_panel.store,
+        tokens=the_panel.tokens,
+        oauth=the_panel.oauth,
+        database=the_panel.runtime.database,
+    )
+    view = done.view
+    level = "ok" if done.revoked_at_webex else "warn"
+    flash(
+        f"Disconnected {view.display_name or view.email}; its tokens are wiped. {done.summary()}",
+        level,
+    )
     return redirect(url_for("dashboard.account", account_id=account_id), code=303)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
@@ -30,8 +29,7 @@ def readyz() -> ResponseReturnValue:
     """Answer 200 when the database answers and the scheduler (if this process has one) runs."""
     checks: dict[str, str] = {}
     try:
-        with panel().runtime.database.read() as session:
-            session.execute(sa.text("SELECT 1"))
+        panel().runtime.database.ping()
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log says why
         log.warning("readiness: database unreachable (%s)", type(exc).__name__)

@@ -10,17 +10,27 @@ the panel's "refresh now" all go through that one routine. The bot registers its
 
 Token series are labelled by account id only: one series per connected account (bounded by
 the accounts table) and no e-mail address on an endpoint a scraper reads without logging in.
+
+Names follow Prometheus conventions: the unit as a suffix, expiries as `_timestamp_seconds`
+gauges (Unix time; alert on `tokenbot_access_token_expiry_timestamp_seconds - time() < 3600`),
+`tokenbot_build_info` carrying the version as labels, and the standard `process_*` and
+`python_info` collectors.
 """
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 
 from prometheus_client import CollectorRegistry
+from prometheus_client import Info
+from prometheus_client import PlatformCollector
+from prometheus_client import ProcessCollector
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.core import GaugeMetricFamily
@@ -30,16 +40,18 @@ from prometheus_client.registry import Collector
 __all__ = ["CONTENT_TYPE", "PanelMetrics", "TokenSample"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_ACCESS_EXPIRY = "tokenbot_access_token_expiry_timestamp_seconds"
+_REFRESH_EXPIRY = "tokenbot_refresh_token_expiry_timestamp_seconds"
 
 
 @dataclass(frozen=True, slots=True)
 class TokenSample:
-    """One account as the token gauges see it (seconds may be negative once expired)."""
+    """One account as the token gauges see it: expiries as Unix timestamps."""
 
     account_id: int
     health: str
-    access_seconds_left: float | None
-    refresh_seconds_left: float | None
+    access_expires_at: float | None
+    refresh_expires_at: float | None
 
 
 class _TokenCollector(Collector):
@@ -49,28 +61,28 @@ class _TokenCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         # Registration asks for the names; answering from collect() would query the database
         # inside create_app.
-        yield GaugeMetricFamily("tokenbot_access_token_seconds_left", "", labels=["account_id"])
-        yield GaugeMetricFamily("tokenbot_refresh_token_seconds_left", "", labels=["account_id"])
+        yield GaugeMetricFamily(_ACCESS_EXPIRY, "", labels=["account_id"])
+        yield GaugeMetricFamily(_REFRESH_EXPIRY, "", labels=["account_id"])
         yield GaugeMetricFamily("tokenbot_accounts", "", labels=["status"])
 
     def collect(self) -> Iterator[Metric]:
         access = GaugeMetricFamily(
-            "tokenbot_access_token_seconds_left",
-            "Seconds until the account's access token expires (negative: expired).",
+            _ACCESS_EXPIRY,
+            "When the account's access token expires, as a Unix timestamp.",
             labels=["account_id"],
         )
         refresh = GaugeMetricFamily(
-            "tokenbot_refresh_token_seconds_left",
-            "Seconds until the account's refresh token expires (negative: expired).",
+            _REFRESH_EXPIRY,
+            "When the account's refresh token expires, as a Unix timestamp.",
             labels=["account_id"],
         )
         by_health: dict[str, int] = {}
         for item in self._sample():
             label = [str(item.account_id)]
-            if item.access_seconds_left is not None:
-                access.add_metric(label, item.access_seconds_left)
-            if item.refresh_seconds_left is not None:
-                refresh.add_metric(label, item.refresh_seconds_left)
+            if item.access_expires_at is not None:
+                access.add_metric(label, item.access_expires_at)
+            if item.refresh_expires_at is not None:
+                refresh.add_metric(label, item.refresh_expires_at)
             by_health[item.health] = by_health.get(item.health, 0) + 1
         accounts = GaugeMetricFamily(
             "tokenbot_accounts", "Connected accounts by status badge.", labels=["status"]
@@ -115,6 +127,10 @@ class PanelMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._token_collector: _TokenCollector | None = None
         self._refresh_collector: _RefreshCollector | None = None
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        build = Info("tokenbot_build", "The running tokenbot build.", registry=self.registry)
+        build.info({"version": _version(), "python_version": platform.python_version()})
 
     def watch_tokens(self, sample: Callable[[], Iterable[TokenSample]]) -> None:
         """Publish the token gauges from `sample()`, called at each scrape."""
@@ -135,3 +151,10 @@ class PanelMetrics:
     def render(self) -> bytes:
         """Return the Prometheus text exposition of everything in the registry."""
         return generate_latest(self.registry)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("webex-tokenbot")
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 from flask import current_app
 
 from tokenbot.admin.metrics import PanelMetrics
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.clock import Clock
+from tokenbot.core.oauth import WebexOAuthClient
+from tokenbot.core.runtime import Runtime
+from tokenbot.core.store import TokenStore
+from tokenbot.core.token_service import TokenService
 
-__all__ = ["EXTENSION_KEY", "Panel", "PanelConfig", "panel"]
+__all__ = ["EXTENSION_KEY", "BotFacts", "Panel", "PanelConfig", "panel"]
 
 EXTENSION_KEY = "tokenbot"
 log = logging.getLogger(__name__)
@@ -34,18 +39,41 @@ class PanelConfig:
     poll_seconds: int = 5
 
 
+class BotFacts(TypedDict, total=False):
+    """What the bot card shows, as `bot_status()` reports it; a missing key shows a default.
+
+    The panel never imports the bot: the process reads these from the bot state in the
+    database (`tokenbot.process.bot_status_reader`), so any process can show them.
+    """
+
+    intake_mode: str
+    webhook_registered: bool
+    last_event_at: str | datetime | None
+    commands_handled: int
+    errors: int
+    last_error: str | None
+    # Why this intake (`bot.intake: auto` resolved), and the websocket intake's socket.
+    intake_reason: str | None
+    websocket_state: str | None
+    websocket_connected_since: str | None
+    websocket_last_frame_at: str | None
+    websocket_reconnects: int
+    websocket_devices: int | None
+    events_backfilled: int
+
+
 @dataclass(frozen=True, slots=True)
 class Panel:
     """The runtime's parts the views use; one per app, kept in ``app.extensions``."""
 
     config: PanelConfig
-    runtime: Any
+    runtime: Runtime
     admins: AdminStore
     metrics: PanelMetrics
     scheduler_alive: Callable[[], bool] | None
-    bot_status: Callable[[], Mapping[str, Any]] | None
+    bot_status: Callable[[], BotFacts] | None
 
-    def bot_facts(self) -> Mapping[str, Any] | None:
+    def bot_facts(self) -> BotFacts | None:
         """Return what `bot_status()` says, or None without a bot (or when it fails)."""
         if self.bot_status is None:
             return None
@@ -66,26 +94,33 @@ class Panel:
             return False
 
     @property
-    def store(self) -> Any:
-        """The token store (core.store.TokenStore)."""
+    def store(self) -> TokenStore:
+        """The token store."""
         return self.runtime.store
 
     @property
-    def oauth(self) -> Any:
-        """The Webex OAuth client (core.oauth.WebexOAuthClient)."""
+    def oauth(self) -> WebexOAuthClient:
+        """The Webex OAuth client."""
         return self.runtime.oauth
 
     @property
-    def tokens(self) -> Any:
-        """The token service (core.service.TokenService)."""
+    def tokens(self) -> TokenService:
+        """The token service."""
         return self.runtime.tokens
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         """The runtime's clock."""
         return self.runtime.clock
 
 
 def panel() -> Panel:
-    """Return the `Panel` of the current app."""
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    """Return the `Panel` of the current app.
+
+    Raises:
+        RuntimeError: The app was not built by `admin.create_app`.
+    """
+    the_panel = current_app.extensions.get(EXTENSION_KEY)
+    if not isinstance(the_panel, Panel):
+        raise RuntimeError("this Flask app has no tokenbot panel: build it with create_app")
+    return the_panel

@@ -7,12 +7,17 @@ No token material ever passes through here: `AccountView` has none.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from typing import Any
 
 from tokenbot.admin.metrics import TokenSample
+from tokenbot.admin.panel import BotFacts
+from tokenbot.core.clock import Clock
+from tokenbot.core.durations import format_duration
+from tokenbot.core.records import AccountView
+from tokenbot.core.records import EventView
+from tokenbot.core.store import TokenStore
 
 __all__ = [
     "HEALTH_LABELS",
@@ -56,8 +61,8 @@ def _token(
     return {"expires_at": iso(expires_at), "seconds_left": int(left), "fraction_left": fraction}
 
 
-def account_dict(view: Any, now: datetime) -> dict[str, Any]:
-    """Describe an account (core.records.AccountView) for a page or the JSON API."""
+def account_dict(view: AccountView, now: datetime) -> dict[str, Any]:
+    """Describe an account for a page or the JSON API."""
     health = view.health(now)
     started = view.obtained_at or view.last_refreshed_at or view.created_at
     return {
@@ -67,7 +72,7 @@ def account_dict(view: Any, now: datetime) -> dict[str, Any]:
         "display_name": view.display_name,
         "org_id": view.org_id,
         "scopes": list(view.scopes),
-        "status": str(getattr(view.status, "value", view.status)),
+        "status": view.status.value,
         "health": health,
         "health_label": HEALTH_LABELS.get(health, health),
         "is_bot_identity": bool(view.is_bot_identity),
@@ -86,20 +91,22 @@ def account_dict(view: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def event_dict(view: Any) -> dict[str, Any]:
-    """Describe one history entry (core.records.EventView)."""
+def event_dict(view: EventView) -> dict[str, Any]:
+    """Describe one history entry."""
     return {
         "id": view.id,
-        "kind": str(getattr(view.kind, "value", view.kind)),
+        "kind": view.kind.value,
         "at": iso(view.at),
         "duration_ms": view.duration_ms,
         "detail": view.detail,
     }
 
 
-def bot_card(status: Mapping[str, Any] | None, identity: Any, now: datetime) -> dict[str, Any]:
+def bot_card(
+    status: BotFacts | None, identity: AccountView | None, now: datetime
+) -> dict[str, Any]:
     """Describe the bot for its card: what `bot_status()` said, plus the bot identity."""
-    facts = dict(status or {})
+    facts: BotFacts = status or {}
     last_event = facts.get("last_event_at")
     if isinstance(last_event, datetime):
         last_event = iso(last_event)
@@ -133,8 +140,8 @@ def bot_card(status: Mapping[str, Any] | None, identity: Any, now: datetime) -> 
     }
 
 
-def token_samples(store: Any, clock: Any) -> Iterator[TokenSample]:
-    """Yield every account's seconds left, a page at a time (for the metrics scrape)."""
+def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:
+    """Yield every account's token expiries, a page at a time (for the metrics scrape)."""
     now = clock.now()
     total = store.count_accounts(search=None)
     for offset in range(0, total, _SAMPLE_PAGE):
@@ -143,13 +150,13 @@ def token_samples(store: Any, clock: Any) -> Iterator[TokenSample]:
             yield TokenSample(
                 account_id=view.id,
                 health=view.health(now),
-                access_seconds_left=_seconds(view.access_expires_at, now) if usable else None,
-                refresh_seconds_left=_seconds(view.refresh_expires_at, now) if usable else None,
+                access_expires_at=_timestamp(view.access_expires_at) if usable else None,
+                refresh_expires_at=_timestamp(view.refresh_expires_at) if usable else None,
             )
 
 
-def _seconds(moment: datetime | None, now: datetime) -> float | None:
-    return None if moment is None else (moment - now).total_seconds()
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
 
 
 def utc_text(value: str | None) -> str:
@@ -165,14 +172,4 @@ def duration_text(seconds: float | None) -> str:
         return ""
     if seconds <= 0:
         return "expired"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
+    return format_duration(seconds)

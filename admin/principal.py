@@ -8,7 +8,6 @@ signed, not encrypted.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -24,6 +23,7 @@ from flask import url_for
 
 from tokenbot.admin.panel import panel
 from tokenbot.core.admins import AdminPrincipal
+from tokenbot.core.hashing import sha256_hex
 
 __all__ = [
     "browser_binding",
@@ -92,7 +92,7 @@ def browser_binding() -> str:
     value = session.get(_BINDING)
     if not isinstance(value, str) or not value:
         return ""
-    return hashlib.sha256(value.encode("ascii")).hexdigest()
+    return sha256_hex(value)
 
 
 def wants_json() -> bool:

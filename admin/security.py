@@ -7,12 +7,13 @@ failures) carry them too (R-28). The OAuth callback tightens its own Referrer-Po
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import Response
 from flask import request
+
+from tokenbot.core.loopback import is_loopback_host
 
 __all__ = [
     "content_security_policy",
@@ -21,8 +22,6 @@ __all__ = [
     "origin_of",
     "safe_next",
 ]
-
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
 def origin_of(url: str) -> str:
@@ -33,16 +32,6 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def cookie_must_be_secure(public_url: str) -> bool:
     """Tell whether cookies need ``Secure``: always, except plain HTTP on a loopback host.
 
@@ -51,7 +40,7 @@ def cookie_must_be_secure(public_url: str) -> bool:
     expected behind TLS.
     """
     parts = urlsplit(public_url)
-    return not (parts.scheme == "http" and _is_loopback(parts.hostname or ""))
+    return not (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -130,7 +130,7 @@ def machine_info() -> dict[str, Any]:
         for line in meminfo.read_text().splitlines():
             if line.startswith("MemTotal:"):
                 memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in KEY_PACKAGES:
         try:
             packages[name] = metadata.version(name)

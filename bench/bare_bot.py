@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from waitress import create_server
+from waitress.server import create_server
 from webexpythonsdk import WebexAPI
 
 from bench.serve_process import SCOPES
@@ -50,7 +50,8 @@ def main() -> None:
         start_response("202 Accepted", [("Content-Length", "0")])
         return [b""]
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=8, ident="bare")
+    # Any: waitress's stubs leave out `effective_port`, the port a port-0 server was given.
+    server: Any = create_server(app, host="127.0.0.1", port=0, threads=8, ident="bare")
     threading.Thread(target=server.run, daemon=True).start()
     api.webhooks.create(
         name="bare bot",

@@ -145,8 +145,8 @@ class World:
         bursts = []
         for round_ in range(rounds):
             started = time.perf_counter()
-            asked = {self.post(f"/echo burst {round_} {i}") for i in range(inflight)}
-            self.watcher.wait(asked)
+            burst = {self.post(f"/echo burst {round_} {i}") for i in range(inflight)}
+            self.watcher.wait(burst)
             bursts.append(inflight / (time.perf_counter() - started))
         return {
             **summarize(latencies),

@@ -28,6 +28,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 from types import TracebackType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 _READY = "EMULATOR_URL "
@@ -122,7 +123,7 @@ class EmulatorProcess:
 
 
 def _serve_waitress(threads: int, stop: threading.Event) -> None:
-    from waitress import create_server
+    from waitress.server import create_server
 
     from tokenbot.emulator import EmulatorState
     from tokenbot.emulator import create_app
@@ -132,7 +133,8 @@ def _serve_waitress(threads: int, stop: threading.Event) -> None:
     worker = DeliveryWorker(state)
     state.delivery = worker
     worker.start()
-    server = create_server(
+    # Any: waitress's stubs leave out `effective_port`, the port a port-0 server was given.
+    server: Any = create_server(
         create_app(state), host="127.0.0.1", port=0, threads=threads, ident="emulator"
     )
     threading.Thread(target=server.run, daemon=True).start()

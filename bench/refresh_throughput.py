@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 from bench.emulator_process import EmulatorProcess
 from bench.figures import peak_rss_mb
@@ -87,7 +88,7 @@ def _insert(db: Database, cipher: TokenCipher, clock: FrozenClock, minted: list[
         )
     with db.write() as session:
         for start in range(0, len(rows), 5000):
-            session.execute(Account.__table__.insert(), rows[start : start + 5000])
+            session.execute(sa.insert(Account), rows[start : start + 5000])
 
 
 def run(
@@ -111,8 +112,8 @@ def run(
             "scopes": SCOPES,
         }
         requests.post(control + "integrations", json=body, timeout=10).raise_for_status()
-        body = {"rotate_refresh_tokens": rotate}
-        requests.post(control + "settings", json=body, timeout=10).raise_for_status()
+        settings = {"rotate_refresh_tokens": rotate}
+        requests.post(control + "settings", json=settings, timeout=10).raise_for_status()
         started = time.perf_counter()
         minted = _mint_all(control, client_id, accounts)
         _insert(db, cipher, clock, minted)

@@ -23,6 +23,7 @@ import requests
 
 from tokenbot.bot.message import Message
 from tokenbot.bot.sdk import Sdk
+from tokenbot.bot.sdk import WebexApi
 from tokenbot.bot.sdk import load_sdk
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.errors import RateLimited
@@ -37,13 +38,13 @@ _MAX_ATTEMPTS = 8
 
 
 class TokenSource(Protocol):
-    """The part of `core.service.TokenService` the client needs."""
+    """The part of `core.token_service.TokenService` the client needs."""
 
-    def access_token(self, account_id: Any) -> str:
+    def access_token(self, account_id: int) -> str:
         """Return a valid access token for the account (refreshing inline if due)."""
         ...
 
-    def after_401(self, account_id: Any, seen_token: str) -> str:
+    def after_401(self, account_id: int, seen_token: str) -> str:
         """Return a token to retry with after `seen_token` got a 401 (one refresh at most)."""
         ...
 
@@ -67,7 +68,7 @@ class WebexClient:
         self,
         *,
         tokens: TokenSource,
-        account_id: Callable[[], Any],
+        account_id: Callable[[], int],
         base_url: str,
         sdk: Sdk | None = None,
         timeout: float = 30.0,
@@ -88,10 +89,10 @@ class WebexClient:
         self._on_request = on_request
         self.proxy_url = proxy_url
         self._lock = threading.Lock()
-        self._api: Any = None
+        self._api: WebexApi | None = None
         self._api_token: str | None = None
 
-    def call(self, operation: Callable[[Any], T], *, wait_on_rate_limit: bool = True) -> T:
+    def call(self, operation: Callable[[WebexApi], T], *, wait_on_rate_limit: bool = True) -> T:
         """Run `operation(api)` on the current token; retry once after a 401.
 
         Raises:
@@ -172,7 +173,7 @@ class WebexClient:
         """
         size = max(1, min(page or limit, 100))
 
-        def fetch(api: Any) -> list[Message]:
+        def fetch(api: WebexApi) -> list[Message]:
             found: list[Message] = []
             for item in api.messages.list(roomId=room_id, max=size):
                 message = Message.from_json(item.json_data)
@@ -236,7 +237,7 @@ class WebexClient:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _api_for(self, token: str) -> Any:
+    def _api_for(self, token: str) -> WebexApi:
         with self._lock:
             if self._api is None or token != self._api_token:
                 self._api = self.sdk.build(
@@ -248,7 +249,7 @@ class WebexClient:
                 self._count_requests(self._api)
             return self._api
 
-    def _count_requests(self, api: Any) -> None:
+    def _count_requests(self, api: WebexApi) -> None:
         if self._on_request is None:
             return
         session = getattr(getattr(api, "_session", None), "_req_session", None)

@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from typing import Any
 
+from tokenbot.bot.client import WebexClient
 from tokenbot.bot.identity import BotIdentity
+from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.message import Message
+from tokenbot.bot.options import BotOptions
+from tokenbot.bot.posting import Poster
+from tokenbot.bot.reminders import Reminders
 from tokenbot.bot.router import Command
+from tokenbot.bot.router import Router
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import Clock
 
-if TYPE_CHECKING:
-    from tokenbot.bot.client import WebexClient
-    from tokenbot.bot.router import Router
-    from tokenbot.bot.service import Bot
+__all__ = ["CommandContext", "CommandServices"]
 
-__all__ = ["CommandContext"]
+
+@dataclass(frozen=True, slots=True)
+class CommandServices:
+    """What the bot lends every command: built once, shared by all command runs.
+
+    Attributes:
+        client: The Webex client for read calls (post through the poster, never the client).
+        poster: Posts as the user and remembers the posts as ours.
+        router: The commands (what `help` reads).
+        reminders: Where `remind` schedules.
+        state: The bot state (counters, webhook registration).
+        identities: The bot identity, cached; `invalidate()` before reading it fresh.
+        clock: The clock.
+        options: The bot's settings.
+    """
+
+    client: WebexClient
+    poster: Poster
+    router: Router
+    reminders: Reminders
+    state: BotStateStore
+    identities: IdentityCache
+    clock: Clock
+    options: BotOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +50,7 @@ class CommandContext:
     """One command being run.
 
     Attributes:
-        bot: The bot (for `post`, `state`, `reminders`, `options`).
+        services: The bot's services (client, poster, reminders, state, ...).
         message: The message that carried the command.
         command: The command record.
         args: Arguments parsed by the command's spec.
@@ -32,7 +59,7 @@ class CommandContext:
         is_owner: Whether that user typed the command.
     """
 
-    bot: Bot
+    services: CommandServices
     message: Message
     command: Command
     args: dict[str, Any]
@@ -43,18 +70,47 @@ class CommandContext:
     @property
     def client(self) -> WebexClient:
         """Return the Webex client (read calls; post through `reply` so loops are avoided)."""
-        return self.bot.client
+        return self.services.client
 
     @property
     def router(self) -> Router:
         """Return the router (what `help` reads)."""
-        return self.bot.router
+        return self.services.router
 
     @property
     def prefix(self) -> str:
         """Return the command prefix."""
-        return self.bot.router.prefix
+        return self.services.router.prefix
+
+    @property
+    def reminders(self) -> Reminders:
+        """Return the reminders (`remind` adds to them)."""
+        return self.services.reminders
+
+    @property
+    def state(self) -> BotStateStore:
+        """Return the bot state (counters, webhook registration)."""
+        return self.services.state
+
+    @property
+    def clock(self) -> Clock:
+        """Return the clock."""
+        return self.services.clock
+
+    @property
+    def options(self) -> BotOptions:
+        """Return the bot's settings."""
+        return self.services.options
+
+    def fresh_identity(self) -> BotIdentity:
+        """Re-read the bot identity from the store (a refresh may have just happened)."""
+        self.services.identities.invalidate()
+        return self.services.identities.get() or self.identity
 
     def reply(self, markdown: str) -> None:
         """Post `markdown` into the command's thread now (split if long)."""
-        self.bot.reply(self.message, markdown)
+        self.services.poster.reply(self.message, markdown)
+
+    def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> None:
+        """Post `markdown` into another space or thread (remembered as ours, like replies)."""
+        self.services.poster.post(room_id, markdown, parent_id=parent_id)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from tokenbot.bot.client import TokenSource
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.commands import register_builtins
 from tokenbot.bot.identity import IdentityCache
-from tokenbot.bot.identity import IdentityStore
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.options import BotOptions
 from tokenbot.bot.plugins import load_plugins
@@ -23,6 +20,8 @@ from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
 from tokenbot.core.intake import choose_intake
 from tokenbot.core.listener_lease import NamedLeases
+from tokenbot.core.store import TokenStore
+from tokenbot.core.token_service import TokenService
 
 __all__ = ["create_bot"]
 
@@ -30,25 +29,27 @@ __all__ = ["create_bot"]
 def create_bot(
     *,
     options: BotOptions,
-    tokens: TokenSource,
-    store: IdentityStore,
+    tokens: TokenService,
+    store: TokenStore,
     database: Database,
     clock: Clock,
     registry: CollectorRegistry | None = None,
     sdk: Sdk | None = None,
-    **client_options: Any,
+    timeout: float = 30.0,
+    max_rate_limit_wait: float = 60.0,
 ) -> Bot:
     """Return a bot (not started) on the bot identity of `store`, with built-ins and plugins.
 
     Args:
         options: The bot's settings (`BotOptions.from_settings(settings)`).
-        tokens: The token service (`core.service.TokenService`).
-        store: The token store (`core.store.TokenStore`): the bot identity comes from it.
+        tokens: The token service: the bot identity's access token, refreshed when due.
+        store: The token store: the bot identity comes from it.
         database: The shared database (bot state lives there too).
         clock: The clock.
         registry: Where the metrics register (the panel's `/metrics` registry).
         sdk: Force an SDK (`bot.sdk.load_sdk(...)`); by default the installed one.
-        **client_options: Passed to `WebexClient` (timeout, max_rate_limit_wait, ...).
+        timeout: Seconds for one HTTP request to Webex.
+        max_rate_limit_wait: The longest one call waits in total on 429 before giving up.
     """
     options = resolve_intake(options, store)
     identity = IdentityCache(store)
@@ -57,8 +58,9 @@ def create_bot(
         account_id=identity.account_id,
         base_url=options.api_base_url,
         sdk=sdk,
+        timeout=timeout,
+        max_rate_limit_wait=max_rate_limit_wait,
         proxy_url=options.proxy_url,
-        **client_options,
     )
     router = Router(prefix=options.prefix, policy=options.policy)
     register_builtins(router)
@@ -79,7 +81,7 @@ def create_bot(
     return bot
 
 
-def resolve_intake(options: BotOptions, store: IdentityStore) -> BotOptions:
+def resolve_intake(options: BotOptions, store: TokenStore) -> BotOptions:
     """Turn `auto` into the intake to run, from the identity's granted scopes.
 
     Before anyone connected an account, the scopes the login will request decide.

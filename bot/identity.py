@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from typing import Protocol
 
 from tokenbot.core.errors import AccountNotFound
+from tokenbot.core.records import AccountView
 
 __all__ = ["BotIdentity", "IdentityCache", "IdentityStore"]
 
@@ -18,7 +18,7 @@ __all__ = ["BotIdentity", "IdentityCache", "IdentityStore"]
 class IdentityStore(Protocol):
     """The part of `core.store.TokenStore` the bot reads its identity from."""
 
-    def bot_identity(self) -> Any:
+    def bot_identity(self) -> AccountView | None:
         """Return the bot identity's account view, or None when no account is marked."""
         ...
 
@@ -27,7 +27,7 @@ class IdentityStore(Protocol):
 class BotIdentity:
     """The Webex user the bot acts as (no token material)."""
 
-    account_id: Any
+    account_id: int
     person_id: str
     email: str
     display_name: str = ""
@@ -43,17 +43,16 @@ class BotIdentity:
         return tuple(name for name in (full, first) if name)
 
     @classmethod
-    def from_view(cls, view: Any) -> BotIdentity:
+    def from_view(cls, view: AccountView) -> BotIdentity:
         """Copy the fields the bot needs from the store's account view."""
-        status = getattr(view, "status", "active")
         return cls(
             account_id=view.id,
-            person_id=str(view.person_id),
-            email=str(view.email).lower(),
-            display_name=str(getattr(view, "display_name", "") or ""),
-            status=str(getattr(status, "value", status)),
-            access_expires_at=getattr(view, "access_expires_at", None),
-            last_refreshed_at=getattr(view, "last_refreshed_at", None),
+            person_id=view.person_id,
+            email=view.email.lower(),
+            display_name=view.display_name or "",
+            status=view.status.value,
+            access_expires_at=view.access_expires_at,
+            last_refreshed_at=view.last_refreshed_at,
         )
 
 
@@ -93,7 +92,7 @@ class IdentityCache:
         with self._lock:
             self._read_at = None
 
-    def account_id(self) -> Any:
+    def account_id(self) -> int:
         """Return the bot identity's account id (for the token service)."""
         identity = self.get()
         if identity is None:

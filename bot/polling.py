@@ -12,23 +12,25 @@ the time of that first round (`poll_watermark`).
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from typing import Any
 
+from tokenbot.bot.bookkeeping import ErrorHook
+from tokenbot.bot.client import WebexClient
+from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.loop import Repeater
+from tokenbot.bot.message import Message
+from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.botstate import RoomCursor
+from tokenbot.core.clock import Clock
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import RateLimited
 from tokenbot.core.errors import TokenbotError
-
-if TYPE_CHECKING:
-    from tokenbot.bot.message import Message
-    from tokenbot.bot.service import Bot
 
 __all__ = ["CallBudget", "PollReport", "Poller"]
 
@@ -75,16 +77,50 @@ class PollReport:
 
 
 class Poller:
-    """Poll Webex for new messages on behalf of `bot`."""
+    """Poll Webex for new messages as the bot identity and hand each to `submit`.
 
-    def __init__(self, bot: Bot, *, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.bot = bot
-        self.options = bot.options
+    Like an updater feeding an update queue: the poller only finds messages; `submit` (the
+    bot's intake queue) decides what happens to them.
+
+    Args:
+        client: The Webex client (on the bot identity's token).
+        state: Cursors, claimed message ids and the watermark (shared by every instance).
+        identity: The bot identity; without one there is nothing to poll as.
+        submit: Queues one message; False when the queue is full (the round stops there).
+        on_error: The bot's error hook, told of every failed round.
+        clock: Our clock (the watermark when no space has an activity time).
+        interval_seconds: The pause between two rounds.
+        rooms: How many recently active spaces a round looks at.
+        budget_per_minute: The most Webex calls polling may make in a minute.
+        monotonic: Time source for the budget and the 429 pause (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        client: WebexClient,
+        state: BotStateStore,
+        identity: IdentityCache,
+        submit: Callable[[Message], bool],
+        *,
+        on_error: ErrorHook,
+        clock: Clock,
+        interval_seconds: float,
+        rooms: int,
+        budget_per_minute: int,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._state = state
+        self._identity = identity
+        self._submit = submit
+        self._on_error = on_error
+        self._clock = clock
+        self._rooms = rooms
         self._monotonic = monotonic
-        self.budget = CallBudget(self.options.poll_api_budget_per_minute, monotonic=monotonic)
+        self.budget = CallBudget(budget_per_minute, monotonic=monotonic)
         self._backoff_until = 0.0
         self._lock = threading.Lock()
-        self._loop = Repeater("bot-poller", self.options.poll_interval_seconds, self.poll_once)
+        self._loop = Repeater("bot-poller", interval_seconds, self.poll_once)
 
     @property
     def alive(self) -> bool:
@@ -111,35 +147,35 @@ class Poller:
                 self._backoff_until = self._monotonic() + error.retry_after
                 log.warning("polling paused %.0fs: Webex rate limit", error.retry_after)
                 try:
-                    self.bot.state.set_values({"poll_rate_limited_for": error.retry_after})
+                    self._state.set_values({"poll_rate_limited_for": error.retry_after})
                 except Exception:
                     log.exception("could not record the rate limit")
                 return PollReport(calls=calls[0], skipped="rate_limited")
             except NeedsReauth as error:
                 log.error("polling cannot run: %s", error)
-                self.bot.record_error("polling: needs_reauth", None)
+                self._on_error("polling: needs_reauth", None)
                 return PollReport(calls=calls[0], skipped="needs_reauth")
             except TokenbotError as error:
                 log.warning("polling round failed: %s", error)
-                self.bot.record_error(f"polling failed: {error.code}", None)
+                self._on_error(f"polling failed: {error.code}", None)
                 return PollReport(calls=calls[0], skipped="error")
             except Exception as error:
                 # A database restart or a surprising answer must not end polling for good.
                 log.exception("polling round failed")
                 try:
-                    self.bot.record_error(f"polling failed: {type(error).__name__}", None)
+                    self._on_error(f"polling failed: {type(error).__name__}", None)
                 except Exception:
                     log.exception("could not record the polling error")
                 return PollReport(calls=calls[0], skipped="error")
 
     def _round(self, calls: list[int]) -> PollReport:
-        bot, state = self.bot, self.bot.state
-        if bot.identity.get() is None:
+        state = self._state
+        if self._identity.get() is None:
             # Nobody connected yet (or the identity was disconnected): nothing to poll as.
             return PollReport(skipped="no_identity")
         if not self._spend(calls):
             return PollReport(skipped="budget")
-        rooms = bot.client.list_rooms(limit=self.options.poll_rooms, wait_on_rate_limit=False)
+        rooms = self._client.list_rooms(limit=self._rooms, wait_on_rate_limit=False)
         cursors = state.cursors()
         watermark = state.value(_WATERMARK)
         if watermark is None:
@@ -154,11 +190,11 @@ class Poller:
             if not self._spend(calls):
                 break
             checked += 1
-            messages = bot.client.list_messages(
+            messages = self._client.list_messages(
                 room["id"],
                 limit=_MAX_NEW_PER_ROOM,
                 page=_MESSAGES_PER_ROOM,
-                until=lambda message, cursor=cursor: _reached(message, cursor),
+                until=functools.partial(_reached, cursor=cursor),
                 wait_on_rate_limit=False,
             )
             for _ in range(len(messages) // _MESSAGES_PER_ROOM):
@@ -177,11 +213,11 @@ class Poller:
 
     def _hand_over(self, cursor: RoomCursor, new: list[Message], activity: str) -> tuple[int, bool]:
         """Queue `new` (oldest first), moving the cursor past each; False if the queue filled."""
-        state = self.bot.state
+        state = self._state
         queued = 0
         for message in new:
             if state.claim_message(message.id, source="polling"):
-                if not self.bot.submit_message(message, intake="polling"):
+                if not self._submit(message):
                     state.release_message(message.id)
                     state.save_cursor(cursor)
                     return queued, False
@@ -194,9 +230,9 @@ class Poller:
 
     def _bootstrap(self, rooms: list[dict[str, Any]]) -> None:
         """First round ever: start every space at its current activity; history is not run."""
-        state = self.bot.state
+        state = self._state
         activities = [str(room.get("lastActivity") or "") for room in rooms]
-        watermark = max([a for a in activities if a], default="") or _webex_now(self.bot)
+        watermark = max([a for a in activities if a], default="") or _webex_now(self._clock)
         for room, activity in zip(rooms, activities, strict=True):
             mark = activity or watermark
             state.save_cursor(RoomCursor(room["id"], None, mark, mark))
@@ -231,6 +267,6 @@ def _after(messages: list[Message], cursor: RoomCursor) -> list[Message]:
     return new
 
 
-def _webex_now(bot: Bot) -> str:
+def _webex_now(clock: Clock) -> str:
     """Our clock in Webex's timestamp format (only when no space has an activity time)."""
-    return bot.clock.now().strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"
+    return clock.now().strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"

@@ -82,11 +82,11 @@ class WorkerPool:
         return self.pending() == 0
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Let queued calls finish (within `timeout`), then stop the threads."""
+        """Let queued calls finish, then stop the threads: all within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
         if self._threads:
             self.wait_idle(timeout)
         self._stopping.set()
-        deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = []

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from tokenbot.bot.identity import BotIdentity
 from tokenbot.bot.message import Message
 from tokenbot.bot.text import strip_leading_mention
+from tokenbot.core.hashing import sha256_hex
 
 __all__ = ["fingerprint", "recognize"]
 
 
 def fingerprint(room_id: str, content: str) -> str:
     """Return the fingerprint of a post's content in a space (to spot our own posts)."""
-    return hashlib.sha256(f"{room_id}\0{content.strip()}".encode()).hexdigest()
+    return sha256_hex(f"{room_id}\0{content.strip()}")
 
 
 def recognize(

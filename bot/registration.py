@@ -1,58 +1,107 @@
-"""Register our webhook at start: create or update it with the secret, remove stale ones.
+"""Register our webhook: create or update it with the secret, remove stale ones.
 
-"Ours" means a webhook of the user named `options.webhook_name`: one is kept (the one already
-pointing at our URL, else the first) and updated to our URL and secret (which also re-activates
-a webhook Webex disabled); the others are deleted.
+"Ours" means a webhook of the user with our name (`bot.webhook_name`): one is kept (the one
+already pointing at our URL, else the first) and updated to our URL and secret (which also
+re-activates a webhook Webex disabled); the others are deleted. `RegisteredWebhook` answers,
+for each delivery, which webhook id is ours, without a database read per delivery.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from tokenbot.bot.service import Bot
+from tokenbot.bot.client import WebexClient
+from tokenbot.core.botstate import BotStateStore
 
-__all__ = ["ensure_webhook"]
+__all__ = ["RegisteredWebhook", "ensure_webhook"]
 
 log = logging.getLogger(__name__)
+# Another instance may re-register the webhook; its id is re-read this often.
+_WEBHOOK_ID_TTL = 10.0
 
 
-def ensure_webhook(bot: Bot) -> str | None:
-    """Make Webex deliver new messages to us; return the webhook id (None: no public URL)."""
-    options = bot.options
-    target = options.webhook_url
-    if target is None or not options.webhook_secret:
-        bot.state.set_values({"webhook_registered": False, "webhook_id": None})
+def ensure_webhook(
+    client: WebexClient,
+    state: BotStateStore,
+    *,
+    name: str,
+    target_url: str | None,
+    secret: str | None,
+) -> str | None:
+    """Make Webex deliver new messages to `target_url`; return the webhook id.
+
+    Args:
+        client: The Webex client, on the token of the user the webhook is for.
+        state: Where the registration is recorded (the panel shows it).
+        name: The name marking webhooks this bot owns.
+        target_url: Where Webex should deliver; None (no public URL) registers nothing.
+        secret: What deliveries are signed with; None or empty registers nothing.
+
+    Returns:
+        The id of our webhook, or None when nothing was registered.
+    """
+    if target_url is None or not secret:
+        state.set_values({"webhook_registered": False, "webhook_id": None})
         return None
-    client = bot.client
     ours = [
         hook
         for hook in client.list_webhooks()
-        if hook.get("name") == options.webhook_name and hook.get("resource") == "messages"
+        if hook.get("name") == name and hook.get("resource") == "messages"
     ]
-    keep = next((hook for hook in ours if hook.get("targetUrl") == target), None)
+    keep = next((hook for hook in ours if hook.get("targetUrl") == target_url), None)
     keep = keep or (ours[0] if ours else None)
     if keep is None:
-        hook = client.create_webhook(
-            name=options.webhook_name, target_url=target, secret=options.webhook_secret
-        )
-        log.info("webhook created for %s", target)
+        hook = client.create_webhook(name=name, target_url=target_url, secret=secret)
+        log.info("webhook created for %s", target_url)
     else:
         hook = client.update_webhook(
-            str(keep["id"]),
-            name=options.webhook_name,
-            target_url=target,
-            secret=options.webhook_secret,
+            str(keep["id"]), name=name, target_url=target_url, secret=secret
         )
-        log.info("webhook updated for %s", target)
+        log.info("webhook updated for %s", target_url)
     stale = [other for other in ours if keep is None or other["id"] != keep["id"]]
     for other in stale:
         client.delete_webhook(str(other["id"]))
         log.info("stale webhook removed (%s)", other.get("targetUrl"))
     webhook_id = str(hook["id"])
-    bot.state.set_values(
-        {"webhook_registered": True, "webhook_id": webhook_id, "webhook_url": target}
+    state.set_values(
+        {"webhook_registered": True, "webhook_id": webhook_id, "webhook_url": target_url}
     )
-    bot.forget_webhook_id()
     return webhook_id
+
+
+class RegisteredWebhook:
+    """The id of the webhook we registered, as recorded in the bot state, cached briefly.
+
+    Args:
+        state: Where `ensure_webhook` (of any instance) recorded the id.
+        ttl: How long a read is trusted.
+        monotonic: Time source for the cache (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        state: BotStateStore,
+        *,
+        ttl: float = _WEBHOOK_ID_TTL,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._state = state
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._cached: tuple[float, str | None] | None = None
+
+    def id(self) -> str | None:
+        """Return the id of the webhook we registered, or None."""
+        now = self._monotonic()
+        cached = self._cached
+        if cached is None or now - cached[0] > self._ttl:
+            value = self._state.value("webhook_id")
+            cached = (now, str(value) if value else None)
+            self._cached = cached
+        return cached[1]
+
+    def forget(self) -> None:
+        """Drop the cached id (after registering)."""
+        self._cached = None

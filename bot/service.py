@@ -1,63 +1,49 @@
-"""The bot: turns a message into a command run and a reply, safely, and keeps its books.
+"""The bot: wires its parts together and starts and stops them.
 
-One message goes through `process`:
+Each part does one job and gets only what it needs:
 
-1. Loop safety: a message the bot posted itself (known by id, or by content fingerprint while
-   its post call is still in flight) is dropped. The bot posts *as the user*, so without this
-   an `echo /echo` would run forever.
-2. Recognition: a command starts with the prefix; in group spaces a leading mention of the user
-   also works (and is stripped). Messages the user typed count only with the prefix.
-3. Access, argument parsing, the handler, and the reply into the command's thread, split at
-   Webex's byte limit.
-4. One error handler: log with an error id, reply with the id, keep running.
+- `intake.IntakeQueue`: every way a message arrives ends on the bounded worker pool.
+- `dispatch.Dispatcher`: a message to a command run and its reply; the one error handler.
+- `posting.Poster`: posts as the user and remembers the posts, so the bot never answers itself.
+- `bookkeeping.Bookkeeper`: counters and errors in the bot state (the panel reads them).
+- `polling.Poller`, `upkeep.Upkeep`, `registration.ensure_webhook`: the intake's background
+  work (finding new messages; keeping the webhook registered and old ids pruned).
+
+Every part reports a failure it survived through one hook, `Bot.record_error`.
 """
 
 from __future__ import annotations
 
-import difflib
-import logging
-import secrets
-import threading
+import functools
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
-from tokenbot.bot.args import parse_args
+from tokenbot.bot.bookkeeping import Bookkeeper
 from tokenbot.bot.client import WebexClient
-from tokenbot.bot.command_context import CommandContext
+from tokenbot.bot.command_context import CommandServices
+from tokenbot.bot.dispatch import Dispatcher
 from tokenbot.bot.identity import IdentityCache
+from tokenbot.bot.intake import IntakeQueue
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.options import BotOptions
+from tokenbot.bot.polling import Poller
 from tokenbot.bot.pool import WorkerPool
-from tokenbot.bot.recognize import fingerprint
-from tokenbot.bot.recognize import recognize
-from tokenbot.bot.reminders import Reminder
+from tokenbot.bot.posting import Poster
+from tokenbot.bot.registration import RegisteredWebhook
+from tokenbot.bot.registration import ensure_webhook
 from tokenbot.bot.reminders import Reminders
-from tokenbot.bot.router import Command
 from tokenbot.bot.router import Router
-from tokenbot.bot.text import neutralize_mentions
-from tokenbot.bot.text import split_message
+from tokenbot.bot.upkeep import Upkeep
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
-from tokenbot.core.errors import CommandArgumentError
-from tokenbot.core.errors import NeedsReauth
-from tokenbot.core.errors import TokenbotError
 
 if TYPE_CHECKING:
-    from tokenbot.bot.polling import Poller
-    from tokenbot.bot.upkeep import Upkeep
     from tokenbot.bot.websocket_intake import WebsocketIntake
 
 __all__ = ["Bot"]
-
-log = logging.getLogger(__name__)
-# Counters reach the database at most this often (each flush is a write transaction).
-_FLUSH_SECONDS = 1.0
-# Another instance may re-register the webhook; its id is re-read this often.
-_WEBHOOK_ID_TTL = 10.0
 
 
 class Bot:
@@ -87,25 +73,38 @@ class Bot:
         self.metrics = metrics
         self.clock = clock
         self._monotonic = monotonic
+        self.books = Bookkeeper(state, clock, monotonic=monotonic)
+        self.poster = Poster(client, state, identity)
         self.pool = WorkerPool(options.workers, options.queue_size)
-        self.reminders = Reminders(self._deliver_reminder)
+        self.reminders = Reminders(self.poster.deliver_reminder)
+        self.services = CommandServices(
+            client=client,
+            poster=self.poster,
+            router=router,
+            reminders=self.reminders,
+            state=state,
+            identities=identity,
+            clock=clock,
+            options=options,
+        )
+        self.dispatcher = Dispatcher(
+            self.services,
+            books=self.books,
+            metrics=metrics,
+            on_error=self.record_error,
+            monotonic=monotonic,
+        )
+        self.intake = IntakeQueue(self.pool, self.dispatcher, metrics, monotonic=monotonic)
+        self.webhook = RegisteredWebhook(state, monotonic=monotonic)
         self.poller: Poller | None = None
         self.upkeep: Upkeep | None = None
         self.websocket: WebsocketIntake | None = None  # set by create_bot for websocket intake
-        self._counts: Counter[str] = Counter()
-        self._last_event_at: str | None = None
-        self._flushed_at = monotonic()
-        self._counts_lock = threading.Lock()
         self.started_at = clock.now()
-        self._webhook_id: tuple[float, str | None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the workers, the reminders, the upkeep (webhook registration) and polling."""
-        from tokenbot.bot.polling import Poller
-        from tokenbot.bot.upkeep import Upkeep
-
         self.pool.start()
         self.reminders.start()
         values: dict[str, Any] = {
@@ -117,253 +116,112 @@ class Bot:
             values["webhook_registered"] = False
         self.state.set_values(values)
         if self.options.intake == "polling":
-            self.poller = Poller(self)
+            self.poller = self.build_poller()
             self.poller.start()
         if self.websocket is not None:
             self.websocket.start()
         # Registers our webhook as soon as there is a bot identity, and again when it changes.
-        self.upkeep = Upkeep(self)
+        self.upkeep = self.build_upkeep()
         self.upkeep.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop intake, let queued messages finish, stop workers and reminders, flush counters."""
+        """Stop intake, let queued messages finish, stop workers and reminders, flush counters.
+
+        Every part shares one deadline: the whole stop takes at most `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
         if self.upkeep is not None:
-            self.upkeep.stop(timeout)
+            self.upkeep.stop(left())
         if self.poller is not None:
-            self.poller.stop(timeout)
+            self.poller.stop(left())
         if self.websocket is not None:
-            self.websocket.stop(timeout)
-        self.pool.stop(timeout)
-        self.reminders.stop(timeout)
+            self.websocket.stop(left())
+        self.pool.stop(left())
+        self.reminders.stop(left())
         self.flush(force=True)
+
+    def build_poller(self, *, monotonic: Callable[[], float] = time.monotonic) -> Poller:
+        """Return a poller (not started) feeding this bot's intake queue."""
+        options = self.options
+        return Poller(
+            self.client,
+            self.state,
+            self.identity,
+            functools.partial(self.intake.submit_message, intake="polling"),
+            on_error=self.record_error,
+            clock=self.clock,
+            interval_seconds=options.poll_interval_seconds,
+            rooms=options.poll_rooms,
+            budget_per_minute=options.poll_api_budget_per_minute,
+            monotonic=monotonic,
+        )
+
+    def build_upkeep(self, *, monotonic: Callable[[], float] = time.monotonic) -> Upkeep:
+        """Return the upkeep (not started): webhook registration (webhook intake), pruning."""
+        wants_webhook = self.options.intake == "webhook" and self.options.webhook_url is not None
+        return Upkeep(
+            self.state,
+            self.identity,
+            register_webhook=self.register_webhook if wants_webhook else None,
+            on_error=self.record_error,
+            monotonic=monotonic,
+        )
 
     # -- intake ------------------------------------------------------------------------------
 
     def submit_id(self, message_id: str, *, intake: str) -> bool:
         """Queue a message known by id (webhook); False when the queue is full."""
-        accepted = self.pool.submit(self.process_id, message_id, intake, self._monotonic())
-        self.metrics.queue_depth.set(self.pool.pending())
-        return accepted
+        return self.intake.submit_id(message_id, intake=intake)
 
     def submit_message(self, message: Message, *, intake: str) -> bool:
         """Queue a fetched message (polling); False when the queue is full."""
-        accepted = self.pool.submit(self.process, message, intake, self._monotonic())
-        self.metrics.queue_depth.set(self.pool.pending())
-        return accepted
+        return self.intake.submit_message(message, intake=intake)
 
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message (deliveries carry no text) and process it; return the outcome."""
-        try:
-            message = self.client.get_message(message_id)
-        except NeedsReauth as error:
-            return self._needs_reauth(error, "fetch message")
-        except TokenbotError as error:
-            log.warning("could not fetch message for processing: %s", error)
-            self.record_error(f"fetch message failed: {error.code}", None)
-            self.metrics.deliveries.labels(intake=intake, outcome="fetch_failed").inc()
-            return "fetch_failed"
-        return self.process(message, intake, received_at)
+        return self.intake.process_id(message_id, intake, received_at)
 
     def process(self, message: Message, intake: str, received_at: float | None = None) -> str:
         """Decide what `message` is and act on it; return the outcome (never raises)."""
-        received_at = self._monotonic() if received_at is None else received_at
-        try:
-            outcome = self._process(message, received_at)
-        except NeedsReauth as error:
-            outcome = self._needs_reauth(error, "process message")
-        except Exception as error:  # the one error handler's last line: keep running
-            error_id = secrets.token_hex(4)
-            log.exception("bot failed on a message (error id %s)", error_id)
-            self.record_error(f"{type(error).__name__} (error id {error_id})", error_id)
-            outcome = "error"
-        self.metrics.deliveries.labels(intake=intake, outcome=outcome).inc()
-        self._count("messages", outcome=outcome)
-        self.metrics.queue_depth.set(self.pool.pending())
-        return outcome
+        return self.intake.process(message, intake, received_at)
+
+    # -- webhook -----------------------------------------------------------------------------
+
+    def register_webhook(self) -> str | None:
+        """Create or update our webhook for the current identity; return its id."""
+        options = self.options
+        webhook_id = ensure_webhook(
+            self.client,
+            self.state,
+            name=options.webhook_name,
+            target_url=options.webhook_url,
+            secret=options.webhook_secret,
+        )
+        self.webhook.forget()
+        return webhook_id
 
     def registered_webhook_id(self) -> str | None:
         """Return the id of the webhook we registered (cached briefly), or None."""
-        now = self._monotonic()
-        cached = self._webhook_id
-        if cached is None or now - cached[0] > _WEBHOOK_ID_TTL:
-            value = self.state.value("webhook_id")
-            cached = (now, str(value) if value else None)
-            self._webhook_id = cached
-        return cached[1]
+        return self.webhook.id()
 
-    def forget_webhook_id(self) -> None:
-        """Drop the cached webhook id (after registering)."""
-        self._webhook_id = None
-
-    # -- posting -----------------------------------------------------------------------------
+    # -- posting and books -------------------------------------------------------------------
 
     def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> list[Message]:
         """Post `markdown` as the user (split if long), remembering every part as ours."""
-        posted = []
-        for part in split_message(markdown):
-            key = self.state.begin_post(room_id, fingerprint(room_id, part))
-            try:
-                message = self.client.post_message(room_id, part, parent_id=parent_id)
-            except BaseException:
-                self.state.abandon_post(key)
-                raise
-            self.state.finish_post(key, message.id)
-            posted.append(message)
-        return posted
+        return self.poster.post(room_id, markdown, parent_id=parent_id)
 
     def reply(self, message: Message, markdown: str) -> list[Message]:
-        """Answer `message` in its thread.
-
-        A reply to anyone but the user mentions nobody: whatever text a command repeats, other
-        people cannot make the user @mention a space (or everyone) in their name.
-        """
-        me = self.identity.get()
-        if me is None or message.person_id != me.person_id:
-            markdown = neutralize_mentions(markdown)
-        return self.post(message.room_id, markdown, parent_id=message.thread_id)
-
-    # -- bookkeeping -------------------------------------------------------------------------
+        """Answer `message` in its thread (mentioning nobody unless it is the user's)."""
+        return self.poster.reply(message, markdown)
 
     def flush(self, *, force: bool = False) -> None:
         """Write counters and the last event time to the database (at most once a second)."""
-        with self._counts_lock:
-            if not force and self._monotonic() - self._flushed_at < _FLUSH_SECONDS:
-                return
-            counts, self._counts = self._counts, Counter()
-            last_event_at, self._last_event_at = self._last_event_at, None
-            self._flushed_at = self._monotonic()
-        try:
-            if counts:
-                self.state.add_counters(counts)
-            if last_event_at:
-                self.state.set_values({"last_event_at": last_event_at})
-        except Exception:
-            log.exception("could not store the bot's counters")
-            with self._counts_lock:
-                self._counts.update(counts)
-
-    # -- internals ---------------------------------------------------------------------------
-
-    def _process(self, message: Message, received_at: float) -> str:
-        me = self.identity.get()
-        if me is None:
-            log.warning("a message arrived but no account is the bot identity")
-            return "no_identity"
-        is_owner = message.person_id == me.person_id
-        if is_owner and self._is_own_post(message):
-            return "own_post"
-        found = recognize(message, me, is_owner=is_owner, prefix=self.router.prefix)
-        if found is None:
-            return "ignored"
-        body, explicit = found
-        name, raw_args = self.router.split(body)
-        command = self.router.find(name) if name else None
-        if command is None:
-            if not explicit:
-                return "ignored"
-            self._finish(message, None, "unknown", self._unknown(name), received_at)
-            return "unknown"
-        if not self.router.may_run(
-            command, email=message.person_email, room_id=message.room_id, is_owner=is_owner
-        ):
-            log.info("refused %s to a sender not allowed", command.name)
-            text = f"Sorry, you are not allowed to run `{self.router.prefix}{command.name}` here."
-            self._finish(message, command, "denied", text, received_at)
-            return "denied"
-        try:
-            args = parse_args(command.args, raw_args)
-        except CommandArgumentError as error:
-            text = f"{error.message}. Usage: `{command.usage(self.router.prefix)}`"
-            self._finish(message, command, "bad_arguments", text, received_at)
-            return "bad_arguments"
-        context = CommandContext(
-            bot=self,
-            message=message,
-            command=command,
-            args=args,
-            raw_args=raw_args,
-            identity=me,
-            is_owner=is_owner,
-        )
-        try:
-            result = command.handler(context)
-        except NeedsReauth:
-            self.metrics.commands.labels(command=command.name, outcome="needs_reauth").inc()
-            raise
-        except Exception as error:
-            error_id = secrets.token_hex(4)
-            log.exception("command %s failed (error id %s)", command.name, error_id)
-            self.record_error(
-                f"command {command.name} failed: {_error_name(error)} (error id {error_id})",
-                error_id,
-            )
-            text = (
-                f"Something went wrong running `{self.router.prefix}{command.name}` "
-                f"(error id `{error_id}`). It has been logged."
-            )
-            self._finish(message, command, "error", text, received_at)
-            return "error"
-        self._finish(message, command, "ok", result, received_at)
-        return "ok"
-
-    def _is_own_post(self, message: Message) -> bool:
-        prints = {
-            fingerprint(message.room_id, content)
-            for content in (message.markdown, message.text)
-            if content
-        }
-        return self.state.is_own_post(message.id, prints)
-
-    def _finish(
-        self,
-        message: Message,
-        command: Command | None,
-        outcome: str,
-        reply: str | None,
-        received_at: float,
-    ) -> None:
-        name = command.name if command else "unknown"
-        if reply:
-            self.reply(message, reply)
-        self.metrics.commands.labels(command=name, outcome=outcome).inc()
-        self.metrics.latency.observe(self._monotonic() - received_at)
-        self._count("commands", outcome=outcome)
-
-    def _unknown(self, name: str) -> str:
-        prefix = self.router.prefix
-        names = [command.name for command in self.router.commands()]
-        close = difflib.get_close_matches(name.lower(), names, n=1)
-        hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
-        return f"Unknown command `{prefix}{name}`.{hint} Try `{prefix}help`."
-
-    def _needs_reauth(self, error: NeedsReauth, doing: str) -> str:
-        log.error("bot identity needs a new login (%s): %s", doing, error)
-        self.record_error(f"{doing}: needs_reauth", None)
-        self.identity.invalidate()
-        return "needs_reauth"
+        self.books.flush(force=force)
 
     def record_error(self, text: str, error_id: str | None = None) -> None:
-        """Keep an error in the bot state (for the panel); never raises."""
-        try:
-            self.state.record_error(text, error_id=error_id)
-        except Exception:
-            log.exception("could not record the bot error in the database")
-
-    def _count(self, family: str, *, outcome: str) -> None:
-        with self._counts_lock:
-            self._counts[f"{family}_{outcome}"] += 1
-            self._counts[f"{family}_total"] += 1
-            self._last_event_at = self.clock.now().isoformat()
-        self.flush()
-
-    def _deliver_reminder(self, reminder: Reminder) -> None:
-        text = f"⏰ Reminder for {reminder.requested_by}: {reminder.text}"
-        me = self.identity.get()
-        if me is None or reminder.requested_by.lower() != me.email.lower():
-            text = neutralize_mentions(text)  # as for replies: only the user may mention
-        self.post(reminder.room_id, text, parent_id=reminder.parent_id)
-
-
-def _error_name(error: BaseException) -> str:
-    code = getattr(error, "code", None)
-    return str(code) if code else type(error).__name__
+        """The one error hook: keep an error in the bot state (for the panel); never raises."""
+        self.books.record_error(text, error_id)

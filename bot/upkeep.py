@@ -13,14 +13,12 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
+from tokenbot.bot.bookkeeping import ErrorHook
+from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.loop import Repeater
-from tokenbot.bot.registration import ensure_webhook
+from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.errors import TokenbotError
-
-if TYPE_CHECKING:
-    from tokenbot.bot.service import Bot
 
 __all__ = ["Upkeep"]
 
@@ -34,20 +32,36 @@ class Upkeep:
     """A thread running `run_once` every `interval_seconds` until `stop`.
 
     Args:
-        bot: The bot to look after.
+        state: The bot state: whether the webhook is registered, the ids to prune.
+        identity: The bot identity (re-read each round: the admin may pick another).
+        register_webhook: Registers our webhook for the current identity; None when the bot
+            needs no webhook (polling intake, or no public URL).
+        on_error: The bot's error hook, told of every failed registration.
         interval_seconds: Pause between two rounds.
+        keep_ids_for: How long processed and posted message ids are kept.
+        prune_every_seconds: Pause between two prunings.
         monotonic: Time source for the pruning schedule (tests pass a fake).
     """
 
     def __init__(
         self,
-        bot: Bot,
+        state: BotStateStore,
+        identity: IdentityCache,
         *,
+        register_webhook: Callable[[], object] | None,
+        on_error: ErrorHook,
         interval_seconds: float = 2.0,
+        keep_ids_for: timedelta = KEEP_IDS_FOR,
+        prune_every_seconds: float = PRUNE_EVERY_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.bot = bot
+        self._state = state
+        self._identity = identity
+        self._register_webhook = register_webhook
+        self._on_error = on_error
         self.interval_seconds = interval_seconds
+        self._keep_ids_for = keep_ids_for
+        self._prune_every_seconds = prune_every_seconds
         self._monotonic = monotonic
         self._pruned_at: float | None = None
         self._registered_for: str | None = None
@@ -68,14 +82,14 @@ class Upkeep:
             self._register_if_needed()
         except TokenbotError as error:
             log.error("webhook registration failed: %s", error)
-            self.bot.record_error(f"webhook registration failed: {error.code}")
+            self._on_error(f"webhook registration failed: {error.code}")
         except Exception as error:  # keep the thread alive; the cause is in the log
             log.exception("webhook registration failed")
-            self.bot.record_error(f"webhook registration failed: {type(error).__name__}")
+            self._on_error(f"webhook registration failed: {type(error).__name__}")
         now = self._monotonic()
-        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_SECONDS:
+        if self._pruned_at is None or now - self._pruned_at >= self._prune_every_seconds:
             try:
-                removed = self.bot.state.prune(KEEP_IDS_FOR)
+                removed = self._state.prune(self._keep_ids_for)
                 self._pruned_at = now
                 if removed:
                     log.info("pruned %d old message id(s)", removed)
@@ -83,15 +97,15 @@ class Upkeep:
                 log.exception("pruning old message ids failed")
 
     def _register_if_needed(self) -> None:
-        if self.bot.options.intake != "webhook" or self.bot.options.webhook_url is None:
+        if self._register_webhook is None:
             return
         # Read the store, not the cache: a connect in the panel should reach Webex in seconds.
-        self.bot.identity.invalidate()
-        identity = self.bot.identity.get()
+        self._identity.invalidate()
+        identity = self._identity.get()
         if identity is None:
             return
-        registered = bool(self.bot.state.value("webhook_registered"))
+        registered = bool(self._state.value("webhook_registered"))
         if registered and self._registered_for == identity.person_id:
             return
-        ensure_webhook(self.bot)
+        self._register_webhook()
         self._registered_for = identity.person_id

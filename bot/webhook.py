@@ -17,7 +17,6 @@ import logging
 from datetime import UTC
 from datetime import datetime
 from typing import TYPE_CHECKING
-from typing import Any
 
 from flask import Blueprint
 from flask import Flask
@@ -88,7 +87,7 @@ def create_webhook_app(bot: Bot) -> Flask:
     return app
 
 
-def accept_delivery(bot: Bot, payload: Any) -> tuple[int, str]:
+def accept_delivery(bot: Bot, payload: object) -> tuple[int, str]:
     """Decide on a verified, parsed delivery; return the HTTP status and the outcome."""
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
         return 400, "malformed"
@@ -112,7 +111,7 @@ def accept_delivery(bot: Bot, payload: Any) -> tuple[int, str]:
     return 202, "accepted"
 
 
-def _too_old(bot: Bot, created: Any) -> bool:
+def _too_old(bot: Bot, created: object) -> bool:
     limit = bot.options.max_event_age_seconds
     if not limit or not isinstance(created, str):
         return False

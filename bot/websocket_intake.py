@@ -413,10 +413,8 @@ class WebsocketIntake:
         threading.Thread(target=self._backfill, name="bot-websocket-backfill", daemon=True).start()
 
     def _backfill(self) -> None:
-        from tokenbot.bot.polling import Poller
-
         try:
-            report = Poller(self.bot).poll_once()
+            report = self.bot.build_poller().poll_once()
         except Exception:
             log.exception("websocket: backfill failed")
             return
@@ -433,7 +431,7 @@ class WebsocketIntake:
         if outcome is not None:
             self._ack(session, frame)
             self.bot.metrics.deliveries.labels(intake="websocket", outcome=outcome).inc()
-            self.bot._count("messages", outcome=outcome)  # noqa: SLF001 - the bot's books
+            self.bot.books.count("messages", outcome=outcome)
             return
         assert found is not None and found.message_id is not None
         message_id = found.message_id
@@ -489,13 +487,16 @@ class WebsocketIntake:
         if own_room is not None and self._our_post_in_flight(message_id, own_room):
             self._ack(session, frame)
             self.bot.metrics.deliveries.labels(intake="websocket", outcome="own_post").inc()
-            self.bot._count("messages", outcome="own_post")  # noqa: SLF001
+            self.bot.books.count("messages", outcome="own_post")
             return "own_post"
         try:
             message = self.bot.client.get_message(message_id)
         except NeedsReauth as error:
             self.bot.state.release_message(message_id)
-            return self.bot._needs_reauth(error, "fetch message")  # noqa: SLF001
+            log.error("websocket: the bot identity needs a new login: %s", error)
+            self.bot.record_error("fetch message: needs_reauth")
+            self.bot.identity.invalidate()
+            return "needs_reauth"
         except TokenbotError as error:
             # Not acked: Mercury redelivers it, and the backfill would find it too.
             log.warning("websocket: could not fetch a message: %s", error)

@@ -1,47 +1,41 @@
-"""Panel administrators and their server-side sessions; the one store the panel and CLI use.
+"""The one front the panel and the CLI use for admins: it composes four parts, one job each.
 
-`AdminStore` also fronts the API tokens (core.api_tokens) and checks logins against the
-throttle (core.login_throttle). All of it is data in the token store's database, so several
-panel processes share one view of who is logged in and how many logins failed (R-24, R-27).
-Nothing secret is stored in a form that gives it back: passwords are argon2id hashes
-(argon2-cffi defaults, t=3, m=64 MiB, p=4; R-26); session ids are SHA-256 hashes of 256-bit
-random values (a fast hash is enough for values that cannot be guessed). Framework-free: the
-panel maps these results to HTTP.
+- core.admin_accounts: admin users and their argon2id password hashes (R-26).
+- core.admin_sessions: server-side sessions, stored as SHA-256 hashes of their ids (R-24).
+- core.api_tokens: named bearer tokens for the JSON API.
+- core.admin_login_throttle: failed logins counted per username and per address (R-27).
+
+`AdminStore.authenticate` is the one flow that spans two parts (throttle, then password). All
+of it is data in the token store's database, so several panel processes share one view of who
+is logged in and how many logins failed. Framework-free: the panel maps these results to HTTP.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timedelta
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError
-from argon2.exceptions import VerificationError
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped
-from sqlalchemy.orm import mapped_column
 
+from tokenbot.core.admin_accounts import MAX_PASSWORD_LENGTH
+from tokenbot.core.admin_accounts import MIN_PASSWORD_LENGTH
+from tokenbot.core.admin_accounts import AdminAccounts
+from tokenbot.core.admin_accounts import AdminPrincipal
+from tokenbot.core.admin_accounts import AdminUser
+from tokenbot.core.admin_accounts import normalize_username
+from tokenbot.core.admin_login_throttle import LoginLimiter
 from tokenbot.core.admin_login_throttle import LoginThrottle
 from tokenbot.core.admin_login_throttle import ThrottleLimit
-from tokenbot.core.admin_login_throttle import count_failure
-from tokenbot.core.admin_login_throttle import forget
-from tokenbot.core.admin_login_throttle import purge_throttles
-from tokenbot.core.admin_login_throttle import retry_after
-from tokenbot.core.admin_login_throttle import throttle_key
+from tokenbot.core.admin_login_throttle import UserPace
+from tokenbot.core.admin_sessions import AdminSession
+from tokenbot.core.admin_sessions import AdminSessions
 from tokenbot.core.api_tokens import API_TOKEN_PREFIX
 from tokenbot.core.api_tokens import ApiToken
+from tokenbot.core.api_tokens import ApiTokenInfo
 from tokenbot.core.api_tokens import ApiTokenStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
 from tokenbot.core.errors import AdminError
-from tokenbot.core.errors import AdminExists
-from tokenbot.core.errors import WeakPassword
-from tokenbot.core.models import Base
 
 __all__ = [
     "API_TOKEN_PREFIX",
@@ -52,89 +46,13 @@ __all__ = [
     "AdminStore",
     "AdminUser",
     "ApiToken",
+    "ApiTokenInfo",
     "LoginResult",
     "LoginThrottle",
     "ThrottleLimit",
 ]
 
 log = logging.getLogger(__name__)
-
-MIN_PASSWORD_LENGTH = 8
-# argon2 copes with long inputs, but a megabyte "password" is a cheap denial of service.
-MAX_PASSWORD_LENGTH = 1024
-MAX_USERNAME_LENGTH = 150
-# A session's last_seen_at is written at most this often: the dashboard polls every few
-# seconds, and a write per poll would serialize readers behind SQLite's write lock for nothing.
-_TOUCH_SECONDS = 30
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def normalize_username(username: str) -> str:
-    """Return the stored form of `username` (trimmed, lower case).
-
-    Raises:
-        AdminError: empty, too long, or containing whitespace or control characters.
-    """
-    name = username.strip().lower()
-    if not name or len(name) > MAX_USERNAME_LENGTH:
-        raise AdminError(
-            f"a username needs 1 to {MAX_USERNAME_LENGTH} characters",
-            hint="choose a short name such as 'alice'",
-        )
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in name):
-        raise AdminError("a username cannot contain spaces or control characters")
-    return name
-
-
-def check_password_policy(password: str) -> None:
-    """Refuse passwords shorter than 8 or longer than 1024 characters (ASVS 6.2.1).
-
-    Raises:
-        WeakPassword: with the rule that was broken; never with the password.
-    """
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(
-            f"the password is shorter than {MIN_PASSWORD_LENGTH} characters",
-            hint="use 15 or more characters; a passphrase of several words works well",
-        )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
-
-
-class AdminUser(Base):
-    """A person who may log in to the panel."""
-
-    __tablename__ = "admin_users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(sa.String(MAX_USERNAME_LENGTH), unique=True)
-    password_hash: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime]
-    last_login_at: Mapped[datetime | None]
-
-
-class AdminSession(Base):
-    """A logged-in browser: the cookie holds the id, the table only its SHA-256."""
-
-    __tablename__ = "admin_sessions"
-
-    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    admin_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
-    )
-    created_at: Mapped[datetime] = mapped_column(index=True)
-    last_seen_at: Mapped[datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class AdminPrincipal:
-    """Who a valid session or login belongs to."""
-
-    admin_id: int
-    username: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +72,18 @@ class LoginResult:
 class AdminStore:
     """Admins, sessions, API tokens and throttling over one `Database`.
 
+    The parts are attributes (`accounts`, `sessions`, `api_tokens`, `limiter`); the methods
+    below are the names the panel and CLI call.
+
     Args:
         database: The database holding the panel's tables (migrated to head).
         clock: The time source; tests pass a `FrozenClock` to travel past timeouts.
         hasher: argon2 parameters; the defaults are the production ones (tests may pass a
             cheaper hasher to stay fast; hashes made with other parameters are upgraded at the
             next successful login).
-        user_limit: Failed logins allowed per username in a window.
+        user_limit: Failed logins allowed per username from one client address in a window.
         ip_limit: Failed logins allowed per client address in a window.
+        user_pace: How a username tried from many addresses is slowed down (never locked).
     """
 
     def __init__(
@@ -172,198 +94,102 @@ class AdminStore:
         hasher: PasswordHasher | None = None,
         user_limit: ThrottleLimit | None = None,
         ip_limit: ThrottleLimit | None = None,
+        user_pace: UserPace | None = None,
     ) -> None:
-        self._db = database
-        self._clock = clock
-        self._hasher = hasher or PasswordHasher()
-        self.user_limit = user_limit or ThrottleLimit(failures=10, window_seconds=900)
-        self.ip_limit = ip_limit or ThrottleLimit(failures=50, window_seconds=900)
-        self._dummy_hash: str | None = None
+        self.accounts = AdminAccounts(database, clock=clock, hasher=hasher)
+        self.sessions = AdminSessions(database, clock=clock)
         self.api_tokens = ApiTokenStore(database, clock=clock)
+        self.limiter = LoginLimiter(
+            database, clock=clock, user_limit=user_limit, ip_limit=ip_limit, user_pace=user_pace
+        )
 
-    # -- admins -----------------------------------------------------------------------------
+    @property
+    def user_limit(self) -> ThrottleLimit:
+        """Failed logins allowed per username in a window."""
+        return self.limiter.user_limit
+
+    @property
+    def ip_limit(self) -> ThrottleLimit:
+        """Failed logins allowed per client address in a window."""
+        return self.limiter.ip_limit
+
+    @property
+    def user_pace(self) -> UserPace:
+        """How a username tried from many addresses is slowed down (never locked)."""
+        return self.limiter.user_pace
+
+    # -- admins (core.admin_accounts) -------------------------------------------------------
 
     def create_admin(self, username: str, password: str) -> int:
-        """Add an admin and return its id.
+        """Add an admin and return its id (see `AdminAccounts.create`).
 
         Raises:
             AdminError: the username is not acceptable.
             WeakPassword: the password breaks the policy.
             AdminExists: the username is taken.
         """
-        name = normalize_username(username)
-        check_password_policy(password)
-        password_hash = self._hasher.hash(password)
-        now = self._clock.now()
-        try:
-            with self._db.write() as session:
-                user = AdminUser(username=name, password_hash=password_hash, created_at=now)
-                session.add(user)
-                session.flush()
-                admin_id = user.id
-        except IntegrityError:
-            raise AdminExists(
-                f"an admin named {name!r} already exists",
-                hint="pick another name, or use `tokenbot admin set-password`",
-            ) from None
-        log.info("admin created", extra={"admin_id": admin_id})
-        return admin_id
+        return self.accounts.create(username, password)
 
     def set_password(self, username: str, password: str) -> None:
-        """Replace an admin's password and end all of their sessions.
+        """Replace an admin's password and end all of their sessions, in one transaction.
 
         Raises:
             AdminError: no such admin.
             WeakPassword: the password breaks the policy.
         """
-        name = normalize_username(username)
-        check_password_policy(password)
-        password_hash = self._hasher.hash(password)
-        with self._db.write() as session:
-            user = session.scalars(sa.select(AdminUser).where(AdminUser.username == name)).first()
-            if user is None:
-                raise AdminError(f"no admin named {name!r}", hint="create it with admin create")
-            user.password_hash = password_hash
-            session.execute(sa.delete(AdminSession).where(AdminSession.admin_id == user.id))
+        self.accounts.set_password(username, password, in_same_transaction=AdminSessions.end_all_of)
 
     def count_admins(self) -> int:
         """Return how many admins exist."""
-        with self._db.read() as session:
-            return int(session.scalar(sa.select(sa.func.count()).select_from(AdminUser)) or 0)
+        return self.accounts.count()
 
     def authenticate(self, username: str, password: str, *, client_ip: str) -> LoginResult:
         """Check a login attempt, counting failures per username and per client address.
 
-        The password is verified outside any transaction (argon2 takes ~0.1 s by design), and
-        an unknown username is verified against a dummy hash so both cases take as long.
+        A throttled attempt is refused before its password is looked at; an unknown username
+        costs as much as a wrong password and is counted the same (see `AdminAccounts.check`).
         """
-        now = self._clock.now()
         try:
             name = normalize_username(username)
         except AdminError:
             name = username
-        keys = (
-            (throttle_key("user", name), self.user_limit),
-            (throttle_key("ip", client_ip), self.ip_limit),
-        )
-        with self._db.read() as session:
-            wait = retry_after(session, keys, now)
-            user = session.scalars(sa.select(AdminUser).where(AdminUser.username == name)).first()
-            stored_hash = user.password_hash if user else None
-            admin_id = user.id if user else None
+        wait = self.limiter.admit(name, client_ip)
         if wait:
             log.warning("login throttled", extra={"retry_after": wait})
             return LoginResult(admin=None, throttled=True, retry_after_seconds=wait)
-
-        valid = self._verify(stored_hash, password)
-        if not valid or admin_id is None:
-            with self._db.write() as session:
-                for key, limit in keys:
-                    count_failure(session, key, limit, now)
+        admin = self.accounts.check(name, password)
+        if admin is None:
             log.warning("login failed")
             return LoginResult(admin=None)
+        self.limiter.succeeded(name, client_ip)
+        log.info("login succeeded", extra={"admin_id": admin.admin_id})
+        return LoginResult(admin=admin)
 
-        new_hash = None
-        if stored_hash and self._hasher.check_needs_rehash(stored_hash):
-            new_hash = self._hasher.hash(password)
-        with self._db.write() as session:
-            values: dict[str, object] = {"last_login_at": now}
-            if new_hash:
-                values["password_hash"] = new_hash
-            session.execute(sa.update(AdminUser).where(AdminUser.id == admin_id).values(values))
-            # A success clears this user's count; the address keeps its count, so one valid
-            # account cannot be used to reset guessing against the others.
-            forget(session, keys[0][0])
-        log.info("login succeeded", extra={"admin_id": admin_id})
-        return LoginResult(admin=AdminPrincipal(admin_id=admin_id, username=name))
-
-    def _verify(self, stored_hash: str | None, password: str) -> bool:
-        if stored_hash is None:
-            if self._dummy_hash is None:
-                self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
-            stored_hash = self._dummy_hash
-            try:
-                self._hasher.verify(stored_hash, password)
-            except (VerificationError, InvalidHashError):
-                pass
-            return False
-        try:
-            return bool(self._hasher.verify(stored_hash, password))
-        except (VerificationError, InvalidHashError):
-            return False
-
-    # -- sessions ---------------------------------------------------------------------------
+    # -- sessions (core.admin_sessions) -----------------------------------------------------
 
     def start_session(self, admin_id: int) -> str:
         """Create a server-side session for `admin_id` and return its opaque id (for a cookie)."""
-        session_id = secrets.token_urlsafe(32)
-        now = self._clock.now()
-        with self._db.write() as session:
-            session.add(
-                AdminSession(
-                    id_hash=_sha256(session_id),
-                    admin_id=admin_id,
-                    created_at=now,
-                    last_seen_at=now,
-                )
-            )
-        return session_id
+        return self.sessions.start(admin_id)
 
     def resolve_session(
         self, session_id: str, *, idle_seconds: int, absolute_seconds: int
     ) -> AdminPrincipal | None:
-        """Return who owns `session_id`, or None when it is unknown, idle or too old.
-
-        An expired session is deleted, so its cookie can never come back to life.
-        """
-        if not session_id:
-            return None
-        now = self._clock.now()
-        id_hash = _sha256(session_id)
-        with self._db.read() as session:
-            row = session.execute(
-                sa.select(AdminSession, AdminUser.username)
-                .join(AdminUser, AdminUser.id == AdminSession.admin_id)
-                .where(AdminSession.id_hash == id_hash)
-            ).first()
-        if row is None:
-            return None
-        stored, username = row
-        idle_end = stored.last_seen_at + timedelta(seconds=idle_seconds)
-        absolute_end = stored.created_at + timedelta(seconds=absolute_seconds)
-        if now >= idle_end or now >= absolute_end:
-            self.end_session(session_id)
-            return None
-        if (now - stored.last_seen_at).total_seconds() >= min(_TOUCH_SECONDS, idle_seconds / 10):
-            with self._db.write() as session:
-                session.execute(
-                    sa.update(AdminSession)
-                    .where(AdminSession.id_hash == id_hash)
-                    .values(last_seen_at=now)
-                )
-        return AdminPrincipal(admin_id=stored.admin_id, username=str(username))
+        """Return who owns `session_id`, or None when it is unknown, idle or too old."""
+        return self.sessions.resolve(
+            session_id, idle_seconds=idle_seconds, absolute_seconds=absolute_seconds
+        )
 
     def end_session(self, session_id: str) -> None:
         """Invalidate `session_id` on the server (logout)."""
-        with self._db.write() as session:
-            session.execute(
-                sa.delete(AdminSession).where(AdminSession.id_hash == _sha256(session_id))
-            )
+        self.sessions.end(session_id)
 
     def purge_expired(self, *, idle_seconds: int, absolute_seconds: int) -> int:
         """Delete sessions past either timeout and throttle rows past a day; return sessions cut."""
-        now = self._clock.now()
-        with self._db.write() as session:
-            result = session.execute(
-                sa.delete(AdminSession).where(
-                    sa.or_(
-                        AdminSession.last_seen_at <= now - timedelta(seconds=idle_seconds),
-                        AdminSession.created_at <= now - timedelta(seconds=absolute_seconds),
-                    )
-                )
-            )
-            purge_throttles(session, now - timedelta(days=1))
-            return int(getattr(result, "rowcount", 0) or 0)
+        cut = self.sessions.purge_expired(
+            idle_seconds=idle_seconds, absolute_seconds=absolute_seconds
+        )
+        self.limiter.purge(older_than_seconds=86400)
+        return cut
 
     # -- API tokens (core.api_tokens) -------------------------------------------------------
 
@@ -378,6 +204,10 @@ class AdminStore:
     def revoke_api_token(self, name: str) -> bool:
         """Delete the API token called `name`; return whether one existed."""
         return self.api_tokens.revoke(name)
+
+    def list_api_tokens(self) -> list[ApiTokenInfo]:
+        """Return every API token's name, creation and last use, oldest first."""
+        return self.api_tokens.infos()
 
     def api_token_names(self) -> list[str]:
         """Return the names of all API tokens, oldest first."""

@@ -499,6 +499,14 @@ class _Builder:
                 "is longer than panel.session_absolute_hours",
                 hint="the idle timeout must fit inside the absolute session lifetime",
             )
+        self._proxies(values)
+        for host in values["allowed_hosts"]:
+            if not re.fullmatch(r"\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\]", host):
+                raise ConfigError(
+                    "panel.allowed_hosts",
+                    f"{host!r} is not a host name",
+                    hint="give names without scheme or port, e.g. tokenbot.example.com",
+                )
         name = "TOKENBOT_SECRET_KEY"
         make = "make one with python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         key = self._secret(name)
@@ -511,6 +519,25 @@ class _Builder:
                 hint=make,
             )
         return PanelSettings(**values, secret_key=key)
+
+    @staticmethod
+    def _proxies(values: dict[str, Any]) -> None:
+        for address in values["trusted_proxy_addresses"]:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    "panel.trusted_proxy_addresses",
+                    f"{address!r} is not an IP address or network",
+                    hint="list your reverse proxies' addresses, e.g. [10.0.0.5, 10.1.0.0/24]",
+                ) from None
+        if values["trusted_proxies"] and not values["trusted_proxy_addresses"]:
+            raise ConfigError(
+                "panel.trusted_proxy_addresses",
+                "is empty while panel.trusted_proxies is set",
+                hint="list the addresses your reverse proxies connect from; only they may set "
+                "X-Forwarded-For",
+            )
 
     def _bot(self, values: dict[str, Any], panel: Mapping[str, Any]) -> BotSettings:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", str(values["instance_group"])):

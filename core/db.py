@@ -10,6 +10,7 @@ conditional UPDATEs and `SELECT ... FOR UPDATE` instead.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 __all__ = ["Database", "alembic_config", "upgrade"]
 
 # Execution option that tells the `begin` hook which BEGIN a SQLite transaction needs.
+log = logging.getLogger(__name__)
 _BEGIN_OPTION = "tokenbot_sqlite_begin"
 _MIGRATIONS = "tokenbot.core:migrations"
 # Any constant works; it only has to be the same in every process of one deployment.
@@ -129,6 +131,40 @@ class Database:
                 assert writers is not None
                 writers.release()
 
+    def ping(self) -> None:
+        """Run ``SELECT 1``: return when the database answers, raise what the driver raised."""
+        with self.read() as session:
+            session.execute(sa.text("SELECT 1"))
+
+    def checkpoint(self) -> bool:
+        """Move SQLite's WAL into the main file and truncate it; return whether it completed.
+
+        Called after token material is replaced or wiped (key rotation, disconnect): until the
+        WAL is checkpointed the main file still holds the old pages, and the WAL the new ones
+        next to older frames. With `secure_delete` the freed space is zeroed as the pages are
+        written back. A reader still in a transaction can hold the checkpoint back (then False,
+        and SQLite's automatic checkpoints finish the job later). PostgreSQL: nothing to do
+        here; its dead rows stay in the table files until VACUUM (see README).
+        """
+        if not self.is_sqlite:
+            return True
+        # The raw connection: SQLAlchemy would open a transaction first (our BEGIN hook), and
+        # a checkpoint from inside a read transaction cannot finish.
+        raw = self._write_engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+        busy = bool(row[0]) if row is not None else True
+        if busy:
+            log.warning("the WAL checkpoint was held back by a reader; SQLite retries it later")
+        return not busy
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -214,6 +250,9 @@ def _install_sqlite_hooks(engine: Engine, *, busy_ms: int, synchronous: str = "F
             # the bot's bookkeeping connections use NORMAL (Database.write(durable=False)).
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Freed space is zeroed: an old ciphertext (before a key rotation, a disconnect or
+            # a refresh) must not linger in the file's free pages or cells.
+            cursor.execute("PRAGMA secure_delete=ON")
         finally:
             cursor.close()
 

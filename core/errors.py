@@ -1,9 +1,33 @@
-"""The one error hierarchy of tokenbot.
+"""The one error hierarchy of tokenbot: every exception core raises on purpose is defined here.
 
 Every error has a stable `code` (for logs, metrics and JSON answers) and a message that says
 what went wrong and what to do about it. Boundaries (the Flask error blueprint, the bot's error
 handler, the CLI) handle them once; inside, raise `... from` the cause. Messages never contain
-a secret.
+a secret. Importing this module imports nothing else of ours and no third-party package.
+
+The hierarchy (a test checks that this map and the classes agree):
+
+* TokenbotError
+  * ConfigError - a setting is missing or invalid
+  * CryptoError - token material does not encrypt or decrypt
+  * StoreError - the token store could not do what was asked
+    * AccountNotFound
+    * NeedsReauth - the grant is gone; someone must log in again
+    * StaleWrite - a refresh claim no longer holds; nothing was stored
+    * PersistenceFailed - Webex issued tokens we could not store (an alarm)
+    * LoginStateInvalid - an OAuth callback's state is not a pending login of this browser
+    * TokenUnavailable - no access token with enough validity now
+  * OAuthError - a call to the Webex OAuth endpoints failed
+    * FatalOAuthError - the grant or client was rejected: do not retry
+    * TransientOAuthError - timeout, 5xx, 429: retry later
+      * OAuthAnswerLost - the request may have reached Webex; its answer never came
+  * AdminError - an admin or API token could not be created or changed
+    * AdminExists
+    * WeakPassword
+  * BotError - the chat bot could not do what a message asked
+    * CommandArgumentError - a command's arguments do not match its spec
+    * WebexApiError - a Webex REST call failed (`status`)
+      * RateLimited - 429: wait `retry_after` seconds
 """
 
 from __future__ import annotations
@@ -27,11 +51,15 @@ __all__ = [
     "RateLimited",
     "StaleWrite",
     "StoreError",
+    "TokenUnavailable",
     "TokenbotError",
     "TransientOAuthError",
     "WeakPassword",
     "WebexApiError",
 ]
+
+
+# The base
 
 
 class TokenbotError(Exception):
@@ -48,6 +76,9 @@ class TokenbotError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+# Configuration and key material
+
+
 class ConfigError(TokenbotError):
     """A setting is missing or invalid; `key` names it (e.g. `refresh.margin_seconds`)."""
 
@@ -62,6 +93,9 @@ class CryptoError(TokenbotError):
     """Token material could not be encrypted or decrypted (wrong key, tampered or moved row)."""
 
     code = "crypto_failed"
+
+
+# The token store
 
 
 class StoreError(TokenbotError):
@@ -94,6 +128,36 @@ class PersistenceFailed(StoreError):
     code = "persistence_failed"
 
 
+class LoginStateInvalid(StoreError):
+    """An OAuth callback's `state` is not a pending login of this browser: start over.
+
+    `reason` is one of "missing", "unknown", "foreign", "expired", "replayed".
+    """
+
+    code = "login_state_invalid"
+    REASONS: ClassVar[frozenset[str]] = frozenset(
+        {"missing", "unknown", "foreign", "expired", "replayed"}
+    )
+
+    def __init__(self, reason: str, *, hint: str | None = None) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown LoginStateInvalid reason {reason!r}")
+        super().__init__(
+            f"the login state is {reason}",
+            hint=hint or "start the Webex login again from the admin panel",
+        )
+        self.reason = reason
+
+
+class TokenUnavailable(StoreError):
+    """No access token with enough validity could be obtained now (Webex down, lease held)."""
+
+    code = "token_unavailable"
+
+
+# Webex OAuth
+
+
 class OAuthError(TokenbotError):
     """A call to the Webex OAuth endpoints failed."""
 
@@ -122,6 +186,19 @@ class TransientOAuthError(OAuthError):
         self.retry_after = retry_after
 
 
+class OAuthAnswerLost(TransientOAuthError):
+    """The request may have reached Webex, but its answer never came (read timeout, drop).
+
+    Retried like any transient error; but if Webex processed it and rotated the refresh token,
+    the token we still hold is dead, so a later `invalid_grant` is explained by this.
+    """
+
+    code = "oauth_answer_lost"
+
+
+# Panel administrators and API tokens
+
+
 class AdminError(TokenbotError):
     """A panel administrator or API token could not be created or changed as asked."""
 
@@ -138,6 +215,9 @@ class WeakPassword(AdminError):
     """A password breaks the policy (at least 8 characters; 15 or more recommended)."""
 
     code = "weak_password"
+
+
+# The chat bot
 
 
 class BotError(TokenbotError):
@@ -170,34 +250,3 @@ class RateLimited(WebexApiError):
     def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
         super().__init__(message, status=429, hint=hint)
         self.retry_after = retry_after
-
-
-class LoginStateInvalid(StoreError):
-    """An OAuth callback's `state` is not a pending login of this browser: start over.
-
-    `reason` is one of "missing", "unknown", "foreign", "expired", "replayed".
-    """
-
-    code = "login_state_invalid"
-    REASONS: ClassVar[frozenset[str]] = frozenset(
-        {"missing", "unknown", "foreign", "expired", "replayed"}
-    )
-
-    def __init__(self, reason: str, *, hint: str | None = None) -> None:
-        if reason not in self.REASONS:
-            raise ValueError(f"unknown LoginStateInvalid reason {reason!r}")
-        super().__init__(
-            f"the login state is {reason}",
-            hint=hint or "start the Webex login again from the admin panel",
-        )
-        self.reason = reason
-
-
-class OAuthAnswerLost(TransientOAuthError):
-    """The request may have reached Webex, but its answer never came (read timeout, drop).
-
-    Retried like any transient error; but if Webex processed it and rotated the refresh token,
-    the token we still hold is dead, so a later `invalid_grant` is explained by this.
-    """
-
-    code = "oauth_answer_lost"

@@ -5,6 +5,9 @@ lapsed), and it bumps the row's version. `complete_refresh`, `fail_refresh` and 
 `mark_needs_reauth` write only while owner and version are still the claim's, so a refresher
 whose lease lapsed and was taken over gets `StaleWrite` instead of overwriting a newer refresh
 token (R-09, R-10, R-11, R-12; Kleppmann's fencing tokens).
+
+`RefreshLeases` is one part of `TokenStore` (core.store): the store has one and forwards its
+lease methods to it. Both share one `RowAccess` (core.rows).
 """
 
 from __future__ import annotations
@@ -45,8 +48,15 @@ def due_query(now: datetime, *, limit: int = 500) -> sa.Select[int]:
     )
 
 
-class RefreshLeases(RowAccess):
-    """Claim, complete, fail and release refreshes; find what is due."""
+class RefreshLeases:
+    """Claim, complete, fail and release refreshes; find what is due.
+
+    Args:
+        rows: The store's row access (database, cipher, clock, policy, owner).
+    """
+
+    def __init__(self, rows: RowAccess) -> None:
+        self.rows = rows
 
     def due_account_ids(self, now: datetime, *, limit: int = 500) -> list[int]:
         """Return the ids of refreshable, unleased accounts whose refresh is due, oldest first.
@@ -55,7 +65,7 @@ class RefreshLeases(RowAccess):
         disconnected have no `next_refresh_at` and are never scanned.
         """
         query = due_query(now, limit=limit)
-        with self.db.read() as session:
+        with self.rows.db.read() as session:
             return list(session.execute(query).scalars())
 
     def claim(self, account_id: int, *, owner: str, lease_seconds: float) -> Claim | None:
@@ -70,14 +80,14 @@ class RefreshLeases(RowAccess):
         """
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
-        now = self.clock.now()
+        now = self.rows.clock.now()
         lease_until = now + timedelta(seconds=lease_seconds)
-        with self.db.write() as session:
+        with self.rows.db.write() as session:
             prior = session.execute(
                 sa.select(Account.lease_owner, Account.lease_until).where(Account.id == account_id)
             ).one_or_none()
             if prior is None:
-                self._row(session, account_id)  # raises AccountNotFound
+                self.rows.load(session, account_id)  # raises AccountNotFound
             result = execute_update(
                 session,
                 sa.update(Account)
@@ -90,9 +100,9 @@ class RefreshLeases(RowAccess):
                 ),
             )
             if result.rowcount != 1:
-                self._row(session, account_id)  # raises AccountNotFound
+                self.rows.load(session, account_id)  # raises AccountNotFound
                 return None
-            row = self._row(session, account_id, fresh=True)
+            row = self.rows.load(session, account_id, fresh=True)
             if row.refresh_token_enc is None:
                 raise StoreError(f"account {account_id} has no refresh token to use")
             return Claim(
@@ -100,7 +110,7 @@ class RefreshLeases(RowAccess):
                 person_id=row.person_id,
                 owner=owner,
                 version=row.version,
-                refresh_token=self.cipher.decrypt(
+                refresh_token=self.rows.cipher.decrypt(
                     row.refresh_token_enc, context=token_context(row.person_id, "refresh_token")
                 ),
                 access_expires_at=row.access_expires_at,
@@ -125,17 +135,19 @@ class RefreshLeases(RowAccess):
             PersistenceFailed: The database failed: Webex issued tokens we did not keep. An
                 alarm (R-12): the new access token must not be used.
         """
-        now = self.clock.now()
-        access_expires_at = self.policy.access_expires_at(sent_at, tokens.expires_in)
-        refresh_expires_at = self.policy.refresh_expires_at(
+        now = self.rows.clock.now()
+        access_expires_at = self.rows.policy.access_expires_at(sent_at, tokens.expires_in)
+        refresh_expires_at = self.rows.policy.refresh_expires_at(
             sent_at, tokens.refresh_token_expires_in
         )
         values: dict[str, Any] = {
-            "access_token_enc": self._seal(claim.person_id, "access_token", tokens.access_token),
+            "access_token_enc": self.rows.seal(
+                claim.person_id, "access_token", tokens.access_token
+            ),
             "access_expires_at": access_expires_at,
             "obtained_at": sent_at,
             "last_refreshed_at": sent_at,
-            "next_refresh_at": self.policy.refresh_due_at(sent_at, access_expires_at),
+            "next_refresh_at": self.rows.policy.refresh_due_at(sent_at, access_expires_at),
             "failure_count": 0,
             "last_error": None,
             "status": AccountStatus.ACTIVE,
@@ -145,20 +157,20 @@ class RefreshLeases(RowAccess):
             "updated_at": now,
         }
         if tokens.refresh_token:
-            values["refresh_token_enc"] = self._seal(
+            values["refresh_token_enc"] = self.rows.seal(
                 claim.person_id, "refresh_token", tokens.refresh_token
             )
         if tokens.refresh_token or refresh_expires_at is not None:
             values["refresh_expires_at"] = refresh_expires_at
             # Warn again only about a refresh token that is new or newly close to expiry.
-            if tokens.refresh_token or not self.policy.refresh_token_warning(
+            if tokens.refresh_token or not self.rows.policy.refresh_token_warning(
                 now, refresh_expires_at
             ):
                 values["refresh_warned_at"] = None
         try:
-            with self.db.write() as session:
-                self._fenced_update(session, claim, values)
-                self._event(
+            with self.rows.db.write() as session:
+                self.rows.fenced_update(session, claim, values)
+                self.rows.event(
                     session,
                     claim.account_id,
                     EventKind.REFRESHED,
@@ -167,7 +179,7 @@ class RefreshLeases(RowAccess):
                     duration_ms=duration_ms,
                     owner=claim.owner,
                 )
-                return AccountView.of(self._row(session, claim.account_id, fresh=True))
+                return AccountView.of(self.rows.load(session, claim.account_id, fresh=True))
         except SQLAlchemyError as exc:
             raise PersistenceFailed(
                 f"refreshed tokens for account {claim.account_id} could not be stored",
@@ -188,10 +200,10 @@ class RefreshLeases(RowAccess):
         Raises:
             StaleWrite: The claim was taken over or the row changed; nothing was stored.
         """
-        now = self.clock.now()
-        error = self._scrub(f"{error_code}: {message}", claim)
-        with self.db.write() as session:
-            self._fenced_update(
+        now = self.rows.clock.now()
+        error = self.rows.scrub(f"{error_code}: {message}", claim)
+        with self.rows.db.write() as session:
+            self.rows.fenced_update(
                 session,
                 claim,
                 {
@@ -206,7 +218,7 @@ class RefreshLeases(RowAccess):
                 },
             )
             kind_note = "transient" if transient else "permanent"
-            self._event(
+            self.rows.event(
                 session,
                 claim.account_id,
                 EventKind.REFRESH_FAILED,
@@ -214,7 +226,7 @@ class RefreshLeases(RowAccess):
                 now=now,
                 owner=claim.owner,
             )
-            return AccountView.of(self._row(session, claim.account_id, fresh=True))
+            return AccountView.of(self.rows.load(session, claim.account_id, fresh=True))
 
     def defer_after_error(
         self, account_id: int, *, error_code: str, message: str, retry_at: datetime
@@ -225,9 +237,9 @@ class RefreshLeases(RowAccess):
         the panel shows the account failing with the error instead of a silent retry every
         sweep. Leaves a leased account alone. Returns whether it recorded.
         """
-        now = self.clock.now()
-        error = self._scrub(f"{error_code}: {message}", None)
-        with self.db.write() as session:
+        now = self.rows.clock.now()
+        error = self.rows.scrub(f"{error_code}: {message}", None)
+        with self.rows.db.write() as session:
             result = execute_update(
                 session,
                 sa.update(Account)
@@ -243,13 +255,13 @@ class RefreshLeases(RowAccess):
             )
             if result.rowcount != 1:
                 return False
-            self._event(
+            self.rows.event(
                 session,
                 account_id,
                 EventKind.REFRESH_FAILED,
                 f"internal: {error}; retry at {retry_at.isoformat()}",
                 now=now,
-                owner=self.owner,
+                owner=self.rows.owner,
             )
             return True
 
@@ -265,10 +277,10 @@ class RefreshLeases(RowAccess):
             AccountNotFound: No account has this id.
             StaleWrite: The claim no longer holds.
         """
-        now = self.clock.now()
+        now = self.rows.clock.now()
         claim = claim_or_account_id if isinstance(claim_or_account_id, Claim) else None
         account_id = claim.account_id if claim else cast(int, claim_or_account_id)
-        reason = self._scrub(reason, claim)
+        reason = self.rows.scrub(reason, claim)
         values: dict[str, Any] = {
             "status": AccountStatus.NEEDS_REAUTH,
             "access_token_enc": None,
@@ -279,18 +291,18 @@ class RefreshLeases(RowAccess):
             "lease_until": None,
             "updated_at": now,
         }
-        with self.db.write() as session:
+        with self.rows.db.write() as session:
             if claim is not None:
-                self._fenced_update(session, claim, {**values, "version": claim.version + 1})
+                self.rows.fenced_update(session, claim, {**values, "version": claim.version + 1})
             else:
-                row = self._row(session, account_id, lock=True)
+                row = self.rows.load(session, account_id, lock=True)
                 execute_update(
                     session,
                     sa.update(Account)
                     .where(Account.id == account_id)
                     .values(**values, version=row.version + 1),
                 )
-            self._event(
+            self.rows.event(
                 session,
                 account_id,
                 EventKind.NEEDS_REAUTH,
@@ -298,11 +310,11 @@ class RefreshLeases(RowAccess):
                 now=now,
                 owner=claim.owner if claim else None,
             )
-            return AccountView.of(self._row(session, account_id, fresh=True))
+            return AccountView.of(self.rows.load(session, account_id, fresh=True))
 
     def release(self, claim: Claim) -> None:
         """Drop the lease if it is still ours; change nothing else."""
-        with self.db.write() as session:
+        with self.rows.db.write() as session:
             execute_update(
                 session,
                 sa.update(Account).where(holds(claim)).values(lease_owner=None, lease_until=None),
@@ -310,19 +322,19 @@ class RefreshLeases(RowAccess):
 
     def note_refresh_token_warning(self, account_id: int) -> bool:
         """Record once per refresh token that it is about to expire; return whether it warned."""
-        now = self.clock.now()
-        with self.db.write() as session:
-            row = self._row(session, account_id, lock=True)
+        now = self.rows.clock.now()
+        with self.rows.db.write() as session:
+            row = self.rows.load(session, account_id, lock=True)
             if (
                 row.status not in REFRESHABLE
                 or row.refresh_warned_at is not None
-                or not self.policy.refresh_token_warning(now, row.refresh_expires_at)
+                or not self.rows.policy.refresh_token_warning(now, row.refresh_expires_at)
             ):
                 return False
             row.refresh_warned_at = now
             assert row.refresh_expires_at is not None
             left = row.refresh_expires_at - now
-            self._event(
+            self.rows.event(
                 session,
                 account_id,
                 EventKind.REFRESH_TOKEN_EXPIRING,

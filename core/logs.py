@@ -11,7 +11,6 @@ in the logs without revealing either; log ``fingerprint(token)`` yourself instea
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -26,6 +25,7 @@ from typing import Any
 from typing import TextIO
 
 from tokenbot.core.errors import ConfigError
+from tokenbot.core.hashing import sha256_hex
 
 __all__ = [
     "LEVELS",
@@ -86,7 +86,7 @@ _STANDARD_ATTRS = frozenset(
 
 def fingerprint(value: str) -> str:
     """Return the first 8 hex digits of the SHA-256 of `value`: safe to log, stable to compare."""
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return sha256_hex(value)[:8]
 
 
 def _marker(value: str) -> str:

@@ -47,7 +47,10 @@ NAMING_CONVENTION = {
 # a module that adds tables appends its name here (and ships its own migration).
 MODEL_MODULES: tuple[str, ...] = (
     "tokenbot.core.models",
-    "tokenbot.core.admins",
+    "tokenbot.core.admin_accounts",
+    "tokenbot.core.admin_sessions",
+    "tokenbot.core.admin_login_throttle",
+    "tokenbot.core.api_tokens",
     "tokenbot.core.botstate",
     "tokenbot.core.listener_lease",
 )

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import urllib3
@@ -228,6 +229,53 @@ class WebexOAuthClient:
             )
         except (KeyError, IndexError, TypeError) as exc:
             raise OAuthError("Webex answered people/me without an id or an email") from exc
+
+    def revoke_grant(self, access_token: str, *, person_id: str) -> int:
+        """Revoke at Webex this integration's grants of `person_id`; return how many went.
+
+        Webex's admin API (``identity:tokens_write``): ``GET authorizations?personId=`` lists
+        the person's authorizations; each of this client's is deleted by id. (``DELETE
+        authorizations?clientId=`` would revoke every user's grant in the org: never used.)
+
+        Raises:
+            FatalOAuthError: 401, the token is not valid.
+            TransientOAuthError: timeout, connection error, 5xx or 429.
+            OAuthError: any other refusal (403: the token lacks the scope or admin rights).
+        """
+        url = self.api_base_url + "authorizations"
+        token = {"access_token": access_token, "token_type": "Bearer"}
+        sent = (access_token,)
+        with self._session(token=token) as session:
+            listed = self._call(
+                "authorizations",
+                lambda: session.get(
+                    url, params={"personId": person_id}, timeout=self.timeout_seconds
+                ),
+                secrets_sent=sent,
+            )
+            if listed.status_code != 200:
+                raise _classify_status(listed, "authorizations", sent)
+            items = _json_object(listed).get("items") or []
+            ours = [
+                str(item["id"])
+                for item in items
+                if isinstance(item, dict)
+                and item.get("clientId") == self.client_id
+                and item.get("id")
+            ]
+            revoked = 0
+            for authorization_id in ours:
+                target = f"{url}/{quote(authorization_id, safe='')}"
+                answer = self._call(
+                    "authorizations",
+                    lambda target=target: session.delete(target, timeout=self.timeout_seconds),
+                    secrets_sent=sent,
+                )
+                if answer.status_code == 204:
+                    revoked += 1
+                elif answer.status_code != 404:  # 404: already gone, as wanted
+                    raise _classify_status(answer, "authorizations", sent)
+            return revoked
 
     # -- internals -------------------------------------------------------------------------------
 

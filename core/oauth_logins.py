@@ -7,7 +7,6 @@ callbacks racing with the same state exactly one wins.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import datetime
@@ -22,6 +21,7 @@ from tokenbot.core.clock import Clock
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.db import Database
 from tokenbot.core.errors import LoginStateInvalid
+from tokenbot.core.hashing import sha256_hex
 from tokenbot.core.models import OAuthLogin
 
 __all__ = ["OAuthLoginStore", "state_hash", "verifier_context"]
@@ -31,7 +31,7 @@ STATE_BYTES = 32
 
 def state_hash(state: str) -> str:
     """Return the hex sha256 under which a state is stored."""
-    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+    return sha256_hex(state)
 
 
 def verifier_context(hashed_state: str) -> str:
@@ -123,4 +123,4 @@ class OAuthLoginStore:
 
 
 def _binding_hash(session_binding: str) -> str:
-    return hashlib.sha256(session_binding.encode("utf-8")).hexdigest()
+    return sha256_hex(session_binding)

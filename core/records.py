@@ -9,13 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from typing import TypedDict
 
 from tokenbot.core.models import Account
 from tokenbot.core.models import AccountStatus
 from tokenbot.core.models import EventKind
 from tokenbot.core.models import TokenEvent
 
-__all__ = ["HEALTH_STATES", "AccessGrant", "AccountView", "Claim", "EventView"]
+__all__ = [
+    "HEALTH_STATES",
+    "AccessGrant",
+    "AccountSummary",
+    "AccountView",
+    "Claim",
+    "EventView",
+]
 
 # The panel's badge for an account, worst first.
 HEALTH_STATES = ("disconnected", "needs_reauth", "failing", "refresh_due", "healthy")
@@ -113,6 +121,13 @@ class EventView:
             detail=row.detail,
             owner=row.owner,
         )
+
+
+class AccountSummary(TypedDict):
+    """How many accounts there are, and how many show each badge (`AccountView.health`)."""
+
+    total: int
+    by_health: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,8 @@ def rotate_keys(
             if len(rows) < batch_size:
                 break
             last_id = rows[-1].id
+    # The new ciphertexts are in the WAL, the old ones still in the main file: fold them in.
+    db.checkpoint()
     return changed
 
 

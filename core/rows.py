@@ -1,7 +1,8 @@
 """What the token store's parts share: row lookups, fenced updates, events, sealing.
 
-`TokenStore` (core.store) is assembled from `RowAccess` and the refresh leases
-(core.leases); nothing outside those modules uses this one directly.
+`TokenStore` (core.store) has one `RowAccess` and hands it to its lease manager
+(core.leases.RefreshLeases), so both read and write accounts the same way; nothing outside
+those modules uses this one directly.
 """
 
 from __future__ import annotations
@@ -61,7 +62,15 @@ def token_context(person_id: str, column: str) -> str:
 
 
 class RowAccess:
-    """The database, cipher, clock and policy of a store, and the helpers that use them."""
+    """The database, cipher, clock and policy of a store, and the helpers that use them.
+
+    Args:
+        db: The database (migrated to head).
+        cipher: Encrypts token material; its primary key seals every new value.
+        clock: The time source.
+        policy: Expiry and refresh-ahead arithmetic.
+        owner: Names this process in events (default `host:pid`).
+    """
 
     def __init__(
         self,
@@ -78,19 +87,26 @@ class RowAccess:
         self.policy = policy
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
 
-    def _seal(self, person_id: str, column: str, plaintext: str) -> str:
+    def seal(self, person_id: str, column: str, plaintext: str) -> str:
+        """Encrypt `plaintext` for `column` of the account of `person_id`."""
         return self.cipher.encrypt(plaintext, context=token_context(person_id, column))
 
     @staticmethod
-    def _scrub(text: str, claim: Claim | None) -> str:
+    def scrub(text: str, claim: Claim | None) -> str:
+        """Return `text` fit to store: no refresh token of `claim`, nothing token-shaped."""
         if claim is not None:
             text = text.replace(claim.refresh_token, "[refresh token]")
         return redact(text)[:_MAX_ERROR_CHARS]
 
     @staticmethod
-    def _row(
+    def load(
         session: Session, account_id: int, *, lock: bool = False, fresh: bool = False
     ) -> Account:
+        """Return the account row `account_id`, locked or re-read from the database if asked.
+
+        Raises:
+            AccountNotFound: No account has this id.
+        """
         if not _MIN_ID <= account_id <= _MAX_ID:
             # No row can have it, and SQLite would raise OverflowError binding it (a URL such
             # as /accounts/99999999999999999999 would end in a 500).
@@ -106,7 +122,7 @@ class RowAccess:
         return row
 
     @staticmethod
-    def _fenced_update(session: Session, claim: Claim, values: dict[str, Any]) -> None:
+    def fenced_update(session: Session, claim: Claim, values: dict[str, Any]) -> None:
         """Apply `values` only if the claim's owner and version still hold; else StaleWrite."""
         result = execute_update(
             session,
@@ -119,7 +135,7 @@ class RowAccess:
                 hint="another refresher took over; read the account again",
             )
 
-    def _event(
+    def event(
         self,
         session: Session,
         account_id: int,
@@ -130,6 +146,7 @@ class RowAccess:
         duration_ms: int | None = None,
         owner: str | None = None,
     ) -> TokenEvent:
+        """Append a `token_events` row in `session` (by default in this process's name)."""
         event = TokenEvent(
             account_id=account_id,
             kind=kind,
@@ -144,6 +161,7 @@ class RowAccess:
 
 
 def execute_update(session: Session, statement: sa.Update) -> CursorResult[Any]:
+    """Run a Core UPDATE in `session` and return its result (for `rowcount`)."""
     # Core UPDATEs through the session: rowcount is what the fencing rests on, and the ORM's
     # identity map must not be "synchronized" with values computed in SQL.
     result = session.execute(statement, execution_options={"synchronize_session": False})

@@ -158,6 +158,10 @@ class PanelSettings:
     session_idle_minutes: int = _num(30, 1, 24 * 60)
     session_absolute_hours: int = _num(12, 1, 30 * 24)
     trusted_proxies: int = _num(0, 0, 5)
+    trusted_proxy_addresses: tuple[str, ...] = ()  # IPs or CIDR networks of those proxies
+    allowed_hosts: tuple[str, ...] = ()  # empty: panel.public_url's host and loopback names
+    request_timeout_seconds: int = _num(10, 1, 600)  # whole request: headers and body
+    connection_limit: int = _num(1000, 16, 60_000)
     secret_key: Secret = _env("TOKENBOT_SECRET_KEY")
 
 

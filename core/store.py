@@ -6,6 +6,10 @@ row's version is still the one the claim produced, so a writer whose lease lapse
 over is rejected (`StaleWrite`) instead of overwriting a newer refresh token. Every change and
 its `token_events` row commit in one transaction.
 
+The store is built by composition: it has a `RowAccess` (core.rows: database, cipher, clock,
+policy, and the row helpers), a lease manager over the same rows (core.leases.RefreshLeases,
+whose methods it forwards), and the pending OAuth logins (core.oauth_logins).
+
 Ciphertexts are bound to their row and column (`accounts/<person_id>/access_token`), so a
 value copied into another row fails to decrypt. Only `AccessGrant` and `Claim` carry plaintext.
 """
@@ -33,9 +37,12 @@ from tokenbot.core.models import TokenEvent
 from tokenbot.core.oauth_logins import OAuthLoginStore
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.records import AccessGrant
+from tokenbot.core.records import AccountSummary
 from tokenbot.core.records import AccountView
+from tokenbot.core.records import Claim
 from tokenbot.core.records import EventView
 from tokenbot.core.rotation import rotate_keys
+from tokenbot.core.rows import RowAccess
 from tokenbot.core.rows import token_context
 from tokenbot.core.tokens import Identity
 from tokenbot.core.tokens import TokenSet
@@ -43,12 +50,12 @@ from tokenbot.core.tokens import TokenSet
 __all__ = ["TokenStore", "token_context"]
 
 
-class TokenStore(RefreshLeases):
+class TokenStore:
     """Persist accounts and their grants; hand out access tokens and refresh claims.
 
     The refresh-lease methods (`due_account_ids`, `claim`, `complete_refresh`, `fail_refresh`,
-    `mark_needs_reauth`, `release`, `note_refresh_token_warning`) come from
-    `core.leases.RefreshLeases`.
+    `defer_after_error`, `mark_needs_reauth`, `release`, `note_refresh_token_warning`) are
+    forwarded to `leases`, a `core.leases.RefreshLeases` sharing this store's `rows`.
 
     Args:
         db: The database (migrated to head).
@@ -67,8 +74,102 @@ class TokenStore(RefreshLeases):
         policy: RefreshPolicy,
         owner: str | None = None,
     ) -> None:
-        super().__init__(db, cipher, clock=clock, policy=policy, owner=owner)
+        self.rows = RowAccess(db, cipher, clock=clock, policy=policy, owner=owner)
+        self.leases = RefreshLeases(self.rows)
         self._logins = OAuthLoginStore(db, cipher, clock=clock)
+
+    @property
+    def db(self) -> Database:
+        """The database."""
+        return self.rows.db
+
+    @property
+    def cipher(self) -> TokenCipher:
+        """The cipher sealing token material."""
+        return self.rows.cipher
+
+    @property
+    def clock(self) -> Clock:
+        """The time source."""
+        return self.rows.clock
+
+    @property
+    def policy(self) -> RefreshPolicy:
+        """Expiry and refresh-ahead arithmetic."""
+        return self.rows.policy
+
+    @property
+    def owner(self) -> str:
+        """This process's name in events."""
+        return self.rows.owner
+
+    # --- refresh leases (core.leases) -------------------------------------------------------
+
+    def due_account_ids(self, now: datetime, *, limit: int = 500) -> list[int]:
+        """Return the ids of refreshable, unleased accounts due at `now`, oldest first."""
+        return self.leases.due_account_ids(now, limit=limit)
+
+    def claim(self, account_id: int, *, owner: str, lease_seconds: float) -> Claim | None:
+        """Take the refresh lease of one account, or None when it is held or not refreshable.
+
+        Raises:
+            AccountNotFound: No account has this id.
+        """
+        return self.leases.claim(account_id, owner=owner, lease_seconds=lease_seconds)
+
+    def complete_refresh(
+        self, claim: Claim, tokens: TokenSet, *, sent_at: datetime, duration_ms: int | None = None
+    ) -> AccountView:
+        """Store the tokens a refresh returned, if the claim still holds.
+
+        Raises:
+            StaleWrite: The claim was taken over or the row changed; nothing was stored.
+            PersistenceFailed: The database failed after Webex issued tokens (an alarm).
+        """
+        return self.leases.complete_refresh(claim, tokens, sent_at=sent_at, duration_ms=duration_ms)
+
+    def fail_refresh(
+        self,
+        claim: Claim,
+        *,
+        error_code: str,
+        message: str,
+        retry_at: datetime,
+        transient: bool = True,
+    ) -> AccountView:
+        """Record a failed refresh, release the lease and schedule the retry.
+
+        Raises:
+            StaleWrite: The claim was taken over or the row changed; nothing was stored.
+        """
+        return self.leases.fail_refresh(
+            claim, error_code=error_code, message=message, retry_at=retry_at, transient=transient
+        )
+
+    def defer_after_error(
+        self, account_id: int, *, error_code: str, message: str, retry_at: datetime
+    ) -> bool:
+        """Record that refreshing an unclaimed account broke on our side; retry it later."""
+        return self.leases.defer_after_error(
+            account_id, error_code=error_code, message=message, retry_at=retry_at
+        )
+
+    def mark_needs_reauth(self, claim_or_account_id: Claim | int, *, reason: str) -> AccountView:
+        """Take an account out of refreshing until someone logs in again.
+
+        Raises:
+            AccountNotFound: No account has this id.
+            StaleWrite: The claim no longer holds.
+        """
+        return self.leases.mark_needs_reauth(claim_or_account_id, reason=reason)
+
+    def release(self, claim: Claim) -> None:
+        """Drop the lease if it is still ours; change nothing else."""
+        self.leases.release(claim)
+
+    def note_refresh_token_warning(self, account_id: int) -> bool:
+        """Record once per refresh token that it is about to expire; return whether it warned."""
+        return self.leases.note_refresh_token_warning(account_id)
 
     # --- connecting and reading -------------------------------------------------------------
 
@@ -136,8 +237,8 @@ class TokenStore(RefreshLeases):
             row.org_id = identity.org_id
             row.scopes = " ".join(scopes)
             row.status = AccountStatus.ACTIVE
-            row.access_token_enc = self._seal(person_id, "access_token", tokens.access_token)
-            row.refresh_token_enc = self._seal(person_id, "refresh_token", refresh_token)
+            row.access_token_enc = self.rows.seal(person_id, "access_token", tokens.access_token)
+            row.refresh_token_enc = self.rows.seal(person_id, "refresh_token", refresh_token)
             row.access_expires_at = access_expires_at
             row.refresh_expires_at = self.policy.refresh_expires_at(
                 sent_at, tokens.refresh_token_expires_in
@@ -152,7 +253,7 @@ class TokenStore(RefreshLeases):
             row.lease_until = None
             row.updated_at = now
             session.flush()
-            self._event(session, row.id, kind, f"scopes: {row.scopes}", now=now)
+            self.rows.event(session, row.id, kind, f"scopes: {row.scopes}", now=now)
             return AccountView.of(row)
 
     def get(self, account_id: int) -> AccountView:
@@ -162,7 +263,7 @@ class TokenStore(RefreshLeases):
             AccountNotFound: No account has this id.
         """
         with self.db.read() as session:
-            return AccountView.of(self._row(session, account_id))
+            return AccountView.of(self.rows.load(session, account_id))
 
     def get_by_person(self, person_id: str) -> AccountView | None:
         """Return the account of a Webex person id, or None."""
@@ -188,6 +289,19 @@ class TokenStore(RefreshLeases):
         with self.db.read() as session:
             return int(session.execute(query).scalar_one())
 
+    def account_summary(self, now: datetime) -> AccountSummary:
+        """Count the accounts per badge at `now` in one aggregate query (no row is loaded).
+
+        The SQL mirrors `AccountView.health`, so ten thousand accounts are counted without
+        loading ten thousand rows; a test checks both agree on every case.
+        """
+        health = _health_case(now).label("health")
+        query = sa.select(health, sa.func.count()).group_by(health)
+        with self.db.read() as session:
+            rows = session.execute(query).all()
+        by_health = {str(name): int(count) for name, count in rows}
+        return {"total": sum(by_health.values()), "by_health": by_health}
+
     def bot_identity(self) -> AccountView | None:
         """Return the account the bot acts as, or None when none is chosen."""
         with self.db.read() as session:
@@ -205,7 +319,7 @@ class TokenStore(RefreshLeases):
         """
         now = self.clock.now()
         with self.db.write() as session:
-            row = self._row(session, account_id, lock=True)
+            row = self.rows.load(session, account_id, lock=True)
             if row.status is AccountStatus.DISCONNECTED:
                 raise StoreError(
                     f"account {account_id} is disconnected", hint="connect it again first"
@@ -219,7 +333,9 @@ class TokenStore(RefreshLeases):
             row.is_bot_identity = True
             row.updated_at = now
             session.flush()
-            self._event(session, account_id, EventKind.BOT_IDENTITY_SET, "bot identity", now=now)
+            self.rows.event(
+                session, account_id, EventKind.BOT_IDENTITY_SET, "bot identity", now=now
+            )
             return AccountView.of(row)
 
     def access_grant(self, account_id: int) -> AccessGrant:
@@ -231,7 +347,7 @@ class TokenStore(RefreshLeases):
             CryptoError: The stored value does not decrypt (wrong key, moved row).
         """
         with self.db.read() as session:
-            row = self._row(session, account_id)
+            row = self.rows.load(session, account_id)
             if (
                 row.status in (AccountStatus.NEEDS_REAUTH, AccountStatus.DISCONNECTED)
                 or row.access_token_enc is None
@@ -261,7 +377,7 @@ class TokenStore(RefreshLeases):
         """
         now = self.clock.now()
         with self.db.write() as session:
-            row = self._row(session, account_id, lock=True)
+            row = self.rows.load(session, account_id, lock=True)
             row.access_token_enc = None
             row.refresh_token_enc = None
             row.access_expires_at = None
@@ -275,7 +391,7 @@ class TokenStore(RefreshLeases):
             row.version += 1
             row.updated_at = now
             session.flush()
-            self._event(session, account_id, EventKind.DISCONNECTED, "tokens wiped", now=now)
+            self.rows.event(session, account_id, EventKind.DISCONNECTED, "tokens wiped", now=now)
             return AccountView.of(row)
 
     # --- history ----------------------------------------------------------------------------
@@ -296,8 +412,8 @@ class TokenStore(RefreshLeases):
         """
         now = self.clock.now()
         with self.db.write() as session:
-            self._row(session, account_id)
-            event = self._event(
+            self.rows.load(session, account_id)
+            event = self.rows.event(
                 session,
                 account_id,
                 EventKind(kind),
@@ -349,6 +465,23 @@ class TokenStore(RefreshLeases):
         return rotate_keys(
             self.db, self.cipher, clock=self.clock, owner=self.owner, batch_size=batch_size
         )
+
+
+def _health_case(now: datetime) -> sa.ColumnElement[str]:
+    # Same order as AccountView.health: the worst badge wins.
+    no_tokens = sa.or_(Account.access_token_enc.is_(None), Account.refresh_token_enc.is_(None))
+    due = sa.or_(
+        sa.and_(Account.next_refresh_at.is_not(None), Account.next_refresh_at <= now),
+        Account.access_expires_at.is_(None),
+        Account.access_expires_at <= now,
+    )
+    return sa.case(
+        (Account.status == AccountStatus.DISCONNECTED, "disconnected"),
+        (sa.or_(Account.status == AccountStatus.NEEDS_REAUTH, no_tokens), "needs_reauth"),
+        (Account.status == AccountStatus.REFRESH_FAILING, "failing"),
+        (due, "refresh_due"),
+        else_="healthy",
+    )
 
 
 def _search(query: sa.Select[Any], search: str | None) -> sa.Select[Any]:

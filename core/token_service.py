@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tokenbot.core.clock import Clock
 from tokenbot.core.errors import NeedsReauth
-from tokenbot.core.errors import StoreError
+from tokenbot.core.errors import TokenUnavailable
 from tokenbot.core.models import AccountStatus
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.records import AccessGrant
@@ -40,12 +41,6 @@ _POLL_FIRST = 0.01
 _POLL_MAX = 0.25
 
 
-class TokenUnavailable(StoreError):
-    """No access token with enough validity could be obtained now (Webex down, lease held)."""
-
-    code = "token_unavailable"
-
-
 class TokenService:
     """Give callers an access token with at least `policy.min_token_validity_seconds` left.
 
@@ -62,6 +57,8 @@ class TokenService:
             another process replaced meanwhile stays valid at Webex until its own expiry, and
             a 401 makes `after_401` read the store. A disconnect or a new login reaches this
             process within this time.
+        cache_clock: Seconds on a monotonic scale for the cache's age (tests pass a fake one
+            to step past `cache_seconds` without sleeping).
     """
 
     def __init__(
@@ -75,6 +72,7 @@ class TokenService:
         lease_seconds: float = 60,
         wait_seconds: float = 20,
         cache_seconds: float = 2.0,
+        cache_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._client = client
@@ -86,6 +84,7 @@ class TokenService:
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._cache_seconds = cache_seconds
+        self._cache_clock = cache_clock
         # account id -> (grant, monotonic time it was read); plain dict ops are atomic.
         self._cache: dict[int, tuple[AccessGrant, float]] = {}
 
@@ -99,7 +98,7 @@ class TokenService:
             TokenUnavailable: No token with enough validity could be had within the wait.
         """
         cached = self._cache.get(account_id)
-        if cached is not None and time.monotonic() - cached[1] < self._cache_seconds:
+        if cached is not None and self._cache_clock() - cached[1] < self._cache_seconds:
             if not self._due(cached[0]):
                 return cached[0].access_token
         grant = self._store.access_grant(account_id)
@@ -171,7 +170,7 @@ class TokenService:
 
     def _remember(self, grant: AccessGrant) -> None:
         if self._cache_seconds > 0:
-            self._cache[grant.account_id] = (grant, time.monotonic())
+            self._cache[grant.account_id] = (grant, self._cache_clock())
 
     def _lock(self, account_id: int) -> threading.Lock:
         with self._locks_guard:

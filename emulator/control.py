@@ -9,6 +9,7 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
+from tokenbot.emulator.control_guard import guard_control
 from tokenbot.emulator.errors import json_response
 from tokenbot.emulator.faults import FaultSpecError
 from tokenbot.emulator.faults import parse_fault
@@ -31,6 +32,9 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+
+
+guard_control(bp)
 
 
 class ControlError(Exception):
@@ -259,12 +263,14 @@ def grants() -> Response:
 
 @bp.get("/webhooks")
 def webhooks() -> Response:
-    """List every webhook with its delivery counters."""
+    """List every webhook with its delivery counters (`hasSecret`, never the secret)."""
     st = state()
     with st.lock:
         items = []
         for webhook in st.webhooks.values():
             item = webhook_json(st, webhook)
+            # Whether a secret is set, never the secret: it signs deliveries as Webex.
+            item["hasSecret"] = item.pop("secret", None) is not None
             item["ownerEmail"] = st.people[webhook.owner_uuid].email
             item["failures"] = webhook.failure_total
             item["successes"] = webhook.success_total

@@ -18,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
+from tokenbot.access_log import AccessLog
 from tokenbot.admin import create_app
+from tokenbot.admin.app import MAX_BODY_BYTES
 from tokenbot.admin.metrics import PanelMetrics
+from tokenbot.admin.panel import BotFacts
 from tokenbot.bot import Bot
 from tokenbot.bot import BotOptions
 from tokenbot.bot import create_bot
@@ -31,13 +33,19 @@ from tokenbot.bot import create_webhook_app
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.config import Settings
+from tokenbot.core.loopback import is_loopback_host
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
 from tokenbot.core.scheduler import RefreshScheduler
+from tokenbot.web_server import ServerLimits
+from tokenbot.web_server import build_web_server
 
 __all__ = ["ROLES", "TokenbotProcess", "bot_status_reader", "mount_webhook", "parse_roles"]
 
 log = logging.getLogger("tokenbot")
+
+# The whole graceful stop, web server and bot together: inside `docker stop`'s default 10 s.
+STOP_TIMEOUT_SECONDS = 8.0
 
 ROLES = ("web", "scheduler", "bot")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -67,10 +75,10 @@ def mount_webhook(panel: WSGIApp, webhook: WSGIApp, path: str) -> WSGIApp:
     return app
 
 
-def bot_status_reader(state: BotStateStore) -> Callable[[], Mapping[str, Any]]:
+def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
     """Return the panel's bot-card reader: from the database, so any process can show it."""
 
-    def read() -> Mapping[str, Any]:
+    def read() -> BotFacts:
         snapshot = state.snapshot()
         return {
             "intake_mode": snapshot.get("mode", "unknown"),
@@ -118,6 +126,7 @@ class TokenbotProcess:
         self.scheduler: RefreshScheduler | None = None
         self.bot: Bot | None = None
         self.metrics = PanelMetrics()
+        # Any: waitress's stubs leave out `effective_port` and type `trigger` as an int.
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
         self._stop_requested = threading.Event()
@@ -153,8 +162,6 @@ class TokenbotProcess:
         log.info("tokenbot started: roles %s", ",".join(sorted(self.roles)))
 
     def _start_web(self, runtime: Runtime) -> None:
-        from waitress import create_server
-
         scheduler = self.scheduler
         panel = create_app(
             self.settings,
@@ -167,27 +174,25 @@ class TokenbotProcess:
         if self.bot is not None and self.bot.options.intake == "webhook":
             app = mount_webhook(panel, create_webhook_app(self.bot), self.bot.options.webhook_path)
         panel_settings = self.settings.panel
-        proxies: dict[str, Any] = {}
-        if panel_settings.trusted_proxies:
-            # Behind a reverse proxy every request comes from the proxy: believe its
-            # X-Forwarded-* headers, for as many hops as configured, for the client address
-            # (login throttling) and the scheme (Secure cookies, CSRF's strict Referer check).
-            # Waitress drops these headers from anyone it does not trust.
-            proxies = {
-                "trusted_proxy": "*",
-                "trusted_proxy_count": panel_settings.trusted_proxies,
-                "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto x-forwarded-host",
-            }
-        self._server = create_server(
-            app,
+        webhook_caps: dict[str, int] = {}
+        if app is not panel and self.bot is not None:
+            webhook_caps[self.bot.options.webhook_path] = self.bot.options.max_body_bytes
+        limits = ServerLimits(
+            request_timeout_seconds=panel_settings.request_timeout_seconds,
+            connection_limit=panel_settings.connection_limit,
+            body_bytes=MAX_BODY_BYTES,
+            path_body_bytes=webhook_caps,
+        )
+        # Behind a reverse proxy every request comes from the proxy: believe its X-Forwarded-*
+        # headers (client address for login throttling, scheme for Secure cookies and CSRF's
+        # Referer check) for as many hops as configured, and only from the proxies' addresses.
+        self._server = build_web_server(
+            AccessLog(app),
             host=panel_settings.host,
             port=panel_settings.port,
-            threads=8,
-            ident="tokenbot",
-            expose_tracebacks=False,
-            channel_timeout=60,
-            cleanup_interval=10,
-            **proxies,
+            limits=limits,
+            trusted_proxies=panel_settings.trusted_proxy_addresses,
+            proxy_hops=panel_settings.trusted_proxies,
         )
         self._server_thread = threading.Thread(
             target=self._server.run, name="tokenbot-web", daemon=True
@@ -200,6 +205,20 @@ class TokenbotProcess:
         if self._server is None:
             raise RuntimeError("the web role is not running")
         return int(self._server.effective_port)
+
+    @property
+    def bound(self) -> str:
+        """Return the address the web server really listens on, as host:port."""
+        if self._server is None:
+            raise RuntimeError("the web role is not running")
+        host = str(self._server.effective_host)
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def exposed(self) -> bool:
+        """Return whether the panel listens beyond this machine (a wildcard or a public address)."""
+        host = self.settings.panel.host
+        return not is_loopback_host(host)
 
     @property
     def url(self) -> str:
@@ -260,18 +279,23 @@ class TokenbotProcess:
             if self._server_thread.is_alive():
                 log.warning("the web server did not stop within %.0f s", timeout)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop everything gracefully, in order; idempotent."""
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop everything gracefully, in order, within `timeout` seconds in all; idempotent.
+
+        The web server and the bot share one deadline, so the whole stop fits inside the
+        grace period of `docker stop` (10 s) and systemd's TimeoutStopSec.
+        """
         if self._stopped:
             return
         self._stopped = True
+        deadline = time.monotonic() + timeout
         self._stop_requested.set()
         if self.runtime is not None:
             self.runtime.stopping.set()  # a running sweep starts no new refresh
         if self._server is not None:
-            self._stop_web(timeout)
+            self._stop_web(max(0.1, deadline - time.monotonic()))
         if self.bot is not None:
-            self.bot.stop(timeout)
+            self.bot.stop(max(0.1, deadline - time.monotonic()))
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         if self.runtime is not None and self._own_runtime:

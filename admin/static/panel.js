@@ -33,15 +33,19 @@
     });
   }
 
+  // The two largest units from the first non-zero one, trailing zeros left out: the same
+  // text as tokenbot.core.durations.format_duration renders on the server.
   function duration(seconds) {
     if (seconds <= 0) { return "expired"; }
-    seconds = Math.floor(seconds);
-    var d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600);
-    var m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    if (d) { return d + " d " + h + " h"; }
-    if (h) { return h + " h " + m + " min"; }
-    if (m) { return m + " min " + s + " s"; }
-    return s + " s";
+    var left = Math.floor(seconds), parts = [];
+    [[86400, "d"], [3600, "h"], [60, "min"], [1, "s"]].forEach(function (unit) {
+      var count = Math.floor(left / unit[0]);
+      left -= count * unit[0];
+      if (count || parts.length) { parts.push([count, unit[1]]); }
+    });
+    parts = parts.slice(0, 2);
+    while (parts.length && parts[parts.length - 1][0] === 0) { parts.pop(); }
+    return parts.map(function (p) { return p[0] + " " + p[1]; }).join(" ") || "0 s";
   }
 
   function tickCountdowns() {

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.router import Router
+from tokenbot.core.durations import format_duration
 
 __all__ = ["register"]
 
@@ -17,16 +18,15 @@ def register(router: Router) -> None:
 
 def cmd_status(ctx: CommandContext) -> str:
     """Show the bot identity's token: status, time left, last refresh."""
-    ctx.bot.identity.invalidate()
-    identity = ctx.bot.identity.get() or ctx.identity
-    now = ctx.bot.clock.now()
+    identity = ctx.fresh_identity()
+    now = ctx.clock.now()
     left = _left(identity.access_expires_at, now)
-    snapshot = ctx.bot.state.snapshot()
+    snapshot = ctx.state.snapshot()
     lines = [
         f"**Account** {identity.email}: `{identity.status}`",
         f"- access token: {left}",
         f"- last refresh: {_when(identity.last_refreshed_at, now)}",
-        f"- intake: {ctx.bot.options.intake}"
+        f"- intake: {ctx.options.intake}"
         + (" (webhook registered)" if snapshot.get("webhook_registered") else ""),
         f"- commands handled: {snapshot.counters.get('commands_total', 0)}",
     ]
@@ -39,22 +39,10 @@ def _left(expires_at: datetime | None, now: datetime) -> str:
     seconds = int((expires_at - now).total_seconds())
     if seconds <= 0:
         return "expired"
-    return f"{_span(seconds)} left (until {expires_at:%Y-%m-%d %H:%M} UTC)"
+    return f"{format_duration(seconds)} left (until {expires_at:%Y-%m-%d %H:%M} UTC)"
 
 
 def _when(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "never"
-    return f"{_span(int((now - moment).total_seconds()))} ago"
-
-
-def _span(seconds: int) -> str:
-    seconds = max(0, seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {seconds % 60}s"
+    return f"{format_duration((now - moment).total_seconds())} ago"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tokenbot.bot.args import Arg
 from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.router import Router
+from tokenbot.core.durations import format_duration
 
 __all__ = ["register"]
 
@@ -32,7 +33,7 @@ def cmd_remind(ctx: CommandContext) -> str:
     """Post a reminder in this thread after a delay (reminders are lost on restart)."""
     delay = int(ctx.args["delay"])
     try:
-        ctx.bot.reminders.add(
+        ctx.reminders.add(
             delay,
             room_id=ctx.message.room_id,
             parent_id=ctx.message.thread_id,
@@ -41,15 +42,4 @@ def cmd_remind(ctx: CommandContext) -> str:
         )
     except OverflowError as error:
         return f"Cannot add a reminder: {error}."
-    return f"OK, I will remind you in {_span(delay)}."
-
-
-def _span(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return "".join(parts) or "0s"
+    return f"OK, I will remind you in {format_duration(delay, units=4)}."

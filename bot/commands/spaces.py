@@ -47,7 +47,7 @@ def cmd_rooms(ctx: CommandContext) -> str:
 
 def cmd_history(ctx: CommandContext) -> str:
     """Show the last N messages of this space (default 5), oldest first."""
-    count = min(int(ctx.args["count"]), ctx.bot.options.history_max)
+    count = min(int(ctx.args["count"]), ctx.options.history_max)
     # One more than asked: the command itself is the newest message and is left out.
     messages = [
         message

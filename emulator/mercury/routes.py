@@ -26,6 +26,7 @@ from flask import Response
 from flask import request
 from flask_sock import Sock
 
+from tokenbot.emulator.control_guard import guard_control
 from tokenbot.emulator.errors import WebexError
 from tokenbot.emulator.errors import json_response
 from tokenbot.emulator.ids import iso
@@ -48,6 +49,7 @@ control_bp = Blueprint("mercury_control", __name__, url_prefix="/_emulator")
 guard(u2c_bp)
 guard(wdm_bp)
 guard(conversation_bp)
+guard_control(control_bp)  # the control API refuses cross-site and form-typed writes
 
 
 def install(app: Flask, st: EmulatorState) -> MercuryHub:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -120,11 +122,42 @@ def test_unknown_user_and_wrong_password_are_throttled_alike(
         results[name] = [(r.admin, r.throttled) for r in attempts]
     assert results["alice"] == results["nobody"]
     assert results["alice"][-1] == (None, True)
-    # Throttled: even the right password is not checked until the window ends.
-    blocked = store.authenticate("alice", "correct horse battery", client_ip="other")
+    # Throttled: from that address even the right password is not checked until the window ends.
+    blocked = store.authenticate("alice", "correct horse battery", client_ip="ip-alice")
     assert blocked.throttled and blocked.retry_after_seconds > 0
     clock.advance(601)
-    assert store.authenticate("alice", "correct horse battery", client_ip="other").admin
+    assert store.authenticate("alice", "correct horse battery", client_ip="ip-alice").admin
+
+
+def test_guesses_from_many_addresses_slow_the_username_but_never_lock_its_admin_out(
+    store: AdminStore, clock: FrozenClock
+) -> None:
+    store.create_admin("alice", "correct horse battery")
+    assert store.authenticate("alice", "correct horse battery", client_ip="home").admin
+    # An attacker on 30 addresses: past 3 failures for the name, one check per 5 s in all.
+    outcomes = [store.authenticate("alice", "guess", client_ip=f"bot{n}") for n in range(30)]
+    assert sum(not r.throttled for r in outcomes) == 4
+    # The admin's known address is not slowed; a new one waits at most the spacing.
+    assert store.authenticate("alice", "correct horse battery", client_ip="home").admin
+    for _ in range(3):
+        store.authenticate("alice", "guess", client_ip="bot-again")
+    travel = store.authenticate("alice", "correct horse battery", client_ip="hotel")
+    assert travel.throttled and travel.retry_after_seconds <= 6
+    clock.advance(travel.retry_after_seconds)
+    assert store.authenticate("alice", "correct horse battery", client_ip="hotel").admin
+
+
+def test_parallel_wrong_tries_are_counted_before_any_is_checked(store: AdminStore) -> None:
+    store.create_admin("alice", "correct horse battery")
+    start = threading.Barrier(20)
+
+    def attempt(_: int) -> bool:
+        start.wait(timeout=30)
+        return not store.authenticate("alice", "guess", client_ip="10.9.9.9").throttled
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        checked = sum(pool.map(attempt, range(20)))
+    assert checked == 3  # the per username-and-address limit, exactly
 
 
 def test_per_address_limit_spans_usernames(store: AdminStore) -> None:
@@ -200,6 +233,24 @@ def test_api_tokens(database: Database, store: AdminStore) -> None:
     assert store.api_token_names() == ["grafana"]
     assert store.revoke_api_token("grafana")
     assert store.verify_api_token(token) is None
+
+
+def test_api_token_use_is_recorded_at_most_once_a_minute(
+    store: AdminStore, clock: FrozenClock
+) -> None:
+    token = store.create_api_token("grafana")
+    assert [info.last_used_at for info in store.list_api_tokens()] == [None]
+    first = clock.now()
+    assert store.verify_api_token(token) == "grafana"
+    assert [info.last_used_at for info in store.list_api_tokens()] == [first]
+    clock.advance(59)  # a scraper's next poll: no write
+    assert store.verify_api_token(token) == "grafana"
+    assert [info.last_used_at for info in store.list_api_tokens()] == [first]
+    clock.advance(1)
+    assert store.verify_api_token(token) == "grafana"
+    assert [info.last_used_at for info in store.list_api_tokens()] == [clock.now()]
+    store.verify_api_token(token + "x")  # a wrong token records nothing
+    assert [info.name for info in store.list_api_tokens()] == ["grafana"]
 
 
 def test_purge_expired(store: AdminStore, clock: FrozenClock) -> None:

@@ -68,12 +68,12 @@ def test_admin_create_refuses_short_passwords_and_duplicates(
     env: dict[str, str], database: Database
 ) -> None:
     code, _, err = _run(env, "admin", "create", "carol", "--password-stdin", input="short\n")
-    assert code == 2 and "shorter than 8 characters" in err and "short\n" not in err
+    assert code == 1 and "shorter than 8 characters" in err and "short\n" not in err
     assert (
         _run(env, "admin", "create", "carol", "--password-stdin", input="long enough 1\n")[0] == 0
     )
     code, _, err = _run(env, "admin", "create", "CAROL", "--password-stdin", input="other one 2\n")
-    assert code == 2 and "already exists" in err
+    assert code == 1 and "already exists" in err
     code, _, _ = _run(
         env, "admin", "set-password", "carol", "--password-stdin", input="brand new 3\n"
     )
@@ -90,9 +90,25 @@ def test_api_token_lifecycle(env: dict[str, str], database: Database) -> None:
     assert code == 0 and token.startswith("tbt_") and "shown once" in err
     store = AdminStore(database, clock=SystemClock())
     assert store.verify_api_token(token) == "grafana"
-    assert _run(env, "api-token", "create", "grafana")[0] == 2
-    assert _run(env, "api-token", "list")[1].split() == ["grafana"]
+    assert _run(env, "api-token", "create", "grafana")[0] == 1
+    assert _run(env, "api-token", "list")[1].splitlines()[1].split()[0] == "grafana"
     assert _run(env, "api-token", "revoke", "grafana")[0] == 0
     assert store.verify_api_token(token) is None
-    assert _run(env, "api-token", "revoke", "grafana")[0] == 2
+    assert _run(env, "api-token", "revoke", "grafana")[0] == 1
+    database.dispose()
+
+
+def test_api_token_list_shows_when_each_token_was_last_used(
+    env: dict[str, str], database: Database
+) -> None:
+    used = _run(env, "api-token", "create", "grafana")[1].strip()
+    assert _run(env, "api-token", "create", "unused")[0] == 0
+    assert AdminStore(database, clock=SystemClock()).verify_api_token(used) == "grafana"
+    code, out, _ = _run(env, "api-token", "list")
+    header, grafana, unused = out.splitlines()
+    assert code == 0 and header.split()[:3] == ["NAME", "CREATED", "LAST"]
+    assert grafana.startswith("grafana ") and grafana.count(" UTC") == 2  # created, last used
+    assert unused.startswith("unused ") and unused.count(" UTC") == 1
+    assert unused.endswith("never")
+    assert used not in out
     database.dispose()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import platform
 import threading
 from datetime import timedelta
+from importlib import metadata
 from typing import Any
 
 import pytest
@@ -18,7 +20,6 @@ from tests.plugins.panel import PanelClient
 from tests.plugins.panel import connect_account
 from tokenbot.admin import PanelMetrics
 from tokenbot.admin import create_app
-from tokenbot.admin.summary import account_summary
 from tokenbot.core.db import Database
 
 
@@ -88,10 +89,15 @@ def test_metrics(app: Flask, admin_client: PanelClient, emulator: Any, panel_clo
     label = (("account_id", str(account_id)),)
     store = app.extensions["tokenbot"].store
     view = store.get(account_id)
-    assert samples[("tokenbot_access_token_seconds_left", label)] == pytest.approx(
-        (view.access_expires_at - panel_clock.now()).total_seconds()
-    )
-    assert samples[("tokenbot_refresh_token_seconds_left", label)] > 89 * 86400
+    access_expiry = samples[("tokenbot_access_token_expiry_timestamp_seconds", label)]
+    assert access_expiry == pytest.approx(view.access_expires_at.timestamp())
+    refresh_expiry = samples[("tokenbot_refresh_token_expiry_timestamp_seconds", label)]
+    assert refresh_expiry - panel_clock.now().timestamp() > 89 * 86400
+    version = metadata.version("webex-tokenbot")
+    build = (("python_version", platform.python_version()), ("version", version))
+    assert samples[("tokenbot_build_info", build)] == 1
+    assert samples[("process_resident_memory_bytes", ())] > 0
+    assert any(name == "python_info" for name, _ in samples)
     assert samples[("tokenbot_refreshes_total", (("result", "refreshed"),))] >= 1
     assert ("tokenbot_refreshes_total", (("result", "needs_reauth"),)) in samples
     assert samples[("tokenbot_accounts", (("status", "healthy"),))] == 1
@@ -152,7 +158,7 @@ def test_summary_agrees_with_account_health(panel_runtime: Any, panel_clock: Any
         for view in store.list_accounts(limit=100):
             health = view.health(now)
             expected[health] = expected.get(health, 0) + 1
-        assert account_summary(panel_runtime.database, now) == {
+        assert store.account_summary(now) == {
             "total": 6,
             "by_health": expected,
         }, moment

@@ -19,7 +19,6 @@ from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import SECRET
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
-from tokenbot.bot.registration import ensure_webhook
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ def test_a_restart_keeps_our_webhook_and_removes_stale_ones(env: BotEnv) -> None
     env.bot.client.create_webhook(
         name="someone else's", target_url="http://127.0.0.1:9/x", secret="y" * 32
     )
-    assert ensure_webhook(env.bot) == ours["id"]
+    assert env.bot.register_webhook() == ours["id"]
     hooks = env.emulator.control("GET", "webhooks")["items"]
     assert sorted((h["name"], h["targetUrl"]) for h in hooks) == [
         ("someone else's", "http://127.0.0.1:9/x"),

@@ -129,6 +129,21 @@ def test_scopes_may_be_space_separated(tmp_path: Path) -> None:
         ),
         ("refresh:\n  margin_seconds: -5\n", "refresh.margin_seconds", "must be between 0 and"),
         ("panel:\n  port: 70000\n", "panel.port", "must be between 1 and 65535, got 70000"),
+        (
+            "panel:\n  trusted_proxies: 1\n",
+            "panel.trusted_proxy_addresses",
+            "is empty while panel.trusted_proxies is set",
+        ),
+        (
+            "panel:\n  trusted_proxy_addresses: [10.0.0.300]\n",
+            "panel.trusted_proxy_addresses",
+            "is not an IP address or network",
+        ),
+        (
+            "panel:\n  allowed_hosts: ['https://x.example']\n",
+            "panel.allowed_hosts",
+            "is not a host name",
+        ),
         ("refresh:\n  margin_seconds: '900'\n", "refresh.margin_seconds", "expected a number"),
         ("panel:\n  port: 2000.5\n", "panel.port", "expected a whole number"),
         ("refresh:\n  max_concurrency: true\n", "refresh.max_concurrency", "expected a number"),

@@ -229,3 +229,30 @@ def test_a_token_read_is_reused_briefly_and_a_401_or_forget_reads_again(
     # A 401 never trusts the cache: it reads the store (and refreshes once).
     assert service.after_401(account.id, renewed) != renewed
     assert fake_oauth.calls == 2
+
+
+def test_a_reused_token_read_expires_after_cache_seconds(
+    store: TokenStore, clock: FrozenClock, policy: RefreshPolicy, fake_oauth: FakeOAuth
+) -> None:
+    account = connect_fake(store, clock)
+    watched = _ReadCounter(store)
+    ticks = [1000.0]
+    service = TokenService(
+        watched,  # type: ignore[arg-type]
+        fake_oauth,
+        clock=clock,
+        policy=policy,
+        cache_seconds=2,
+        cache_clock=lambda: ticks[0],
+    )
+    reads = watched.reads
+    assert service.access_token(account.id) == FIRST
+    store.disconnect(account.id)  # another process: this one only sees it in the store
+    ticks[0] += 1.9
+    assert service.access_token(account.id) == FIRST  # read 1.9 s ago: reused
+    assert watched.reads == reads + 1
+    ticks[0] += 0.2
+    # 2.1 s after the read: the cache has expired, the store is read and the disconnect seen.
+    with pytest.raises(NeedsReauth):
+        service.access_token(account.id)
+    assert watched.reads == reads + 2

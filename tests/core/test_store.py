@@ -378,7 +378,7 @@ def test_a_database_failure_on_complete_is_an_alarm(
     def broken(*args: object, **kwargs: object) -> None:
         raise sa.exc.OperationalError("UPDATE accounts", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr("tokenbot.core.leases.RefreshLeases._fenced_update", staticmethod(broken))
+    monkeypatch.setattr("tokenbot.core.rows.RowAccess.fenced_update", staticmethod(broken))
     with pytest.raises(PersistenceFailed) as caught:
         store.complete_refresh(claim, tokens(), sent_at=clock.now())
     assert isinstance(caught.value.__cause__, sa.exc.OperationalError)

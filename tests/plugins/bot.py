@@ -29,32 +29,46 @@ from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import FrozenClock
 from tokenbot.core.db import Database
 from tokenbot.core.db import upgrade
+from tokenbot.core.models import AccountStatus
+from tokenbot.core.records import AccountView
 
 OWNER_ID = "PERSON-ALICE"
 OWNER_EMAIL = "alice@example.com"
 SECRET = "test-webhook-secret-0123456789abcdef"
 
 
-@dataclass
-class FakeAccount:
-    """What `TokenStore.bot_identity()` returns, reduced to what the bot reads."""
-
-    id: int = 1
-    person_id: str = OWNER_ID
-    email: str = OWNER_EMAIL
-    display_name: str = "Alice Liddell"
-    status: str = "active"
-    access_expires_at: Any = None
-    last_refreshed_at: Any = None
+def owner_account(**overrides: Any) -> AccountView:
+    """Return the store's view of the owner's account, as `TokenStore.bot_identity()` would."""
+    values: dict[str, Any] = {
+        "id": 1,
+        "person_id": OWNER_ID,
+        "email": OWNER_EMAIL,
+        "display_name": "Alice Liddell",
+        "org_id": None,
+        "scopes": (),
+        "status": AccountStatus.ACTIVE,
+        "is_bot_identity": True,
+        "access_expires_at": None,
+        "refresh_expires_at": None,
+        "obtained_at": None,
+        "last_refreshed_at": None,
+        "next_refresh_at": None,
+        "failure_count": 0,
+        "last_error": None,
+        "version": 1,
+        "has_tokens": True,
+    }
+    values.update(overrides)
+    return AccountView(**values)
 
 
 class FakeIdentityStore:
     """A token store that only knows the bot identity."""
 
-    def __init__(self, account: FakeAccount | None = None) -> None:
-        self.account: FakeAccount | None = account or FakeAccount()
+    def __init__(self, account: AccountView | None = None) -> None:
+        self.account: AccountView | None = account or owner_account()
 
-    def bot_identity(self) -> FakeAccount | None:
+    def bot_identity(self) -> AccountView | None:
         """Return the bot identity."""
         return self.account
 

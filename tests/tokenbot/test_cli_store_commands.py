@@ -101,7 +101,7 @@ def test_accounts_list_refresh_disconnect(emulator: EmulatorHandle, env: dict[st
 
 def test_accounts_refresh_of_unknown_account_is_one_line(env: dict[str, str]) -> None:
     code, _, err = _run(env, "accounts", "refresh", "999")
-    assert code == 2
+    assert code == 1
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
 
@@ -129,7 +129,7 @@ def test_keys_rotate_moves_every_token_to_the_new_key(
 def test_missing_secret_is_one_line_naming_the_key(env: dict[str, str]) -> None:
     broken = {**env, "TOKENBOT_ENCRYPTION_KEYS": ""}
     code, _, err = _run(broken, "accounts", "list")
-    assert code == 2
+    assert code == 1
     assert "TOKENBOT_ENCRYPTION_KEYS" in err
     assert len(err.strip().splitlines()) == 1
 
@@ -149,6 +149,25 @@ def test_a_wrong_or_missing_encryption_key_is_one_line_naming_the_key_id(
         code, out, _ = _run(broken, "accounts", "list")
         assert code == 0 and "carol@example.com" in out
         code, _, err = _run(broken, "accounts", "refresh", "1")
-        assert code == 2, err
+        assert code == 1, err
         assert expected in err and len(err.strip().splitlines()) == 1, err
         assert keys.split(":", 1)[1] not in err  # the key itself is never shown
+
+
+def test_disconnecting_an_unknown_account_says_so_before_asking(env: dict[str, str]) -> None:
+    # No --yes and no answer on stdin: a confirmation prompt would abort instead.
+    code, out, err = _run(env, "accounts", "disconnect", "99")
+    assert code == 1
+    assert err.strip() == "error: account 99 does not exist; `tokenbot accounts list` shows the ids"
+    assert "Wipe" not in out
+
+
+def test_disconnect_names_the_account_it_asks_about(
+    emulator: EmulatorHandle, env: dict[str, str]
+) -> None:
+    _connect(emulator, env, "dave@example.com")
+    result = CliRunner().invoke(cli, ["accounts", "disconnect", "1"], env=env, input="n\n")
+    assert result.exit_code == 1  # aborted by the answer
+    assert "account 1 (dave@example.com)" in result.output
+    code, out, _ = _run(env, "accounts", "list")
+    assert "dave@example.com" in out and "disconnected" not in out

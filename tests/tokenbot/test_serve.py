@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -179,7 +180,7 @@ def test_serve_with_roles_split_runs_only_what_was_asked(
 def test_unknown_role_is_refused(emulator: EmulatorHandle, tmp_path: Path) -> None:
     env = _env(tmp_path, emulator, GOOD.replace("PORT", str(free_port())))
     result = _serve_and_fail(tmp_path, env, "--role", "web,cron")
-    assert result.returncode == 2
+    assert result.returncode == 2  # a usage error: nothing ran
     assert "cron" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -194,7 +195,7 @@ def test_serve_with_an_unreachable_database_is_one_line(
         TOKENBOT_DATABASE_URL=f"postgresql+psycopg://tokenbot:pw-canary-51@127.0.0.1:{closed}/tb",
     )
     result = _serve_and_fail(tmp_path, env)
-    assert result.returncode == 2
+    assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "database.url" in errors[0], result.stderr
     assert "Traceback" not in result.stderr and "pw-canary-51" not in result.stderr
@@ -222,7 +223,70 @@ def test_serve_refuses_keys_that_cannot_open_the_stored_tokens(
         runtime.close()
     wrong = {**env, "TOKENBOT_ENCRYPTION_KEYS": TokenCipher.generate_key_spec("k1")}
     result = _serve_and_fail(tmp_path, wrong)
-    assert result.returncode == 2
+    assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "key id 'k1'" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _serve_once(tmp_path: Path, env: dict[str, str], port: int, *args: str) -> tuple[str, str]:
+    """Run `tokenbot serve ARGS` until /healthz answers, stop it, and return its output."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tokenbot", "serve", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz"),
+            timeout=30,
+            interval=0.1,
+            what="/healthz answering",
+        )
+    finally:
+        out, err = _stop(process)
+    assert process.returncode == 0, err[-2000:]
+    return out, err
+
+
+def test_serve_on_every_interface_says_where_it_listens_and_warns(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = _env(tmp_path, emulator, GOOD.replace("PORT", str(port)))
+    out, err = _serve_once(tmp_path, env, port, "--role", "web", "--host", "0.0.0.0")
+    assert f"listening on 0.0.0.0:{port}" in out
+    warnings = [line for line in err.splitlines() if line.startswith("warning: panel.host")]
+    assert len(warnings) == 1 and "reachable from the network" in warnings[0], err[-2000:]
+
+
+def test_serve_on_loopback_does_not_warn(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path, emulator, GOOD.replace("PORT", str(port)))
+    out, err = _serve_once(tmp_path, env, port, "--role", "web")
+    assert f"listening on 127.0.0.1:{port}" in out
+    assert "reachable from the network" not in err
+
+
+def test_serve_in_json_mode_writes_nothing_but_json(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = GOOD.replace("PORT", str(port)) + "logging:\n  level: INFO\n  format: json\n"
+    env = _env(tmp_path, emulator, config)
+    out, err = _serve_once(tmp_path, env, port, "--role", "web", "--host", "0.0.0.0")
+    records = []
+    for line in (out + err).splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"not JSON: {line!r}") from None
+    messages = [record["message"] for record in records]
+    assert any(m.startswith("tokenbot ready: ") for m in messages), messages
+    assert any(m.startswith("warning: panel.host is 0.0.0.0") for m in messages), messages
+    assert any('"GET /healthz" 200' in m for m in messages), messages
+    assert messages[-1] == "tokenbot stopped"
+    assert not any("User-Agent" in m for m in messages)

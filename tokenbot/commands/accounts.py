@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from tokenbot.command_runtime import config_option
+from tokenbot.command_runtime import fail
 from tokenbot.command_runtime import runtime_for
-from tokenbot.core.records import AccountView
+from tokenbot.core.disconnect import disconnect_account
+from tokenbot.core.errors import AccountNotFound
 
 
 @click.group("accounts")
@@ -16,8 +19,7 @@ def accounts_group() -> None:
     """List, refresh and disconnect connected Webex accounts."""
 
 
-def _when(view: AccountView, name: str) -> str:
-    moment = getattr(view, name)
+def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
@@ -39,7 +41,7 @@ def list_command(config_path: Path | None, search: str | None) -> None:
         bot = "  (bot identity)" if view.is_bot_identity else ""
         click.echo(
             f"{view.id:>5}  {view.health(now):<13} {view.email[:32]:<32} "
-            f"{_when(view, 'access_expires_at'):<21} {_when(view, 'next_refresh_at'):<21}{bot}"
+            f"{_when(view.access_expires_at):<21} {_when(view.next_refresh_at):<21}{bot}"
         )
 
 
@@ -59,10 +61,30 @@ def refresh_command(config_path: Path | None, account_id: int) -> None:
 @accounts_group.command("disconnect")
 @config_option
 @click.argument("account_id", type=int)
-@click.confirmation_option(prompt="Wipe this account's tokens? It must log in again to return.")
-def disconnect_command(config_path: Path | None, account_id: int) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def disconnect_command(config_path: Path | None, account_id: int, yes: bool) -> None:
     """Wipe ACCOUNT_ID's tokens and stop refreshing it."""
     with runtime_for(config_path) as runtime:
-        runtime.store.disconnect(account_id)
-        runtime.tokens.forget(account_id)
+        try:
+            view = runtime.store.get(account_id)
+        except AccountNotFound:
+            fail(
+                AccountNotFound(
+                    f"account {account_id} does not exist; `tokenbot accounts list` shows the ids"
+                )
+            )
+        if not yes:
+            click.confirm(
+                f"Wipe the tokens of account {account_id} ({view.email})? "
+                "It must log in again to return.",
+                abort=True,
+            )
+        done = disconnect_account(
+            account_id,
+            store=runtime.store,
+            tokens=runtime.tokens,
+            oauth=runtime.oauth,
+            database=runtime.database,
+        )
     click.echo(f"account {account_id} disconnected; its tokens are wiped")
+    click.echo(done.summary())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -44,17 +45,26 @@ def revoke_command(config_path: Path | None, name: str) -> None:
         found = AdminStore(runtime.database, clock=runtime.clock).revoke_api_token(name)
     if not found:
         click.echo(f"error: no API token named {name!r}", err=True)
-        raise SystemExit(2)
+        raise SystemExit(1)
     click.echo(f"API token {name!r} revoked")
 
 
 @api_token_group.command("list")
 @config_option
 def list_command(config_path: Path | None) -> None:
-    """List the names of the API tokens (never the tokens)."""
+    """List the API tokens with when each was created and last used (never the tokens)."""
     with runtime_for(config_path) as runtime:
-        names = AdminStore(runtime.database, clock=runtime.clock).api_token_names()
-    for name in names:
-        click.echo(name)
-    if not names:
+        tokens = AdminStore(runtime.database, clock=runtime.clock).list_api_tokens()
+    if not tokens:
         click.echo("no API tokens; create one with: tokenbot api-token create NAME", err=True)
+        return
+    width = max(len("NAME"), *(len(token.name) for token in tokens))
+    click.echo(f"{'NAME':<{width}}  {'CREATED':<20}  LAST USED (to the minute)")
+    for token in tokens:
+        click.echo(
+            f"{token.name:<{width}}  {_utc(token.created_at):<20}  {_utc(token.last_used_at)}"
+        )
+
+
+def _utc(moment: datetime | None) -> str:
+    return "never" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"

@@ -27,12 +27,12 @@ def config_group() -> None:
 )
 @click.option("--demo", is_flag=True, help="Check as `tokenbot demo` would (relaxed, generated).")
 def check(config_path: Path | None, demo: bool) -> None:
-    """Print the effective configuration with every secret masked; exit 2 when it is invalid."""
+    """Print the effective configuration with every secret masked; exit 1 when it is invalid."""
     try:
         settings = load_settings(config_path, demo=demo)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(1) from None
     masked = settings.masked()
     warnings = masked.pop("warnings")
     click.echo(yaml.safe_dump(masked, sort_keys=False, default_flow_style=False).rstrip())

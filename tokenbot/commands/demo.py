@@ -12,6 +12,7 @@ import click
 import requests
 
 from tokenbot.command_runtime import config_option
+from tokenbot.command_runtime import ensure_port_free
 from tokenbot.command_runtime import fail
 from tokenbot.command_runtime import settings_or_exit
 from tokenbot.commands.serve import run_process
@@ -59,12 +60,13 @@ def demo_command(config_path: Path | None, port: int, emulator_port: int) -> Non
       4. watch the bot answer, and the panel's countdown run and renew.
     Everything lives in a temporary folder and is gone when the demo stops (Ctrl-C).
     """
+    ensure_port_free("--emulator-port", "127.0.0.1", emulator_port)
     emulator = EmulatorServer(host="127.0.0.1", port=emulator_port)
     try:
         emulator.start()
     except OSError as exc:
         click.echo(f"error: --emulator-port: cannot listen on {emulator_port} ({exc})", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(1) from None
     try:
         with tempfile.TemporaryDirectory(prefix="tokenbot-demo-") as folder:
             _run_demo(config_path, port, emulator, Path(folder))

@@ -9,6 +9,7 @@ from types import FrameType
 
 import click
 
+from tokenbot.command_runtime import ensure_port_free
 from tokenbot.emulator import SEED_CLIENT_ID
 from tokenbot.emulator import EmulatorServer
 from tokenbot.emulator import SeedError
@@ -28,11 +29,15 @@ def emulator_command(host: str, port: int, seed: Path | None) -> None:
     try:
         server = EmulatorServer(host=host, port=port, seed=seed)
     except SeedError as exc:
-        raise click.ClickException(str(exc)) from exc
+        click.echo(f"error: --seed: {exc}", err=True)
+        raise SystemExit(1) from None
+    ensure_port_free("--port", host, port)
     try:
         server.start()
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+        reason = exc.strerror or str(exc)
+        click.echo(f"error: --port: cannot listen on {host}:{port} ({reason})", err=True)
+        raise SystemExit(1) from None
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import errno
 import logging
+import sys
+import threading
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import click
@@ -26,6 +29,9 @@ def _roles(_ctx: click.Context, _param: click.Parameter, value: str) -> frozense
         return parse_roles(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+log = logging.getLogger("tokenbot")
 
 
 @click.command("serve")
@@ -67,8 +73,14 @@ def run_process(process: TokenbotProcess, *, banner: str = "") -> None:
     except TokenbotError as exc:
         fail(exc)
     if settings.logging.level != "DEBUG":
-        # APScheduler logs every sweep and Alembic every plugin at INFO; ours log what matters.
-        for chatty in ("apscheduler", "alembic"):
+        # APScheduler logs every sweep, Alembic every plugin and the SDK its User-Agent at INFO;
+        # ours log what matters.
+        for chatty in (
+            "apscheduler",
+            "alembic",
+            "webexpythonsdk.restsession",
+            "webexteamssdk.restsession",
+        ):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     process.install_signal_handlers()
     try:
@@ -86,14 +98,61 @@ def run_process(process: TokenbotProcess, *, banner: str = "") -> None:
             message = f"panel.port: cannot listen on {where} ({exc.strerror or exc})"
         else:
             message = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-        click.echo(f"error: {message}", err=True)
-        raise SystemExit(2) from None
+        fail(TokenbotError(message))
+    say = _Say(settings.logging.format)
     if banner:
-        click.echo(banner)
+        say(banner)
     where = process.url if "web" in process.roles else "no web role"
-    click.echo(f"tokenbot ready: {where} (roles: {','.join(sorted(process.roles))})")
+    say(f"tokenbot ready: {where} (roles: {','.join(sorted(process.roles))})")
+    if "web" in process.roles:
+        say(f"listening on {process.bound}")
+        if process.exposed:
+            say(
+                f"warning: panel.host is {settings.panel.host}: the panel and the webhook "
+                f"endpoint are reachable from the network on port {process.port}; put them "
+                "behind a TLS reverse proxy or bind 127.0.0.1",
+                level=logging.WARNING,
+            )
     try:
         process.wait()
     finally:
         process.stop()
-    click.echo("tokenbot stopped")
+    say("tokenbot stopped")
+
+
+class _Say:
+    """Print what the operator reads at start and stop: plain lines, or JSON log records.
+
+    With `logging.format: json` nothing on stdout or stderr may be plain text, so these lines
+    become records of the `tokenbot` logger; uncaught exceptions and warnings are logged too.
+    """
+
+    def __init__(self, fmt: str) -> None:
+        self._json = fmt == "json"
+        if self._json:
+            logging.captureWarnings(True)
+            sys.excepthook = _log_uncaught
+            threading.excepthook = _log_uncaught_in_thread
+
+    def __call__(self, text: str, *, level: int = logging.INFO) -> None:
+        if self._json:
+            log.log(level, text)
+        else:
+            click.echo(text, err=level >= logging.WARNING)
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, trace: TracebackType | None
+) -> None:
+    log.critical("uncaught %s", kind.__name__, exc_info=(kind, value, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    log.critical(
+        "uncaught %s in thread %s",
+        args.exc_type.__name__,
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )

@@ -4,7 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27
 
-Frozen copy of core.admins' schema: plain column types only (timestamps are naive UTC).
+Frozen copy of the schema in core.admin_accounts, core.admin_sessions, core.api_tokens and
+core.admin_login_throttle: plain column types only (timestamps are naive UTC).
 """
 
 from __future__ import annotations

@@ -1,0 +1,195 @@
+"""From a message to a command run and its reply, safely; the one error handler.
+
+One message goes through `process`:
+
+1. Loop safety: a message the bot posted itself (known by id, or by content fingerprint while
+   its post call is still in flight) is dropped. The bot posts *as the user*, so without this
+   an `echo /echo` would run forever.
+2. Recognition: a command starts with the prefix; in group spaces a leading mention of the user
+   also works (and is stripped). Messages the user typed count only with the prefix.
+3. Access, argument parsing, the handler, and the reply into the command's thread, split at
+   Webex's byte limit.
+4. One error handler: log with an error id, reply with the id, report to the error hook, keep
+   running.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+from tokenbot.bot.args import parse_args
+from tokenbot.bot.bookkeeping import Bookkeeper
+from tokenbot.bot.bookkeeping import ErrorHook
+from tokenbot.bot.command_context import CommandContext
+from tokenbot.bot.command_context import CommandServices
+from tokenbot.bot.message import Message
+from tokenbot.bot.metrics import BotMetrics
+from tokenbot.bot.recognize import recognize
+from tokenbot.bot.router import Command
+from tokenbot.core.errors import CommandArgumentError
+from tokenbot.core.errors import NeedsReauth
+from tokenbot.core.errors import TokenbotError
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Decide what each message is and act on it; never raise.
+
+    Args:
+        services: What commands get (client, poster, router, identity, ...).
+        books: Counts every outcome.
+        metrics: The Prometheus side of the outcomes.
+        on_error: The bot's error hook.
+        monotonic: Measures latency (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        services: CommandServices,
+        *,
+        books: Bookkeeper,
+        metrics: BotMetrics,
+        on_error: ErrorHook,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._services = services
+        self._router = services.router
+        self._identity = services.identities
+        self._poster = services.poster
+        self._books = books
+        self._metrics = metrics
+        self._on_error = on_error
+        self._monotonic = monotonic
+
+    def process_id(self, message_id: str, intake: str, received_at: float) -> str:
+        """Fetch a message (deliveries carry no text) and process it; return the outcome."""
+        try:
+            message = self._services.client.get_message(message_id)
+        except NeedsReauth as error:
+            return self._needs_reauth(error, "fetch message")
+        except TokenbotError as error:
+            log.warning("could not fetch message for processing: %s", error)
+            self._on_error(f"fetch message failed: {error.code}", None)
+            self._metrics.deliveries.labels(intake=intake, outcome="fetch_failed").inc()
+            return "fetch_failed"
+        return self.process(message, intake, received_at)
+
+    def process(self, message: Message, intake: str, received_at: float | None = None) -> str:
+        """Decide what `message` is and act on it; return the outcome (never raises)."""
+        received_at = self._monotonic() if received_at is None else received_at
+        try:
+            outcome = self._process(message, received_at)
+        except NeedsReauth as error:
+            outcome = self._needs_reauth(error, "process message")
+        except Exception as error:  # the one error handler's last line: keep running
+            error_id = secrets.token_hex(4)
+            log.exception("bot failed on a message (error id %s)", error_id)
+            self._on_error(f"{type(error).__name__} (error id {error_id})", error_id)
+            outcome = "error"
+        self._metrics.deliveries.labels(intake=intake, outcome=outcome).inc()
+        self._books.count("messages", outcome=outcome)
+        return outcome
+
+    def _process(self, message: Message, received_at: float) -> str:
+        me = self._identity.get()
+        if me is None:
+            log.warning("a message arrived but no account is the bot identity")
+            return "no_identity"
+        is_owner = message.person_id == me.person_id
+        if is_owner and self._poster.is_own_post(message):
+            return "own_post"
+        router = self._router
+        found = recognize(message, me, is_owner=is_owner, prefix=router.prefix)
+        if found is None:
+            return "ignored"
+        body, explicit = found
+        name, raw_args = router.split(body)
+        command = router.find(name) if name else None
+        if command is None:
+            if not explicit:
+                return "ignored"
+            self._finish(message, None, "unknown", self._unknown(name), received_at)
+            return "unknown"
+        if not router.may_run(
+            command, email=message.person_email, room_id=message.room_id, is_owner=is_owner
+        ):
+            log.info("refused %s to a sender not allowed", command.name)
+            text = f"Sorry, you are not allowed to run `{router.prefix}{command.name}` here."
+            self._finish(message, command, "denied", text, received_at)
+            return "denied"
+        try:
+            args = parse_args(command.args, raw_args)
+        except CommandArgumentError as error:
+            text = f"{error.message}. Usage: `{command.usage(router.prefix)}`"
+            self._finish(message, command, "bad_arguments", text, received_at)
+            return "bad_arguments"
+        context = CommandContext(
+            services=self._services,
+            message=message,
+            command=command,
+            args=args,
+            raw_args=raw_args,
+            identity=me,
+            is_owner=is_owner,
+        )
+        try:
+            result = command.handler(context)
+        except NeedsReauth:
+            self._metrics.commands.labels(command=command.name, outcome="needs_reauth").inc()
+            raise
+        except Exception as error:
+            error_id = secrets.token_hex(4)
+            log.exception("command %s failed (error id %s)", command.name, error_id)
+            self._on_error(
+                f"command {command.name} failed: {_error_name(error)} (error id {error_id})",
+                error_id,
+            )
+            text = (
+                f"Something went wrong running `{router.prefix}{command.name}` "
+                f"(error id `{error_id}`). It has been logged."
+            )
+            self._finish(message, command, "error", text, received_at)
+            return "error"
+        self._finish(message, command, "ok", result, received_at)
+        return "ok"
+
+    def _finish(
+        self,
+        message: Message,
+        command: Command | None,
+        outcome: str,
+        reply: str | None,
+        received_at: float,
+    ) -> None:
+        name = command.name if command else "unknown"
+        if reply:
+            self._poster.reply(message, reply)
+        self._metrics.commands.labels(command=name, outcome=outcome).inc()
+        self._metrics.latency.observe(self._monotonic() - received_at)
+        self._books.count("commands", outcome=outcome)
+
+    def _unknown(self, name: str) -> str:
+        prefix = self._router.prefix
+        names = [command.name for command in self._router.commands()]
+        close = difflib.get_close_matches(name.lower(), names, n=1)
+        hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
+        return f"Unknown command `{prefix}{name}`.{hint} Try `{prefix}help`."
+
+    def _needs_reauth(self, error: NeedsReauth, doing: str) -> str:
+        log.error("bot identity needs a new login (%s): %s", doing, error)
+        self._on_error(f"{doing}: needs_reauth", None)
+        self._identity.invalidate()
+        return "needs_reauth"
+
+
+def _error_name(error: BaseException) -> str:
+    # Our errors, and some of other libraries, carry a stable code; the rest go by type name.
+    code = getattr(error, "code", None)
+    return str(code) if code else type(error).__name__

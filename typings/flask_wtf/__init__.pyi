@@ -1,0 +1,4 @@
+from flask_wtf.csrf import CSRFProtect as CSRFProtect
+from flask_wtf.form import FlaskForm as FlaskForm
+
+__all__ = ["CSRFProtect", "FlaskForm"]
