@@ -13,7 +13,7 @@ TEAMS_CONSTRAINTS := constraints-teams.txt
 PIP_LOCKED := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS)
 PIP_LOCKED_TEAMS := PIP_CONSTRAINT=$(CURDIR)/$(TEAMS_CONSTRAINTS)
 
-.PHONY: test test-main test-bot-teamssdk demo lint bench soak lock clean
+.PHONY: test test-main test-bot-teamssdk test-webex-bot-interop demo lint bench soak lock clean
 
 # The wheelhouse holds the runtime dependencies as wheels (from pip's cache, just filled), so
 # tests/test_packaging.py installs the built wheel in a venv of its own without any index.
@@ -51,6 +51,17 @@ $(TEAMS_STAMP): pyproject.toml $(CONSTRAINTS) $(TEAMS_CONSTRAINTS)
 
 test-bot-teamssdk: $(TEAMS_STAMP)
 	TOKENBOT_WEBEX_SDK=webexteamssdk $(TEAMS_PY) -m pytest -m "not soak" tests/bot $(PYTEST_ARGS)
+
+# fbradyirl/webex_bot against the emulator's Mercury socket, in a venv of its own (its pins).
+WEBEXBOT_VENV := .venv-webexbot
+
+$(WEBEXBOT_VENV)/.installed:
+	$(PYTHON) -m venv $(WEBEXBOT_VENV)
+	$(WEBEXBOT_VENV)/bin/python -m pip install --quiet 'webex_bot>=1.3,<2'
+	touch $(WEBEXBOT_VENV)/.installed
+
+test-webex-bot-interop: $(STAMP) $(WEBEXBOT_VENV)/.installed
+	$(PY) -m pytest tests/emulator/test_mercury_interop.py $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VENV)/bin/tokenbot demo

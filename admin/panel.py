@@ -77,6 +77,14 @@ class BotFacts(TypedDict, total=False):
     commands_handled: int
     errors: int
     last_error: str | None
+    # Why this intake (`bot.intake: auto` resolved), and the websocket intake's socket.
+    intake_reason: str | None
+    websocket_state: str | None
+    websocket_connected_since: str | None
+    websocket_last_frame_at: str | None
+    websocket_reconnects: int
+    websocket_devices: int | None
+    events_backfilled: int
 
 
 @dataclass(frozen=True, slots=True)

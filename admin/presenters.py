@@ -118,6 +118,17 @@ def bot_card(
         "commands_handled": int(facts.get("commands_handled", 0) or 0),
         "errors": int(facts.get("errors", 0) or 0),
         "last_error": facts.get("last_error"),
+        "intake_reason": facts.get("intake_reason"),
+        "websocket": None
+        if facts.get("intake_mode") != "websocket"
+        else {
+            "state": facts.get("websocket_state") or "starting",
+            "connected_since": facts.get("websocket_connected_since"),
+            "last_frame_at": facts.get("websocket_last_frame_at"),
+            "reconnects": int(facts.get("websocket_reconnects", 0) or 0),
+            "devices": int(facts.get("websocket_devices", 0) or 0),
+            "backfilled": int(facts.get("events_backfilled", 0) or 0),
+        },
         "identity": None
         if identity is None
         else {

@@ -1,7 +1,7 @@
 """Measure the bot end to end: a person posts a command, how long until the reply is visible.
 
 Run: `.venv/bin/python -m bench.bot_latency [--commands 500] [--inflight 50] [--rounds 4]
-[--modes webhook,polling] [--emulator-server waitress]`.
+[--modes webhook,websocket,polling] [--emulator-server waitress]`.
 
 Three processes, as in production: the emulator (its own process), the real `tokenbot serve`
 (its own process: waitress, SQLite at synchronous=FULL, the scheduler, the bot with the
@@ -180,6 +180,17 @@ def wait_for_webhook(emulator_url: str, owner: str, timeout: float = 30.0) -> No
     raise TimeoutError(f"{owner} registered no webhook within {timeout} s")
 
 
+def wait_for_socket(emulator_url: str, owner: str, timeout: float = 30.0) -> None:
+    """Wait until `owner` holds an authorized websocket (the bot's intake opens it at start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sockets = control(emulator_url, "GET", "websockets")["items"]
+        if any(s["email"] == owner and s["authorized"] for s in sockets):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{owner} opened no websocket within {timeout} s")
+
+
 def measure_ours(
     emulator_url: str, intake: str, args: argparse.Namespace, workers: int
 ) -> dict[str, Any]:
@@ -196,8 +207,11 @@ def measure_ours(
     serve = ServeProcess(emulator_url, bot=bot, bot_email=BOT_EMAIL, demo=intake == "webhook")
     try:
         serve.start()
-        if intake == "webhook":
-            wait_for_webhook(emulator_url, BOT_EMAIL)
+        if intake in ("webhook", "websocket"):
+            if intake == "webhook":
+                wait_for_webhook(emulator_url, BOT_EMAIL)
+            else:
+                wait_for_socket(emulator_url, BOT_EMAIL)
             figures = world.run(args.commands, args.warmup, args.inflight, args.rounds)
         else:
             figures = world.run(
@@ -296,7 +310,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--poll-interval", type=float, default=1.0, help="config minimum: 1")
     parser.add_argument("--workers", type=int, default=4, help="bot.workers (config default 4)")
-    parser.add_argument("--modes", default="webhook,polling")
+    parser.add_argument("--modes", default="webhook,websocket,polling")
     parser.add_argument("--emulator-server", default="waitress", choices=["waitress", "werkzeug"])
     args = parser.parse_args()
     figures: dict[str, Any] = {"emulator_server": args.emulator_server}
@@ -304,7 +318,15 @@ def main() -> None:
         figures["floor_two_calls"] = measure_two_calls(emulator.url, args, args.workers)
         figures["floor_bare_bot"] = measure_bare(emulator.url, args, args.workers)
         for intake in args.modes.split(","):
+            if intake == "websocket" and args.emulator_server != "werkzeug":
+                continue  # waitress cannot hand a socket over; measured below
             figures[intake] = measure_ours(emulator.url, intake, args, args.workers)
+    if "websocket" in args.modes.split(",") and args.emulator_server != "werkzeug":
+        # The Mercury socket needs the emulator's werkzeug server (waitress cannot upgrade a
+        # connection): this mode runs on its own emulator process.
+        with EmulatorProcess("werkzeug") as emulator:
+            figures["websocket"] = measure_ours(emulator.url, "websocket", args, args.workers)
+            figures["websocket"]["emulator_server"] = "werkzeug"
     for name, stats in figures.items():
         if isinstance(stats, dict):
             print(

@@ -30,6 +30,8 @@ from tokenbot.core.tokens import TokenSet
 
 ROOT = Path(__file__).resolve().parent.parent
 SCOPES = [
+    "spark:all",  # the websocket intake needs it (Webex adds spark:kms)
+    "spark:kms",
     "spark:people_read",
     "spark:rooms_read",
     "spark:messages_read",
@@ -117,7 +119,11 @@ class ServeProcess:
             bot.setdefault("public_url", self.url)
         config = {
             "mode": "demo" if self.demo else "production",
-            "webex": {"api_base_url": f"{self.emulator_url}/v1/", "redirect_uri": REDIRECT_URI},
+            "webex": {
+                "api_base_url": f"{self.emulator_url}/v1/",
+                "redirect_uri": REDIRECT_URI,
+                "u2c_url": f"{self.emulator_url}/u2c/api/v1",
+            },
             "database": {"url": f"sqlite:///{self.folder / 'data' / 'tokenbot.sqlite3'}"},
             "panel": {"host": "127.0.0.1", "port": self.port},
             "bot": bot,

@@ -60,6 +60,7 @@ class WebexClient:
         max_rate_limit_wait: The longest a call waits in total on 429 before raising.
         sleep: Injected for tests.
         on_request: Called once for every HTTP request made (call budget, metrics).
+        proxy_url: An http(s) proxy for every request, or None.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class WebexClient:
         max_rate_limit_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         on_request: Callable[[], None] | None = None,
+        proxy_url: str | None = None,
     ) -> None:
         self.sdk = sdk or load_sdk()
         self.base_url = base_url
@@ -82,6 +84,7 @@ class WebexClient:
         self._max_rate_limit_wait = max_rate_limit_wait
         self._sleep = sleep
         self._on_request = on_request
+        self.proxy_url = proxy_url
         self._lock = threading.Lock()
         self._api: WebexApi | None = None
         self._api_token: str | None = None
@@ -125,6 +128,14 @@ class WebexClient:
                     f"Webex did not answer: {type(error).__name__}", status=0
                 ) from error
         raise RateLimited("Webex kept answering 429", retry_after=15.0)
+
+    def access_token(self) -> str:
+        """Return the bot identity's valid access token (for calls outside the SDK)."""
+        return self._tokens.access_token(self._account_id())
+
+    def token_after_401(self, seen_token: str) -> str:
+        """Return a token to retry with after `seen_token` was refused (one refresh at most)."""
+        return self._tokens.after_401(self._account_id(), seen_token)
 
     # -- the calls the bot makes ------------------------------------------------------------
 
@@ -229,6 +240,8 @@ class WebexClient:
                 self._api = self.sdk.build(
                     access_token=token, base_url=self.base_url, timeout=self._timeout
                 )
+                if self.proxy_url:
+                    _use_proxy(self._api, self.proxy_url)
                 self._api_token = token
                 self._count_requests(self._api)
             return self._api
@@ -240,6 +253,14 @@ class WebexClient:
         if isinstance(session, requests.Session):
             on_request = self._on_request
             session.hooks["response"].append(lambda response, **_: on_request())
+
+
+def _use_proxy(api: Any, proxy_url: str) -> None:
+    """Send the SDK's requests through the proxy, whatever the environment says."""
+    session = getattr(getattr(api, "_session", None), "_req_session", None)
+    if isinstance(session, requests.Session):
+        session.trust_env = False  # NO_PROXY and friends must not bypass the configured proxy
+        session.proxies.update({"http": proxy_url, "https": proxy_url})
 
 
 def _status_of(error: Exception) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from prometheus_client import CollectorRegistry
 
 from tokenbot.bot.client import WebexClient
@@ -16,6 +18,8 @@ from tokenbot.bot.service import Bot
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
+from tokenbot.core.intake import choose_intake
+from tokenbot.core.listener_lease import NamedLeases
 from tokenbot.core.store import TokenStore
 from tokenbot.core.token_service import TokenService
 
@@ -47,6 +51,7 @@ def create_bot(
         timeout: Seconds for one HTTP request to Webex.
         max_rate_limit_wait: The longest one call waits in total on 429 before giving up.
     """
+    options = resolve_intake(options, store)
     identity = IdentityCache(store)
     client = WebexClient(
         tokens=tokens,
@@ -55,11 +60,12 @@ def create_bot(
         sdk=sdk,
         timeout=timeout,
         max_rate_limit_wait=max_rate_limit_wait,
+        proxy_url=options.proxy_url,
     )
     router = Router(prefix=options.prefix, policy=options.policy)
     register_builtins(router)
     load_plugins(router, options.plugins)
-    return Bot(
+    bot = Bot(
         options=options,
         client=client,
         identity=identity,
@@ -68,3 +74,28 @@ def create_bot(
         metrics=BotMetrics(registry),
         clock=clock,
     )
+    if options.intake == "websocket":
+        from tokenbot.bot.websocket_intake import WebsocketIntake
+
+        bot.websocket = WebsocketIntake(bot, leases=NamedLeases(database, clock))
+    return bot
+
+
+def resolve_intake(options: BotOptions, store: TokenStore) -> BotOptions:
+    """Turn `auto` into the intake to run, from the identity's granted scopes.
+
+    Before anyone connected an account, the scopes the login will request decide.
+    """
+    view = store.bot_identity()
+    if view is not None and getattr(view, "scopes", None):
+        scopes, source = tuple(view.scopes), "the identity's grant"
+    else:
+        scopes, source = options.webex_scopes, "webex.scopes"
+    choice = choose_intake(
+        options.intake,
+        scopes=scopes,
+        scopes_from=source,
+        public_url=options.public_url,
+        has_webhook_secret=bool(options.webhook_secret),
+    )
+    return dataclasses.replace(options, intake=choice.intake, intake_reason=choice.reason)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from typing import Any
-from typing import Literal
 
 from tokenbot.bot.router import AccessPolicy
+from tokenbot.core.intake import Intake
 from tokenbot.core.settings import Settings
 
 __all__ = ["BotOptions"]
@@ -24,7 +24,8 @@ class BotOptions:
 
     Attributes:
         api_base_url: Webex REST base URL, ending in `/v1/`.
-        intake: `webhook` or `polling`.
+        intake: `websocket`, `webhook` or `polling` (`auto` until `create_bot` resolves it).
+        intake_reason: Why this intake (`core.intake.choose_intake`).
         public_url: The base URL Webex reaches us at; when set (webhook intake), our webhook is
             registered at start as `<public_url><webhook_path>`.
         webhook_secret: Secret the webhook is registered with and deliveries are checked with.
@@ -42,10 +43,16 @@ class BotOptions:
         webhook_path: Where the webhook endpoint is mounted.
         webhook_name: The name marking webhooks this bot owns.
         history_max: The most messages `history N` shows.
+        u2c_url: Websocket: the service catalog naming the device service of the region.
+        proxy_url: An http(s) proxy for REST and the websocket, or None.
+        instance_group: Websocket: instances of one group share one device and one socket.
+        listener_lease_seconds: Websocket: a standby takes the socket over within this.
+        webex_scopes: The scopes requested at login (auto intake before anyone connected).
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
-    intake: Literal["polling", "webhook"] = "polling"
+    intake: Intake = "polling"
+    intake_reason: str = ""
     public_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     prefix: str = "/"
@@ -61,6 +68,11 @@ class BotOptions:
     webhook_path: str = "/webhooks/webex"
     webhook_name: str = "tokenbot"
     history_max: int = 50
+    u2c_url: str = "https://u2c.wbx2.com/u2c/api/v1"
+    proxy_url: str | None = None
+    instance_group: str = "default"
+    listener_lease_seconds: float = 30.0
+    webex_scopes: tuple[str, ...] = ()
 
     @property
     def webhook_url(self) -> str | None:
@@ -93,5 +105,10 @@ class BotOptions:
             poll_api_budget_per_minute=bot.poll_api_budget_per_minute,
             max_body_bytes=bot.max_body_bytes,
             max_event_age_seconds=bot.max_event_age_seconds,
+            u2c_url=settings.webex.u2c_url,
+            proxy_url=settings.webex.proxy_url,
+            instance_group=bot.instance_group,
+            listener_lease_seconds=bot.listener_lease_seconds,
+            webex_scopes=tuple(settings.webex.scopes),
         )
         return replace(options, **overrides) if overrides else options

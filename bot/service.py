@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from typing import Any
 
 from tokenbot.bot.bookkeeping import Bookkeeper
@@ -38,6 +39,9 @@ from tokenbot.bot.router import Router
 from tokenbot.bot.upkeep import Upkeep
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
+
+if TYPE_CHECKING:
+    from tokenbot.bot.websocket_intake import WebsocketIntake
 
 __all__ = ["Bot"]
 
@@ -94,6 +98,7 @@ class Bot:
         self.webhook = RegisteredWebhook(state, monotonic=monotonic)
         self.poller: Poller | None = None
         self.upkeep: Upkeep | None = None
+        self.websocket: WebsocketIntake | None = None  # set by create_bot for websocket intake
         self.started_at = clock.now()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -104,14 +109,17 @@ class Bot:
         self.reminders.start()
         values: dict[str, Any] = {
             "mode": self.options.intake,
+            "intake_reason": self.options.intake_reason,
             "started_at": self.started_at.isoformat(),
         }
-        if self.options.intake == "polling":
+        if self.options.intake in ("polling", "websocket"):
             values["webhook_registered"] = False
         self.state.set_values(values)
         if self.options.intake == "polling":
             self.poller = self.build_poller()
             self.poller.start()
+        if self.websocket is not None:
+            self.websocket.start()
         # Registers our webhook as soon as there is a bot identity, and again when it changes.
         self.upkeep = self.build_upkeep()
         self.upkeep.start()
@@ -130,6 +138,8 @@ class Bot:
             self.upkeep.stop(left())
         if self.poller is not None:
             self.poller.stop(left())
+        if self.websocket is not None:
+            self.websocket.stop(left())
         self.pool.stop(left())
         self.reminders.stop(left())
         self.flush(force=True)

@@ -219,6 +219,20 @@ class BotStateStore:
             found = session.execute(sa.select(PostedMessage.id).where(condition).limit(1))
             return found.first() is not None
 
+    def has_pending_post(self, room_id: str) -> bool:
+        """Return whether a post into `room_id` is in flight (its id not known yet)."""
+        with self._db.read() as session:
+            found = session.execute(
+                sa.select(PostedMessage.id)
+                .where(
+                    PostedMessage.room_id == room_id,
+                    PostedMessage.message_id.is_(None),
+                    PostedMessage.created_at >= self._clock.now() - PENDING_POST_WINDOW,
+                )
+                .limit(1)
+            )
+            return found.first() is not None
+
     # -- polling cursors ---------------------------------------------------------------------
 
     def cursor(self, room_id: str) -> RoomCursor | None:

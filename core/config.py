@@ -618,7 +618,7 @@ class _Rules:
                     hint=f"unset {name}; tokenbot never needs it",
                 )
         derived = {"authorize_url": "authorize", "token_url": "access_token"}
-        for key in ("api_base_url", "authorize_url", "token_url", "redirect_uri"):
+        for key in ("api_base_url", "authorize_url", "token_url", "redirect_uri", "u2c_url"):
             url = getattr(s.webex, key)
             if key in derived and url == s.webex.api_base_url + derived[key]:
                 continue  # derived from api_base_url, which is checked already

@@ -260,6 +260,15 @@ class WebexSettings(_Section):
         ),
     ] = Field(DEFAULT_SCOPES, description="Requested at login; keep it minimal.")
     timeout_seconds: float = Field(15, ge=1, le=300, description="Per HTTP request to Webex.")
+    u2c_url: Url = Field(
+        "https://u2c.wbx2.com/u2c/api/v1",
+        description="Websocket intake: the service catalog (it names the region's device service).",
+    )
+    proxy_url: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="http://host:port proxy for REST and the websocket (https through CONNECT); "
+        "no credentials in the URL.",
+    )
     client_id: SkipJsonSchema[Secret] = NO_SECRET
     client_secret: SkipJsonSchema[Secret] = NO_SECRET
 
@@ -269,6 +278,29 @@ class WebexSettings(_Section):
         if not base.endswith("/v1/"):
             raise problem(f"must end in /v1/, got {base!r}", hint="e.g. https://webexapis.com/v1/")
         return base
+
+    @field_validator("u2c_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise problem(
+                f"bad proxy URL {url!r}: expected http://host:port",
+                hint="e.g. http://proxy.example.com:3128 (https is tunnelled with CONNECT)",
+            )
+        if parts.username or parts.password:
+            raise problem(
+                "bad proxy URL: it must not contain credentials",
+                hint="tokenbot does not send proxy credentials; allow this host at the proxy",
+            )
+        return url
 
     @field_validator("redirect_uri")
     @classmethod
@@ -482,8 +514,10 @@ class BotSettings(_Section):
     """The chat bot: how messages come in, who may use it, how much work runs at once."""
 
     enabled: bool = True
-    intake: Literal["polling", "webhook"] = Field(
-        "polling", description="webhook needs an https public_url."
+    intake: Literal["auto", "websocket", "webhook", "polling"] = Field(
+        "auto",
+        description="auto: websocket when the identity's grant has spark:all, else webhook when "
+        "public_url is set, else polling. webhook needs an https public_url.",
     )
     public_url: Url | None = Field(None, description="https URL where Webex delivers webhooks.")
     prefix: Text = Field("/", description="Command prefix in group spaces.")
@@ -511,6 +545,20 @@ class BotSettings(_Section):
     max_event_age_seconds: float = Field(
         600, ge=0, le=86_400, description="Webhook: older deliveries are ignored; 0: off."
     )
+    instance_group: str = Field(
+        "default",
+        description="Websocket: instances in one group share one device and one socket.",
+    )
+    listener_lease_seconds: float = Field(
+        30, ge=5, le=600, description="Websocket: how long the socket's holder may go silent."
+    )
+
+    @field_validator("instance_group")
+    @classmethod
+    def _group(cls, group: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", group):
+            raise problem(f"{group!r}: use 1-40 letters, digits, '.', '_' or '-'")
+        return group
 
     @field_validator("prefix")
     @classmethod

@@ -18,6 +18,7 @@ from tokenbot.emulator.errors import WebexError
 from tokenbot.emulator.errors import current_tracking_id
 from tokenbot.emulator.errors import oauth_error_response
 from tokenbot.emulator.errors import webex_error_response
+from tokenbot.emulator.mercury import install as install_mercury
 from tokenbot.emulator.middleware import EmulatorMiddleware
 from tokenbot.emulator.oauth import bp as oauth_bp
 from tokenbot.emulator.rest import BLUEPRINTS
@@ -44,6 +45,7 @@ def create_app(state: EmulatorState) -> Flask:
     app.register_error_handler(ControlError, control_error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_webex_headers)
+    install_mercury(app, state)
     app.wsgi_app = EmulatorMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
     return app
 

@@ -134,6 +134,7 @@ def set_settings() -> Response:
     with st.lock:
         try:
             st.settings.update(_body())
+            st.apply_clusters()
         except SettingError as exc:
             raise ControlError(str(exc)) from exc
         return json_response(st.settings.as_dict())

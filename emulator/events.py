@@ -65,7 +65,7 @@ def message_data(message: Message, room: Room, author: Person, deleted: bool) ->
         if message.mentioned:
             data["mentionedPeople"] = [make_id("PEOPLE", uid) for uid in message.mentioned]
         if message.parent_uuid:
-            data["parentId"] = make_id("MESSAGE", message.parent_uuid)
+            data["parentId"] = make_id("MESSAGE", message.parent_uuid, message.cluster)
         if message.files:
             data["files"] = list(message.files)
     data["created"] = iso(message.created)
@@ -122,6 +122,7 @@ def dispatch(
     """Queue the event for every matching active webhook; return how many."""
     queued = 0
     with state.lock:
+        state.notify(resource, event, room, actor, subject=subject, message=message)
         for webhook in list(state.webhooks.values()):
             if webhook.status != "active":
                 continue

@@ -12,14 +12,20 @@ from datetime import datetime
 _NAMESPACE = uuid.UUID("6f1c2d4e-8a0b-4c3d-9e5f-1a2b3c4d5e6f")
 
 
-def make_id(kind: str, uid: str) -> str:
-    """Return the Webex id for `ciscospark://us/KIND/uid` (unpadded base64url)."""
-    raw = f"ciscospark://us/{kind}/{uid}".encode()
+def make_id(kind: str, uid: str, cluster: str = "us") -> str:
+    """Return the Webex id for `ciscospark://<cluster>/KIND/uid` (unpadded base64url)."""
+    raw = f"ciscospark://{cluster}/{kind}/{uid}".encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def parse_id(value: str) -> tuple[str, str] | None:
     """Return (kind, uid) of a Webex id, or None when it is not one."""
+    parsed = parse_id_cluster(value)
+    return None if parsed is None else (parsed[1], parsed[2])
+
+
+def parse_id_cluster(value: str) -> tuple[str, str, str] | None:
+    """Return (cluster, kind, uid) of a Webex id, or None when it is not one."""
     try:
         padded = value + "=" * (-len(value) % 4)
         raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
@@ -28,7 +34,7 @@ def parse_id(value: str) -> tuple[str, str] | None:
     parts = raw.split("/")
     if len(parts) != 5 or parts[0] != "ciscospark:" or parts[1] != "":
         return None
-    return parts[3], parts[4]
+    return parts[2], parts[3], parts[4]
 
 
 def stable_uuid(*parts: str) -> str:

@@ -46,6 +46,7 @@ def create_room(
             last_activity=now,
             is_locked=locked,
             team_uuid=team_uuid,
+            cluster=state.cluster_of(creator.uuid),
         )
         state.rooms[room.uuid] = room
         state.room_messages[room.uuid] = []
@@ -76,6 +77,8 @@ def remove_member(state: EmulatorState, membership: Membership, actor: Person) -
         person = state.people[membership.person_uuid]
         data = membership_json(state, membership)
         dispatch(state, "memberships", "deleted", room, actor, data, subject=person)
+        # The Mercury hub's `leave` activity, while the leaver is still a member and hears it.
+        state.notify("memberships", "deleted", room, actor, subject=person, message=None)
         del state.memberships[(membership.person_uuid, membership.room_uuid)]
 
 
@@ -135,7 +138,9 @@ def destination_room(state: EmulatorState, author: Person, body: dict[str, Any])
     room = state.direct_room(author.uuid, target.uuid)
     if room is None:
         now = state.clock.now()
-        room = Room(new_uuid(), "", "direct", author.uuid, now, now)
+        room = Room(
+            new_uuid(), "", "direct", author.uuid, now, now, cluster=state.cluster_of(author.uuid)
+        )
         state.rooms[room.uuid] = room
         state.room_messages[room.uuid] = []
         for person in (author, target):
@@ -208,6 +213,7 @@ def post_message(state: EmulatorState, author: Person, body: dict[str, Any]) -> 
             mentioned_groups=groups,
             files=[str(f) for f in files],
             attachments=attachments,
+            cluster=room.cluster,
         )
         state.messages[message.uuid] = message
         state.room_messages[room.uuid].append(message)

@@ -42,11 +42,13 @@ class Room:
     is_locked: bool = False
     description: str | None = None
     team_uuid: str | None = None
+    # Where the conversation is homed ("us", or a catalog id such as urn:TEAM:eu-central-1_k).
+    cluster: str = "us"
 
     @property
     def id(self) -> str:
-        """Return the Webex room id."""
-        return make_id("ROOM", self.uuid)
+        """Return the Webex room id (its cluster inside)."""
+        return make_id("ROOM", self.uuid, self.cluster)
 
 
 @dataclass
@@ -116,11 +118,12 @@ class Message:
     attachments: list[Any] = field(default_factory=list)
     updated: datetime | None = None
     edits: int = 0
+    cluster: str = "us"
 
     @property
     def id(self) -> str:
-        """Return the Webex message id."""
-        return make_id("MESSAGE", self.uuid)
+        """Return the Webex message id (the cluster of its room inside)."""
+        return make_id("MESSAGE", self.uuid, self.cluster)
 
 
 @dataclass

@@ -91,7 +91,7 @@ def message_json(state: EmulatorState, message: Message, created: bool = False) 
     author = state.people[message.person_uuid]
     body: dict[str, Any] = {"id": message.id}
     if message.parent_uuid:
-        body["parentId"] = make_id("MESSAGE", message.parent_uuid)
+        body["parentId"] = make_id("MESSAGE", message.parent_uuid, message.cluster)
     body["roomId"] = room.id
     body["roomType"] = room.type
     if created and message.to_person_uuid:

@@ -88,6 +88,8 @@ class EmulatorServer:
         if server is None:
             return
         self.state.halt.set()
+        if self.state.mercury is not None:
+            self.state.mercury.close_all(1001, "going away")
         server.shutdown()
         server.server_close()
         if thread is not None:

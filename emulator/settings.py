@@ -51,6 +51,17 @@ class Settings:
     webhook_disable_threshold: int = 100
     webhook_disable_window: float = 300.0
     webhook_sha256_signature: bool = False
+    # Websocket intake: U2C catalog, WDM devices and Mercury (emulator/README.md).
+    wdm_require_spark_all: bool = True
+    wdm_device_cap: int = 100
+    wdm_region: str = "a"
+    non_us_people: list[str] = dataclasses.field(default_factory=list)
+    non_us_cluster: str = "urn:TEAM:eu-central-1_k"
+    mercury_redelivery_seconds: float = 900.0
+    mercury_auth_timeout: float = 30.0
+    mercury_answer_pings: bool = True
+    mercury_deliver_after_expiry: bool = False
+    mercury_drop_while_offline: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""
@@ -66,6 +77,9 @@ class Settings:
 _KINDS: dict[str, tuple[type, ...]] = {
     "auto_approve": (str, type(None)),
     "rate_limit_per_minute": (int, type(None)),
+    "wdm_region": (str,),
+    "non_us_cluster": (str,),
+    "non_us_people": (list,),
 }
 _FIELDS = {f.name: f for f in fields(Settings)}
 _POSITIVE = {
@@ -77,6 +91,8 @@ _POSITIVE = {
     "webhook_timeout",
     "webhook_disable_threshold",
     "webhook_disable_window",
+    "wdm_device_cap",
+    "mercury_auth_timeout",
 }
 
 
@@ -102,6 +118,12 @@ def _check(name: str, value: Any) -> Any:
             raise SettingError(name, f"must be positive, got {value!r}")
         if float in kinds:
             value = float(value)
+    if name == "non_us_people":
+        if not all(isinstance(item, str) for item in value):
+            raise SettingError(name, "expected a list of emails")
+        value = [item.strip().lower() for item in value]
+    if name == "wdm_region" and not (value.isalnum() and value.islower()):
+        raise SettingError(name, f"expected a lowercase region letter such as 'r', got {value!r}")
     if name == "invalid_client_status" and value not in (400, 401):
         raise SettingError(name, "must be 400 or 401")
     return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from tokenbot.emulator.clock import EmulatorClock
 from tokenbot.emulator.faults import FaultBook
 from tokenbot.emulator.ids import make_id
 from tokenbot.emulator.ids import parse_id
+from tokenbot.emulator.ids import parse_id_cluster
 from tokenbot.emulator.ids import stable_uuid
 from tokenbot.emulator.model import AccessToken
 from tokenbot.emulator.model import AuthCode
@@ -51,6 +53,10 @@ class EmulatorState:
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter()
         self.delivery: DeliveryWorker | None = None
+        # In-process listeners of every event (the Mercury hub) and what a reset re-seeds.
+        self.event_listeners: list[Callable[..., None]] = []
+        self.reset_hooks: list[Callable[[], None]] = []
+        self.mercury: Any = None  # the MercuryHub, once an app serves this state
         # Set when the server stops, so injected delays end early.
         self.halt = threading.Event()
         self.reset()
@@ -92,6 +98,7 @@ class EmulatorState:
                 self._seed_person(spec, now)
             for spec in self.seed["spaces"]:
                 self._seed_space(spec, now)
+            self.apply_clusters()
             for spec in self.seed["integrations"]:
                 self.add_integration(
                     Integration(
@@ -102,6 +109,8 @@ class EmulatorState:
                         name=spec.get("name", "Sandbox integration"),
                     )
                 )
+            for hook in self.reset_hooks:
+                hook()
 
     def _seed_person(self, spec: dict[str, Any], now: datetime) -> None:
         email = spec["email"].lower()
@@ -178,9 +187,34 @@ class EmulatorState:
         return self.rooms.get(uid) if uid else None
 
     def message_by_id(self, webex_id: str | None) -> Message | None:
-        """Return the message with this Webex id."""
-        uid = self.lookup("MESSAGE", webex_id)
-        return self.messages.get(uid) if uid else None
+        """Return the message with this Webex id; an id naming another cluster finds none."""
+        parsed = parse_id_cluster(webex_id) if webex_id else None
+        if parsed is None or parsed[1] != "MESSAGE":
+            return None
+        message = self.messages.get(parsed[2])
+        if message is None or message.cluster != parsed[0]:
+            return None
+        return message
+
+    def cluster_of(self, person_uuid: str) -> str:
+        """Return where a person's new conversations are homed (setting `non_us_people`)."""
+        person = self.people.get(person_uuid)
+        if person is not None and person.email in self.settings.non_us_people:
+            return self.settings.non_us_cluster
+        return "us"
+
+    def apply_clusters(self) -> None:
+        """Re-home every room (and its messages) in its creator's cluster, after a setting."""
+        with self.lock:
+            for room in self.rooms.values():
+                room.cluster = self.cluster_of(room.creator_uuid)
+                for message in self.room_messages.get(room.uuid, []):
+                    message.cluster = room.cluster
+
+    def notify(self, resource: str, event: str, room: Room, actor: Person, **extra: Any) -> None:
+        """Tell the in-process listeners (the Mercury hub) about an event in `room`."""
+        for listener in list(self.event_listeners):
+            listener(resource, event, room, actor, **extra)
 
     def team_by_id(self, webex_id: str | None) -> Team | None:
         """Return the team with this Webex id."""

@@ -74,6 +74,32 @@ def test_check_in_demo_mode_generates_and_warns(tmp_path: Path) -> None:
     assert "warning: TOKENBOT_ENCRYPTION_KEYS: not set" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "said"),
+    [
+        ("", "intake: polling (auto: webex.scopes lacks spark:all and bot.public_url is not set)"),
+        (
+            "webex:\n  scopes: [spark:all, spark:kms]\n",
+            "intake: websocket (auto: webex.scopes has spark:all)",
+        ),
+        (
+            "bot:\n  public_url: https://bot.example.com\n",
+            "intake: webhook (auto: webex.scopes lacks spark:all; bot.public_url is set)",
+        ),
+    ],
+)
+def test_check_says_which_intake_auto_means_and_why(
+    tmp_path: Path, yaml_text: str, said: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["config", "check", "--config", str(path)], env={**UNSET, **SECRETS}
+    )
+    assert result.exit_code == 0, result.output
+    assert said in result.stderr
+
+
 def test_check_reports_one_error_line_and_exits_2(config_file: Path) -> None:
     env = {**UNSET, **SECRETS, "WEBEX_CLIENT_SECRET": None}
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(config_file)], env=env)

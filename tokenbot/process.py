@@ -87,6 +87,13 @@ def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
             "commands_handled": snapshot.counters.get("commands_total", 0),
             "errors": snapshot.counters.get("errors", 0),
             "last_error": snapshot.get("last_error"),
+            "intake_reason": snapshot.get("intake_reason"),
+            "websocket_state": snapshot.get("websocket_state"),
+            "websocket_connected_since": snapshot.get("websocket_connected_since"),
+            "websocket_last_frame_at": snapshot.get("websocket_last_frame_at"),
+            "websocket_reconnects": snapshot.counters.get("websocket_reconnects", 0),
+            "websocket_devices": snapshot.get("websocket_devices"),
+            "events_backfilled": snapshot.counters.get("events_backfilled", 0),
         }
 
     return read

@@ -256,6 +256,41 @@ def test_bot_card(
     assert "scheduler running" in page
 
 
+def test_bot_card_on_the_websocket(
+    panel_settings: Any, panel_runtime: Any, panel_admins: Any, emulator: Any
+) -> None:
+    from tokenbot.admin import create_app
+
+    status = {
+        "intake_mode": "websocket",
+        "intake_reason": "auto: the identity's grant has spark:all",
+        "websocket_state": "connected",
+        "websocket_connected_since": "2026-01-01T00:00:01Z",
+        "websocket_last_frame_at": "2026-01-01T00:00:09Z",
+        "websocket_reconnects": 4,
+        "websocket_devices": 1,
+        "events_backfilled": 7,
+    }
+    app = create_app(
+        panel_settings,
+        panel_runtime,
+        admins=panel_admins,
+        bot_status=lambda: status,
+        scheduler_alive=lambda: True,
+    )
+    client = PanelClient(app.test_client())
+    client.login()
+    card = client.get("/").get_data(as_text=True).split('id="bot-card"')[1].split("</section>")[0]
+    assert 'data-bot="intake_mode">websocket<' in card
+    assert "has spark:all" in card
+    assert 'data-bot="websocket_state">connected<' in card
+    assert 'datetime="2026-01-01T00:00:01Z"' in card and 'datetime="2026-01-01T00:00:09Z"' in card
+    assert 'data-bot="websocket_reconnects">4<' in card
+    assert 'data-bot="websocket_devices">1<' in card
+    assert 'data-bot="events_backfilled">7<' in card
+    assert "webhook_registered" not in card
+
+
 def test_bot_card_without_a_bot(admin_client: PanelClient) -> None:
     card = admin_client.get("/").get_data(as_text=True).split('id="bot-card"')[1]
     assert 'data-bot="intake_mode">off<' in card

@@ -65,7 +65,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.refresh.margin_seconds == 900
     assert settings.refresh.lease_seconds == 60
     assert settings.panel.port == 2000
-    assert settings.bot.intake == "polling"
+    assert settings.bot.intake == "auto"
     assert settings.bot.webhook_secret is None
     assert settings.logging.level == "INFO"
     assert settings.emulator.port == 2001
@@ -159,7 +159,14 @@ def test_scopes_may_be_space_separated(tmp_path: Path) -> None:
         ("bot:\n  allowed_emails: [nobody]\n", "bot.allowed_emails", "not an email"),
         ("bot:\n  prefix: 'a b'\n", "bot.prefix", "without spaces"),
         ("bot:\n  plugins: ['not a module']\n", "bot.plugins", "not a Python module"),
-        ("bot:\n  intake: websocket\n", "bot.intake", "must be one of polling, webhook"),
+        (
+            "bot:\n  intake: socket\n",
+            "bot.intake",
+            "must be one of auto, websocket, webhook, polling",
+        ),
+        ("webex:\n  proxy_url: ftp://proxy\n", "webex.proxy_url", "bad proxy URL"),
+        ("webex:\n  proxy_url: http://u:p@proxy:3128\n", "webex.proxy_url", "credentials"),
+        ("bot:\n  instance_group: 'a b'\n", "bot.instance_group", "use 1-40 letters"),
         ("logging:\n  level: verbose\n", "logging.level", "must be one of DEBUG"),
         ("logging:\n  format: xml\n", "logging.format", "must be one of text, json"),
         ("mode: staging\n", "mode", "must be one of production, demo"),

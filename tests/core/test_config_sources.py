@@ -108,7 +108,7 @@ def test_overrides_from_the_caller_beat_the_environment(tmp_path: Path) -> None:
         ("panel.port", "70000", "TOKENBOT_PANEL__PORT", "70000"),
         ("panel.port", "soon", "TOKENBOT_PANEL__PORT", "soon"),
         ("panel.port", "2000.5", "TOKENBOT_PANEL__PORT", "2000.5"),
-        ("bot.intake", "websocket", "TOKENBOT_BOT__INTAKE", "websocket"),
+        ("bot.intake", "pigeon", "TOKENBOT_BOT__INTAKE", "pigeon"),
         ("bot.enabled", "sure", "TOKENBOT_BOT__ENABLED", "sure"),
         ("bot.allowed_emails", "[nobody]", "TOKENBOT_BOT__ALLOWED_EMAILS", "nobody"),
         (
@@ -328,7 +328,7 @@ def test_schema_accepts_what_the_loader_accepts() -> None:
     [
         {"panel": {"port": 70000}},
         {"panel": {"prot": 1}},
-        {"bot": {"intake": "websocket"}},
+        {"bot": {"intake": "pigeon"}},
         {"webex": {"client_secret": "abc"}},
         {"encryption_keys": "k1:abc"},
     ],

@@ -63,7 +63,7 @@ def test_demo_walks_the_newcomers_path_and_stops_cleanly(tmp_path: Path) -> None
         room = next(r["id"] for r in rooms.json()["items"] if r["title"] == "Team Space")
 
         def answered() -> bool:
-            # The bot registers its webhook within seconds of the connect; ask until it answers.
+            # The bot opens its websocket within seconds of the connect; ask until it answers.
             asked = requests.post(
                 f"{control}/messages",
                 json={"roomId": room, "personEmail": "bob@example.com", "text": "/help"},
@@ -83,6 +83,10 @@ def test_demo_walks_the_newcomers_path_and_stops_cleanly(tmp_path: Path) -> None
             return False
 
         wait_until(answered, timeout=30, what="the bot's answer to /help")
+        # Over the websocket: no webhook was registered, one socket is open for Alice.
+        assert requests.get(f"{control}/webhooks", timeout=10).json()["items"] == []
+        sockets = requests.get(f"{control}/websockets", timeout=10).json()["items"]
+        assert [s["email"] for s in sockets] == ["alice@example.com"]
     finally:
         process.send_signal(signal.SIGTERM)
         try:

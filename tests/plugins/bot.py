@@ -277,6 +277,9 @@ BOT_SCOPES = (
     "spark:messages_write",
 )
 
+# What the websocket intake needs: spark:all (Webex adds spark:kms with it).
+WEBSOCKET_SCOPES = ("spark:all", "spark:kms", *BOT_SCOPES)
+
 
 class _LateApp:
     """A WSGI app whose target is set after the server has a port (the URL goes in options)."""
@@ -300,6 +303,7 @@ class BotEnv:
     integration: Any
     account_id: int
     webhook_url: str | None
+    scopes: tuple[str, ...] = BOT_SCOPES
 
     def room(self, title: str) -> str:
         """Return the emulator room id with this title."""
@@ -344,7 +348,7 @@ class BotEnv:
             self.emulator,
             self.integration.client_id,
             OWNER_EMAIL,
-            BOT_SCOPES,
+            self.scopes,
             sent_at=SystemClock().now(),
         )
         self.store.set_bot_identity(account.id)
@@ -371,15 +375,16 @@ def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., Bo
     upgrade(sqlite_url)
     cleanups: list[Callable[[], None]] = []
 
-    def build(intake: str, **overrides: Any) -> BotEnv:
+    def build(intake: str, scopes: tuple[str, ...] | None = None, **overrides: Any) -> BotEnv:
         clock = SystemClock()
         database = Database(sqlite_url)
         cleanups.append(database.dispose)
         cipher = TokenCipher.from_spec(TokenCipher.generate_key_spec("kbot"))
         policy = RefreshPolicy()
         store = TokenStore(database, cipher, clock=clock, policy=policy)
-        client_id, secret = emulator.register_integration([REDIRECT_URI], list(BOT_SCOPES))
-        integration = Integration(client_id, secret, REDIRECT_URI, BOT_SCOPES)
+        scopes = scopes or (WEBSOCKET_SCOPES if intake == "websocket" else BOT_SCOPES)
+        client_id, secret = emulator.register_integration([REDIRECT_URI], list(scopes))
+        integration = Integration(client_id, secret, REDIRECT_URI, scopes)
         oauth = make_client(emulator, integration, timeout=5.0)
         tokens = TokenService(store, oauth, clock=clock, policy=policy)
         public_url = None
@@ -406,6 +411,8 @@ def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., Bo
             "poll_api_budget_per_minute": 100_000,
             "workers": 4,
             "queue_size": 200,
+            "u2c_url": f"{emulator.url}/u2c/api/v1",
+            "listener_lease_seconds": 6.0,
         }
         values.update(overrides)
         bot = create_bot(
@@ -426,6 +433,7 @@ def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., Bo
             integration=integration,
             account_id=0,
             webhook_url=bot.options.webhook_url,
+            scopes=scopes,
         )
         env.connect_alice()
         bot.start()

@@ -186,10 +186,11 @@ def connect_bot_identity(
     *,
     now: datetime,
     email: str = "alice@example.com",
+    scopes: tuple[str, ...] = BOT_SCOPES,
 ) -> int:
     """Store `email` with a fresh (not due) grant and make it the bot identity; return its id."""
     person = emulator.person(email)
-    answer = emulator.mint_token(client_id, email, list(BOT_SCOPES))
+    answer = emulator.mint_token(client_id, email, list(scopes))
     tokens = TokenSet(
         access_token=answer["access_token"],
         expires_in=int(answer["expires_in"]),
@@ -197,6 +198,6 @@ def connect_bot_identity(
         refresh_token_expires_in=int(answer["refresh_token_expires_in"]),
     )
     identity = Identity(person_id=person["id"], email=email, display_name=person["displayName"])
-    account = store.save_connected(identity, BOT_SCOPES, tokens, sent_at=now)
+    account = store.save_connected(identity, scopes, tokens, sent_at=now)
     store.set_bot_identity(account.id)
     return account.id

@@ -13,6 +13,7 @@ from tokenbot.command_runtime import fail
 from tokenbot.core.config import config_schema
 from tokenbot.core.config import load_settings
 from tokenbot.core.errors import ConfigError
+from tokenbot.core.intake import choose_intake
 
 
 @click.group("config")
@@ -38,6 +39,14 @@ def check(config_path: Path | None, demo: bool) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"database: {settings.database.display_url}", err=True)
+    choice = choose_intake(
+        settings.bot.intake,
+        scopes=settings.webex.scopes,
+        scopes_from="webex.scopes",
+        public_url=settings.bot.public_url,
+        has_webhook_secret=settings.bot.webhook_secret is not None,
+    )
+    click.echo(f"intake: {choice.intake} ({choice.reason})", err=True)
     click.echo("configuration ok" + (" (demo mode)" if settings.demo else ""), err=True)
 
 

@@ -30,7 +30,11 @@ DEMO_REFRESH = {
     "min_token_validity_seconds": 60,
     "sweep_interval_seconds": 10,
 }
+# spark:all (with spark:kms, which Webex adds to it) lets the demo run on the websocket: no
+# public URL, no webhook, answers in milliseconds.
 DEMO_SCOPES = [
+    "spark:all",
+    "spark:kms",
     "spark:people_read",
     "spark:rooms_read",
     "spark:messages_read",
@@ -96,11 +100,13 @@ def _run_demo(config_path: Path | None, port: int, emulator: EmulatorServer, fol
             "redirect_uri": redirect_uri,
             "scopes": DEMO_SCOPES,
             "timeout_seconds": 10,
+            "u2c_url": f"{emulator.url}/u2c/api/v1",
         },
         "database": {"url": f"sqlite:///{folder / 'demo.sqlite3'}"},
         "panel": {"host": "127.0.0.1", "port": port, "public_url": panel_url},
         # Every sandbox person may run every command, so a newcomer can try them all.
-        "bot": {"intake": "webhook", "public_url": panel_url, "allowed_domains": ["example.com"]},
+        # auto: the grant has spark:all, so the bot listens on the websocket (no webhook).
+        "bot": {"intake": "auto", "allowed_domains": ["example.com"], "listener_lease_seconds": 10},
         "refresh": DEMO_REFRESH,
     }
     env = {**os.environ, "WEBEX_CLIENT_ID": client_id, "WEBEX_CLIENT_SECRET": client_secret}
