@@ -177,6 +177,11 @@ class BotSettings:
     poll_api_budget_per_minute: int = _num(120, 1, 100_000)
     max_body_bytes: int = _num(262_144, 1024, 1_048_576)
     max_event_age_seconds: float = _num(600, 0, 86_400)
+    sender_burst: int = _num(5, 1, 10_000)
+    sender_per_minute: float = _num(6, 0.1, 100_000)
+    space_burst: int = _num(20, 1, 100_000)
+    space_per_minute: float = _num(30, 0.1, 1_000_000)
+    reminders_per_sender: int = _num(5, 1, 10_000)
 
 
 @dataclass(frozen=True, slots=True)
