@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from typing import Protocol
 
+from tokenbot.bot.message import fold_email
 from tokenbot.core.errors import AccountNotFound
 
 __all__ = ["BotIdentity", "IdentityCache", "IdentityStore"]
@@ -49,7 +50,7 @@ class BotIdentity:
         return cls(
             account_id=view.id,
             person_id=str(view.person_id),
-            email=str(view.email).lower(),
+            email=fold_email(str(view.email)),
             display_name=str(getattr(view, "display_name", "") or ""),
             status=str(getattr(status, "value", status)),
             access_expires_at=getattr(view, "access_expires_at", None),

@@ -36,6 +36,11 @@ class BotOptions:
         webhook_path: Where the webhook endpoint is mounted.
         webhook_name: The name marking webhooks this bot owns.
         history_max: The most messages `history N` shows.
+        sender_burst: Messages one sender (not the user) may send at once before silence.
+        sender_per_minute: How fast that sender's allowance refills.
+        space_burst: Messages everyone but the user may send at once in one space.
+        space_per_minute: How fast a space's allowance refills.
+        reminders_per_sender: Reminders one sender may have pending.
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
@@ -55,6 +60,11 @@ class BotOptions:
     webhook_path: str = "/webhooks/webex"
     webhook_name: str = "tokenbot"
     history_max: int = 50
+    sender_burst: float = 5
+    sender_per_minute: float = 6.0
+    space_burst: float = 20
+    space_per_minute: float = 30.0
+    reminders_per_sender: int = 5
 
     def __post_init__(self) -> None:
         if self.intake not in {"webhook", "polling"}:
@@ -102,6 +112,11 @@ class BotOptions:
             "max_body_bytes",
             "max_event_age_seconds",
             "history_max",
+            "sender_burst",
+            "sender_per_minute",
+            "space_burst",
+            "space_per_minute",
+            "reminders_per_sender",
         ):
             if getattr(bot, name, None) is not None:
                 values[name] = getattr(bot, name)

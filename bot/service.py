@@ -27,7 +27,11 @@ from typing import Any
 from tokenbot.bot.args import parse_args
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.command_context import CommandContext
+from tokenbot.bot.flood import FloodControl
+from tokenbot.bot.flood import Hints
 from tokenbot.bot.identity import IdentityCache
+from tokenbot.bot.markup import Markdown
+from tokenbot.bot.markup import render_reply
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.options import BotOptions
@@ -87,7 +91,17 @@ class Bot:
         self.clock = clock
         self._monotonic = monotonic
         self.pool = WorkerPool(options.workers, options.queue_size)
-        self.reminders = Reminders(self._deliver_reminder)
+        self.reminders = Reminders(
+            self._deliver_reminder, max_per_sender=options.reminders_per_sender
+        )
+        self.flood = FloodControl(
+            sender_burst=options.sender_burst,
+            sender_per_minute=options.sender_per_minute,
+            space_burst=options.space_burst,
+            space_per_minute=options.space_per_minute,
+            monotonic=monotonic,
+        )
+        self.hints = Hints()
         self.poller: Poller | None = None
         self.upkeep: Upkeep | None = None
         self._counts: Counter[str] = Counter()
@@ -132,17 +146,53 @@ class Bot:
 
     # -- intake ------------------------------------------------------------------------------
 
-    def submit_id(self, message_id: str, *, intake: str) -> bool:
-        """Queue a message known by id (webhook); False when the queue is full."""
-        accepted = self.pool.submit(self.process_id, message_id, intake, self._monotonic())
+    def submit_id(self, message_id: str, *, intake: str, urgent: bool = False) -> bool:
+        """Queue a message known by id (webhook); False when the queue is full.
+
+        `urgent` (the user's own message) jumps the queue.
+        """
+        accepted = self.pool.submit(
+            self.process_id, message_id, intake, self._monotonic(), urgent=urgent
+        )
         self.metrics.queue_depth.set(self.pool.pending())
         return accepted
 
     def submit_message(self, message: Message, *, intake: str) -> bool:
-        """Queue a fetched message (polling); False when the queue is full."""
-        accepted = self.pool.submit(self.process, message, intake, self._monotonic())
+        """Screen and queue a fetched message (polling); False when the queue is full."""
+        skipped = self.screen(message.id, message.person_id, message.person_email, message.room_id)
+        if skipped is not None:
+            self.metrics.deliveries.labels(intake=intake, outcome=skipped).inc()
+            return True
+        urgent = self.is_owner(message.person_id)
+        accepted = self.pool.submit(self.process, message, intake, self._monotonic(), urgent=urgent)
         self.metrics.queue_depth.set(self.pool.pending())
         return accepted
+
+    def is_owner(self, person_id: str) -> bool:
+        """Return whether `person_id` is the user the bot acts as."""
+        me = self.identity.get()
+        return me is not None and person_id == me.person_id
+
+    def screen(self, message_id: str, person_id: str, email: str, room_id: str) -> str | None:
+        """Decide from an event's metadata alone whether to ignore it; None: go on.
+
+        Costs no Webex call. Ignored: our own posts (known by id), anyone else's message in
+        a space outside `bot.allowed_spaces` or from a sender for whom no command is open, and
+        anyone else's message beyond their or their space's flood bucket (counted).
+        """
+        me = self.identity.get()
+        if me is None:
+            return None  # `process` says why nothing can happen
+        if person_id == me.person_id:
+            return "own_post" if self.state.is_own_post(message_id) else None
+        if not self.router.open_commands(email=email, room_id=room_id, is_owner=False):
+            return "no_command_open"
+        refused = self.flood.admit(email or person_id, room_id)
+        if refused is not None:
+            self.metrics.throttled.labels(scope=refused).inc()
+            self._count("messages", outcome="throttled")
+            return "throttled"
+        return None
 
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message (deliveries carry no text) and process it; return the outcome."""
@@ -191,9 +241,13 @@ class Bot:
     # -- posting -----------------------------------------------------------------------------
 
     def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> list[Message]:
-        """Post `markdown` as the user (split if long), remembering every part as ours."""
+        """Post a reply as the user (split if long), remembering every part as ours.
+
+        Every post goes through `render_reply`: `Markdown` we built is posted as markup,
+        any other text shows as the plain text it is (no link, image or mention).
+        """
         posted = []
-        for part in split_message(markdown):
+        for part in split_message(render_reply(markdown)):
             key = self.state.begin_post(room_id, fingerprint(room_id, part))
             try:
                 message = self.client.post_message(room_id, part, parent_id=parent_id)
@@ -211,8 +265,9 @@ class Bot:
         people cannot make the user @mention a space (or everyone) in their name.
         """
         me = self.identity.get()
+        markdown = Markdown(render_reply(markdown))
         if me is None or message.person_id != me.person_id:
-            markdown = neutralize_mentions(markdown)
+            markdown = Markdown(neutralize_mentions(markdown))
         return self.post(message.room_id, markdown, parent_id=message.thread_id)
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -254,19 +309,25 @@ class Bot:
         if command is None:
             if not explicit:
                 return "ignored"
-            self._finish(message, None, "unknown", self._unknown(name), received_at)
+            self._finish(message, None, "unknown", self._unknown(message, name), received_at)
             return "unknown"
         if not self.router.may_run(
             command, email=message.person_email, room_id=message.room_id, is_owner=is_owner
         ):
             log.info("refused %s to a sender not allowed", command.name)
-            text = f"Sorry, you are not allowed to run `{self.router.prefix}{command.name}` here."
+            text = Markdown("Sorry, you are not allowed to run {} here.").format(
+                self.router.prefix + command.name
+            )
             self._finish(message, command, "denied", text, received_at)
             return "denied"
         try:
             args = parse_args(command.args, raw_args)
         except CommandArgumentError as error:
-            text = f"{error.message}. Usage: `{command.usage(self.router.prefix)}`"
+            # Our argument errors are Markdown with the sender's words as literals; any
+            # other message (a plugin's) is shown as plain text.
+            text = Markdown("{}. Usage: {}").format(
+                Markdown(render_reply(error.message)), command.usage(self.router.prefix)
+            )
             self._finish(message, command, "bad_arguments", text, received_at)
             return "bad_arguments"
         context = CommandContext(
@@ -290,10 +351,8 @@ class Bot:
                 f"command {command.name} failed: {_error_name(error)} (error id {error_id})",
                 error_id,
             )
-            text = (
-                f"Something went wrong running `{self.router.prefix}{command.name}` "
-                f"(error id `{error_id}`). It has been logged."
-            )
+            text = Markdown("Something went wrong running {} (error id {}). It has been logged.")
+            text = text.format(self.router.prefix + command.name, error_id)
             self._finish(message, command, "error", text, received_at)
             return "error"
         self._finish(message, command, "ok", result, received_at)
@@ -312,7 +371,7 @@ class Bot:
         message: Message,
         command: Command | None,
         outcome: str,
-        reply: str | None,
+        reply: str | Markdown | None,
         received_at: float,
     ) -> None:
         name = command.name if command else "unknown"
@@ -322,12 +381,21 @@ class Bot:
         self.metrics.latency.observe(self._monotonic() - received_at)
         self._count("commands", outcome=outcome)
 
-    def _unknown(self, name: str) -> str:
+    def _unknown(self, message: Message, name: str) -> Markdown | None:
         prefix = self.router.prefix
+        helping = Markdown("Try {}.").format(prefix + "help")
+        if not self.is_owner(message.person_id) and not self.router.may_run_restricted(
+            email=message.person_email, room_id=message.room_id, is_owner=False
+        ):
+            # Someone who may run no restricted command gets one short hint, once, without
+            # their own words in it; after that their unknown commands cost nothing.
+            if not self.hints.first(message.person_email or message.person_id):
+                return None
+            return Markdown("Unknown command. ") + helping
         names = [command.name for command in self.router.commands()]
         close = difflib.get_close_matches(name.lower(), names, n=1)
-        hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
-        return f"Unknown command `{prefix}{name}`.{hint} Try `{prefix}help`."
+        hint = Markdown(" Did you mean {}?").format(prefix + close[0]) if close else Markdown("")
+        return Markdown("Unknown command {}.").format(prefix + name) + hint + " " + helping
 
     def _needs_reauth(self, error: NeedsReauth, doing: str) -> str:
         log.error("bot identity needs a new login (%s): %s", doing, error)
@@ -350,10 +418,13 @@ class Bot:
         self.flush()
 
     def _deliver_reminder(self, reminder: Reminder) -> None:
-        text = f"⏰ Reminder for {reminder.requested_by}: {reminder.text}"
         me = self.identity.get()
-        if me is None or reminder.requested_by.lower() != me.email.lower():
-            text = neutralize_mentions(text)  # as for replies: only the user may mention
+        if me is not None and reminder.requested_by == me.email:
+            # The user's own words, as they wrote them.
+            text = Markdown("⏰ Reminder for {}: ").format(reminder.requested_by)
+            text += Markdown(reminder.text)
+        else:
+            text = Markdown("⏰ Reminder for {}: {}").format(reminder.requested_by, reminder.text)
         self.post(reminder.room_id, text, parent_id=reminder.parent_id)
 
 

@@ -503,6 +503,17 @@ class _Builder:
         for plugin in values["plugins"]:
             if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", plugin):
                 raise ConfigError("bot.plugins", f"{plugin!r} is not a Python module path")
+        # ASCII only: Unicode lower-casing folds look-alikes onto ASCII (U+212A KELVIN SIGN
+        # becomes "k"), and Webex addresses to compare with are ASCII.
+        for key in ("allowed_emails", "allowed_domains"):
+            for value in values[key]:
+                if not value.isascii():
+                    raise ConfigError(
+                        f"bot.{key}",
+                        f"{value!r} holds a non-ASCII character",
+                        hint="write the address in ASCII (an internationalized domain in its "
+                        "xn-- form)",
+                    )
         values["allowed_emails"] = tuple(e.lower() for e in values["allowed_emails"])
         for email in values["allowed_emails"]:
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
