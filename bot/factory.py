@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from typing import cast
 
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +18,8 @@ from tokenbot.bot.plugins import load_plugins
 from tokenbot.bot.router import Router
 from tokenbot.bot.sdk import Sdk
 from tokenbot.bot.service import Bot
+from tokenbot.bot.webhook_owners import AccountLister
+from tokenbot.bot.webhook_owners import WebhookJanitor
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
@@ -58,7 +61,7 @@ def create_bot(
     router = Router(prefix=options.prefix, policy=options.policy)
     register_builtins(router)
     load_plugins(router, options.plugins)
-    return Bot(
+    bot = Bot(
         options=options,
         client=client,
         identity=identity,
@@ -67,3 +70,7 @@ def create_bot(
         metrics=BotMetrics(registry),
         clock=clock,
     )
+    bot.janitor = WebhookJanitor(options=options, tokens=tokens, sdk=client.sdk, **client_options)
+    if hasattr(store, "list_accounts"):
+        bot.accounts = cast("AccountLister", store)
+    return bot

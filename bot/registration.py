@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tokenbot.bot.service import Bot
 
-__all__ = ["ensure_webhook"]
+__all__ = ["check_webhook", "ensure_webhook"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,32 @@ def ensure_webhook(bot: Bot) -> str | None:
         log.info("stale webhook removed (%s)", other.get("targetUrl"))
     webhook_id = str(hook["id"])
     bot.state.set_values(
-        {"webhook_registered": True, "webhook_id": webhook_id, "webhook_url": target}
+        {
+            "webhook_registered": True,
+            "webhook_id": webhook_id,
+            "webhook_url": target,
+            "webhook_status": str(hook.get("status") or "active"),
+        }
     )
     bot.forget_webhook_id()
     return webhook_id
+
+
+def check_webhook(bot: Bot) -> str:
+    """Ask Webex how our webhook is; unless `active`, it is no longer "registered".
+
+    Returns:
+        Its status at Webex (`active`, `inactive`), or `missing`.
+    """
+    webhook_id = bot.state.value("webhook_id")
+    hook = next(
+        (hook for hook in bot.client.list_webhooks() if str(hook.get("id")) == webhook_id), None
+    )
+    status = str(hook.get("status") or "active") if hook is not None else "missing"
+    if status != "active":
+        log.warning("Webex reports our webhook %s; it will be registered again", status)
+        bot.record_error(f"webhook {status} at Webex (deliveries stopped)")
+        bot.state.set_values({"webhook_registered": False, "webhook_status": status})
+    else:
+        bot.state.set_values({"webhook_status": status})
+    return status

@@ -53,6 +53,8 @@ from tokenbot.core.errors import TokenbotError
 if TYPE_CHECKING:
     from tokenbot.bot.polling import Poller
     from tokenbot.bot.upkeep import Upkeep
+    from tokenbot.bot.webhook_owners import AccountLister
+    from tokenbot.bot.webhook_owners import WebhookJanitor
 
 __all__ = ["Bot"]
 
@@ -110,6 +112,9 @@ class Bot:
         self._counts_lock = threading.Lock()
         self.started_at = clock.now()
         self._webhook_id: tuple[float, str | None] | None = None
+        # Set by `create_bot`: deletes our webhooks of accounts the bot no longer acts as.
+        self.janitor: WebhookJanitor | None = None
+        self.accounts: AccountLister | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 

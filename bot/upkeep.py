@@ -3,7 +3,11 @@
 At start there may be no bot identity yet (nobody has connected a Webex account), and the
 admin may later pick another account. A webhook belongs to the person whose token created it,
 so the bot (re-)registers whenever the identity it registered for is not the current one, or
-the registration is missing. De-duplication and own-post rows are pruned once a day: a
+the registration is missing; before registering for a new identity it deletes ours of the old
+one, and at start ours of every other connected account (`bot.webhook_owners`). Every
+`check_seconds` it asks Webex how our webhook is: one Webex disabled (`inactive`) or deleted
+is not "registered" on the panel's card (and is registered again on the next round).
+De-duplication and own-post rows are pruned once a day: a
 delivery older than the replay window can no longer arrive.
 """
 
@@ -16,6 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tokenbot.bot.loop import Repeater
+from tokenbot.bot.registration import check_webhook
 from tokenbot.bot.registration import ensure_webhook
 from tokenbot.core.errors import TokenbotError
 
@@ -44,6 +49,7 @@ class Upkeep:
         bot: Bot,
         *,
         interval_seconds: float = 2.0,
+        check_seconds: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot = bot
@@ -51,6 +57,10 @@ class Upkeep:
         self._monotonic = monotonic
         self._pruned_at: float | None = None
         self._registered_for: str | None = None
+        self._registered_account: object = None
+        self._swept = False
+        self.check_seconds = check_seconds
+        self._checked_at: float | None = None
         self._loop = Repeater("bot-upkeep", interval_seconds, self.run_once)
 
     def start(self) -> None:
@@ -88,10 +98,33 @@ class Upkeep:
         # Read the store, not the cache: a connect in the panel should reach Webex in seconds.
         self.bot.identity.invalidate()
         identity = self.bot.identity.get()
-        if identity is None:
-            return
         registered = bool(self.bot.state.value("webhook_registered"))
-        if registered and self._registered_for == identity.person_id:
+        if identity is None:
+            if registered:
+                # The identity was disconnected (its webhook went before its token did).
+                self.bot.state.set_values({"webhook_registered": False, "webhook_id": None})
             return
+        janitor = self.bot.janitor
+        if janitor is not None and not self._swept and self.bot.accounts is not None:
+            janitor.remove_strays(self.bot.accounts, keep=identity.account_id)
+            self._swept = True
+        if registered and self._registered_for == identity.person_id:
+            self._check_if_due()
+            return
+        old = self._registered_account
+        if janitor is not None and old is not None and old != identity.account_id:
+            try:
+                janitor.remove(old)
+            except TokenbotError as error:
+                log.warning("could not remove the former identity's webhook: %s", error)
         ensure_webhook(self.bot)
         self._registered_for = identity.person_id
+        self._registered_account = identity.account_id
+        self._checked_at = self._monotonic()
+
+    def _check_if_due(self) -> None:
+        now = self._monotonic()
+        if self._checked_at is not None and now - self._checked_at < self.check_seconds:
+            return
+        self._checked_at = now
+        check_webhook(self.bot)

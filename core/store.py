@@ -12,6 +12,8 @@ value copied into another row fails to decrypt. Only `AccessGrant` and `Claim` c
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -39,6 +41,8 @@ from tokenbot.core.rotation import rotate_keys
 from tokenbot.core.rows import token_context
 from tokenbot.core.tokens import Identity
 from tokenbot.core.tokens import TokenSet
+
+log = logging.getLogger(__name__)
 
 __all__ = ["TokenStore", "token_context"]
 
@@ -69,6 +73,15 @@ class TokenStore(RefreshLeases):
     ) -> None:
         super().__init__(db, cipher, clock=clock, policy=policy, owner=owner)
         self._logins = OAuthLoginStore(db, cipher, clock=clock)
+        self._before_disconnect: list[Callable[[AccountView], None]] = []
+
+    def before_disconnect(self, hook: Callable[[AccountView], None]) -> None:
+        """Run `hook(account)` before any account's tokens are wiped, while they still work.
+
+        The bot uses it to delete its webhook at Webex: once the token is gone, nothing could.
+        A failing hook is logged and does not stop the disconnect.
+        """
+        self._before_disconnect.append(hook)
 
     # --- connecting and reading -------------------------------------------------------------
 
@@ -259,6 +272,13 @@ class TokenStore(RefreshLeases):
         Raises:
             AccountNotFound: No account has this id.
         """
+        if self._before_disconnect:
+            view = self.get(account_id)
+            for hook in self._before_disconnect:
+                try:
+                    hook(view)
+                except Exception:
+                    log.exception("a before-disconnect step failed for account %s", account_id)
         now = self.clock.now()
         with self.db.write() as session:
             row = self._row(session, account_id, lock=True)

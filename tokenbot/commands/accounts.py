@@ -62,7 +62,10 @@ def refresh_command(config_path: Path | None, account_id: int) -> None:
 @click.confirmation_option(prompt="Wipe this account's tokens? It must log in again to return.")
 def disconnect_command(config_path: Path | None, account_id: int) -> None:
     """Wipe ACCOUNT_ID's tokens and stop refreshing it."""
+    from tokenbot.process import install_webhook_cleanup
+
     with runtime_for(config_path) as runtime:
+        install_webhook_cleanup(runtime.settings, runtime)
         runtime.store.disconnect(account_id)
         runtime.tokens.forget(account_id)
     click.echo(f"account {account_id} disconnected; its tokens are wiped")
