@@ -181,6 +181,8 @@ class BotSettings:
     sender_per_minute: float = _num(6, 0.1, 100_000)
     space_burst: int = _num(20, 1, 100_000)
     space_per_minute: float = _num(30, 0.1, 1_000_000)
+    others_burst: int = _num(40, 1, 1_000_000)
+    others_per_minute: float = _num(60, 0.1, 10_000_000)
     reminders_per_sender: int = _num(5, 1, 10_000)
 
 
