@@ -1,10 +1,10 @@
 """Flood control: token buckets per sender and per space, decided before any Webex call.
 
 The bot spends a real person's Webex quota, and every answer is posted in their name. Anyone
-else's messages pass a bucket for the sender and one for the space before the bot fetches or
-answers anything; beyond them the bot stays silent (counted in
-`tokenbot_bot_throttled_total{scope}`), so an outsider cannot spend the quota the user's own
-commands need. The user is never throttled.
+else's messages pass a bucket for the sender, one for the space and one for everyone but the
+user together before the bot fetches or answers anything; beyond them the bot stays silent
+(counted in `tokenbot_bot_throttled_total{scope}`), so outsiders cannot spend the quota the
+user's own commands need. The user is never throttled.
 
 `Hints` remembers who already got the one short "unknown command" hint: people who may run no
 restricted command get that hint once, then silence.
@@ -71,6 +71,8 @@ class FloodControl:
         sender_per_minute: The sender's bucket refills at this rate.
         space_burst: Messages all senders (but the user) may send at once in one space.
         space_per_minute: The space's bucket refills at this rate.
+        others_burst: Messages everyone but the user may send at once, in all spaces.
+        others_per_minute: That bucket refills at this rate.
         monotonic: Injected for tests.
     """
 
@@ -81,30 +83,39 @@ class FloodControl:
         sender_per_minute: float,
         space_burst: float,
         space_per_minute: float,
+        others_burst: float | None = None,
+        others_per_minute: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._senders = _Buckets(sender_burst, sender_per_minute)
         self._spaces = _Buckets(space_burst, space_per_minute)
+        self._others = _Buckets(
+            others_burst if others_burst is not None else space_burst * 2,
+            others_per_minute if others_per_minute is not None else space_per_minute * 2,
+        )
         self._monotonic = monotonic
         self._lock = threading.Lock()
 
     def admit(self, sender: str, space: str) -> str | None:
-        """Spend from both buckets; return None when admitted, else which one is empty.
+        """Spend from every bucket; return None when admitted, else which one is empty.
 
-        A message refused by the space bucket does not cost the sender a token, and the other
-        way round: each bucket only pays for messages that went through.
+        A message refused by a later bucket gets its token back from the earlier ones: each
+        bucket only pays for messages that went through.
         """
         with self._lock:
             now = self._monotonic()
-            by_sender = self._senders.get(sender, now)
-            by_space = self._spaces.get(space, now)
-            # Refill both first, then spend only when both have a token.
-            sender_ok = by_sender.take(now)
-            if not sender_ok:
-                return "sender"
-            if not by_space.take(now):
-                by_sender.tokens += 1.0  # refund: the message is dropped anyway
-                return "space"
+            buckets = (
+                ("sender", self._senders.get(sender, now)),
+                ("space", self._spaces.get(space, now)),
+                ("others", self._others.get("*", now)),
+            )
+            taken: list[TokenBucket] = []
+            for scope, bucket in buckets:
+                if not bucket.take(now):
+                    for paid in taken:
+                        paid.tokens += 1.0
+                    return scope
+                taken.append(bucket)
             return None
 
 

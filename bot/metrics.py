@@ -22,7 +22,7 @@ class BotMetrics:
       fetched by the poller) to the last reply part posted.
     - `tokenbot_bot_queue_depth`: messages waiting or running in the worker pool.
     - `tokenbot_bot_throttled_total{scope}`: others' messages dropped by flood control, by the
-      bucket that was empty (sender, space); no Webex call was made for them.
+      bucket that was empty (sender, space, others); no Webex call was made for them.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:

@@ -40,6 +40,8 @@ class BotOptions:
         sender_per_minute: How fast that sender's allowance refills.
         space_burst: Messages everyone but the user may send at once in one space.
         space_per_minute: How fast a space's allowance refills.
+        others_burst: Messages everyone but the user may send at once, in all spaces.
+        others_per_minute: How fast that allowance refills.
         reminders_per_sender: Reminders one sender may have pending.
     """
 
@@ -64,6 +66,8 @@ class BotOptions:
     sender_per_minute: float = 6.0
     space_burst: float = 20
     space_per_minute: float = 30.0
+    others_burst: float = 40
+    others_per_minute: float = 60.0
     reminders_per_sender: int = 5
 
     def __post_init__(self) -> None:
@@ -116,6 +120,8 @@ class BotOptions:
             "sender_per_minute",
             "space_burst",
             "space_per_minute",
+            "others_burst",
+            "others_per_minute",
             "reminders_per_sender",
         ):
             if getattr(bot, name, None) is not None:

@@ -101,6 +101,8 @@ class Bot:
             sender_per_minute=options.sender_per_minute,
             space_burst=options.space_burst,
             space_per_minute=options.space_per_minute,
+            others_burst=options.others_burst,
+            others_per_minute=options.others_per_minute,
             monotonic=monotonic,
         )
         self.hints = Hints()
