@@ -13,7 +13,6 @@ from tests.plugins.bot import BOT_SCOPES
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import connect_minted
 from tests.plugins.tokens import wait_until
-from tokenbot.bot.registration import check_webhook
 from tokenbot.core.clock import SystemClock
 from tokenbot.process import bot_status_reader
 
@@ -53,6 +52,8 @@ def test_a_new_bot_identity_removes_the_former_ones_webhook(
 def test_a_webhook_webex_disabled_is_not_shown_registered(
     bot_env_factory: Callable[..., BotEnv],
 ) -> None:
+    from tokenbot.bot.registration import check_webhook  # new with this check
+
     env = bot_env_factory("webhook")
     assert env.bot.upkeep is not None
     env.bot.upkeep.stop()  # it would register the webhook again at once

@@ -49,7 +49,7 @@ def _create_hook(emulator: EmulatorHandle, token: str, target: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def test_strays_go_at_start_and_a_disconnect_deletes_the_webhook_first(
+def test_strays_of_ours_go_at_start_and_another_deployments_stay(
     deploy: Callable[..., Deployment], emulator: EmulatorHandle, sqlite_url: str
 ) -> None:
     deployment = deploy(sqlite_url, bot={"enabled": True, "intake": "webhook"})
@@ -61,10 +61,9 @@ def test_strays_go_at_start_and_a_disconnect_deletes_the_webhook_first(
             runtime.store, emulator, deployment.client_id, now=now, email="bob@example.com"
         )
         bob = runtime.tokens.access_token(runtime.store.bot_identity().id)
-        alice = connect_bot_identity(runtime.store, emulator, deployment.client_id, now=now)
+        connect_bot_identity(runtime.store, emulator, deployment.client_id, now=now)
     _create_hook(emulator, bob, target)
     _create_hook(emulator, bob, ELSEWHERE)
-
     serve = deployment.spawn("owners").wait_ready()
     registered_webhook(emulator, target)
     wait_until(
@@ -72,7 +71,20 @@ def test_strays_go_at_start_and_a_disconnect_deletes_the_webhook_first(
         timeout=15,
         what="bob's stray webhook removed, the other deployment's kept",
     )
+    assert serve.stop() == 0, serve.stderr()[-3000:]
 
+
+def test_a_disconnect_deletes_the_accounts_webhook_before_wiping_its_token(
+    deploy: Callable[..., Deployment], emulator: EmulatorHandle, sqlite_url: str
+) -> None:
+    deployment = deploy(sqlite_url, bot={"enabled": True, "intake": "webhook"})
+    target = deployment.public_url + WEBHOOK_PATH
+    with deployment.runtime() as runtime:
+        alice = connect_bot_identity(
+            runtime.store, emulator, deployment.client_id, now=SystemClock().now()
+        )
+    serve = deployment.spawn("owner-leaves").wait_ready()
+    registered_webhook(emulator, target)
     config = deployment.write_config("cli", {"bot": {"public_url": deployment.public_url}})
     done = subprocess.run(
         [sys.executable, "-m", "tokenbot", "accounts", "disconnect", str(alice), "--yes"],
