@@ -23,9 +23,11 @@ from collections.abc import Iterable
 from typing import Any
 from typing import SupportsIndex
 
+from tokenbot.bot.text import MAX_MESSAGE_BYTES
 from tokenbot.bot.text import neutralize_mentions
+from tokenbot.bot.text import split_message
 
-__all__ = ["Markdown", "escape_text", "literal", "render_reply"]
+__all__ = ["Markdown", "escape_text", "literal", "render_reply", "reply_parts"]
 
 _BACKTICKS = re.compile(r"`+")
 # Every character that ends a line or a paragraph in CommonMark or in Unicode's eyes.
@@ -107,6 +109,26 @@ def render_reply(reply: str) -> str:
     if isinstance(reply, Markdown):
         return str(reply)
     return str(escape_text(reply))
+
+
+def reply_parts(reply: str) -> list[str]:
+    """Return the messages to post for a reply, each within Webex's size limit.
+
+    Plain text is cut *before* it is escaped, so no cut can fall inside an escape or a code
+    span (half a span would leave the rest of the text live); a piece that escaping made too
+    long is cut again at half the size (escaping at most doubles it).
+    """
+    if isinstance(reply, Markdown):
+        return split_message(str(reply))
+    parts: list[str] = []
+    for piece in split_message(reply):
+        escaped = str(escape_text(piece))
+        if len(escaped.encode("utf-8")) <= MAX_MESSAGE_BYTES:
+            parts.append(escaped)
+        else:
+            halves = split_message(piece, MAX_MESSAGE_BYTES // 2 - 16)
+            parts.extend(str(escape_text(half)) for half in halves)
+    return parts
 
 
 def _safe(value: Any) -> Any:

@@ -32,6 +32,7 @@ from tokenbot.bot.flood import Hints
 from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.markup import Markdown
 from tokenbot.bot.markup import render_reply
+from tokenbot.bot.markup import reply_parts
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.options import BotOptions
@@ -43,7 +44,6 @@ from tokenbot.bot.reminders import Reminders
 from tokenbot.bot.router import Command
 from tokenbot.bot.router import Router
 from tokenbot.bot.text import neutralize_mentions
-from tokenbot.bot.text import split_message
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.errors import CommandArgumentError
@@ -250,11 +250,11 @@ class Bot:
     def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> list[Message]:
         """Post a reply as the user (split if long), remembering every part as ours.
 
-        Every post goes through `render_reply`: `Markdown` we built is posted as markup,
+        Every post goes through `markup.reply_parts`: `Markdown` we built is posted as markup,
         any other text shows as the plain text it is (no link, image or mention).
         """
         posted = []
-        for part in split_message(render_reply(markdown)):
+        for part in reply_parts(markdown):
             key = self.state.begin_post(room_id, fingerprint(room_id, part))
             try:
                 message = self.client.post_message(room_id, part, parent_id=parent_id)
@@ -272,9 +272,8 @@ class Bot:
         people cannot make the user @mention a space (or everyone) in their name.
         """
         me = self.identity.get()
-        markdown = Markdown(render_reply(markdown))
-        if me is None or message.person_id != me.person_id:
-            markdown = Markdown(neutralize_mentions(markdown))
+        if isinstance(markdown, Markdown) and (me is None or message.person_id != me.person_id):
+            markdown = Markdown(neutralize_mentions(markdown))  # plain text: `post` escapes
         return self.post(message.room_id, markdown, parent_id=message.thread_id)
 
     # -- bookkeeping -------------------------------------------------------------------------

@@ -118,8 +118,9 @@ def test_one_sender_cannot_take_every_reminder(bot_env_factory: Callable[..., Bo
     room = env.room("Team Space")
     asked = [env.say(room, "bob@example.com", f"/remind 1h r{n}") for n in range(3)]
     answers = [env.wait_replies(room, message_id)[0]["markdown"] for message_id in asked]
-    assert [("remind you" in a) for a in answers] == [True, True, False]
-    assert "2 reminders pending" in answers[2]
+    # The workers take them in any order: two are set, one is refused.
+    assert sorted("remind you" in a for a in answers) == [False, True, True]
+    assert sum("2 reminders pending" in a for a in answers) == 1
     other = env.say(room, "carol@example.com", "/remind 1h mine")
     (reply,) = env.wait_replies(room, other)
     assert "remind you" in reply["markdown"]
