@@ -42,6 +42,13 @@ class BotOptions:
         webhook_path: Where the webhook endpoint is mounted.
         webhook_name: The name marking webhooks this bot owns.
         history_max: The most messages `history N` shows.
+        sender_burst: Messages one sender (not the user) may send at once before silence.
+        sender_per_minute: How fast that sender's allowance refills.
+        space_burst: Messages everyone but the user may send at once in one space.
+        space_per_minute: How fast a space's allowance refills.
+        others_burst: Messages everyone but the user may send at once, in all spaces.
+        others_per_minute: How fast that allowance refills.
+        reminders_per_sender: Reminders one sender may have pending.
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
@@ -61,6 +68,13 @@ class BotOptions:
     webhook_path: str = "/webhooks/webex"
     webhook_name: str = "tokenbot"
     history_max: int = 50
+    sender_burst: float = 5
+    sender_per_minute: float = 6.0
+    space_burst: float = 20
+    space_per_minute: float = 30.0
+    others_burst: float = 40
+    others_per_minute: float = 60.0
+    reminders_per_sender: int = 5
 
     @property
     def webhook_url(self) -> str | None:
@@ -93,5 +107,12 @@ class BotOptions:
             poll_api_budget_per_minute=bot.poll_api_budget_per_minute,
             max_body_bytes=bot.max_body_bytes,
             max_event_age_seconds=bot.max_event_age_seconds,
+            sender_burst=bot.sender_burst,
+            sender_per_minute=bot.sender_per_minute,
+            space_burst=bot.space_burst,
+            space_per_minute=bot.space_per_minute,
+            others_burst=bot.others_burst,
+            others_per_minute=bot.others_per_minute,
+            reminders_per_sender=bot.reminders_per_sender,
         )
         return replace(options, **overrides) if overrides else options
