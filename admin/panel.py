@@ -73,6 +73,7 @@ class BotFacts(TypedDict, total=False):
 
     intake_mode: str
     webhook_registered: bool
+    webhook_status: str | None
     last_event_at: str | datetime | None
     commands_handled: int
     errors: int

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal
 
+from tokenbot.bot.markup import Markdown
 from tokenbot.core.errors import CommandArgumentError
 
 __all__ = ["Arg", "parse_args", "parse_duration", "usage"]
@@ -52,7 +53,7 @@ def parse_duration(token: str) -> int:
         return int(token) * 60
     match = _DURATION.match(token)
     if not token or not match or not any(match.groups()):
-        raise ValueError(f"`{token}` is not a duration (try 90s, 10m, 1h30m)")
+        raise ValueError(f"{token!r} is not a duration (try 90s, 10m, 1h30m)")
     days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
@@ -76,12 +77,12 @@ def parse_args(spec: Sequence[Arg], raw: str) -> dict[str, Any]:
             token, rest = (words[0], words[1] if len(words) > 1 else "") if words else ("", "")
         if not token:
             if arg.required:
-                raise CommandArgumentError(f"`{arg.name}` is missing")
+                raise CommandArgumentError(Markdown("{} is missing").format(arg.name))
             values[arg.name] = arg.default
             continue
         values[arg.name] = _convert(arg, token)
     if rest:
-        raise CommandArgumentError(f"unexpected `{_shorten(rest)}`")
+        raise CommandArgumentError(Markdown("unexpected {}").format(_shorten(rest)))
     return values
 
 
@@ -100,18 +101,26 @@ def _convert(arg: Arg, token: str) -> Any:
         try:
             value = int(token)
         except ValueError:
-            raise CommandArgumentError(f"`{arg.name}` must be a whole number") from None
+            raise CommandArgumentError(
+                Markdown("{} must be a whole number").format(arg.name)
+            ) from None
     elif arg.kind == "duration":
         try:
             value = parse_duration(token)
         except ValueError as error:
-            raise CommandArgumentError(f"`{arg.name}`: {error}") from None
+            raise CommandArgumentError(
+                Markdown("{}: {} is not a duration (try 90s, 10m, 1h30m)").format(arg.name, token)
+            ) from error
     else:
         return token
     if arg.minimum is not None and value < arg.minimum:
-        raise CommandArgumentError(f"`{arg.name}` must be at least {_show(arg, arg.minimum)}")
+        raise CommandArgumentError(
+            Markdown("{} must be at least " + _show(arg, arg.minimum)).format(arg.name)
+        )
     if arg.maximum is not None and value > arg.maximum:
-        raise CommandArgumentError(f"`{arg.name}` must be at most {_show(arg, arg.maximum)}")
+        raise CommandArgumentError(
+            Markdown("{} must be at most " + _show(arg, arg.maximum)).format(arg.name)
+        )
     return value
 
 

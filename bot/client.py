@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from typing import Protocol
@@ -21,6 +20,7 @@ from typing import TypeVar
 
 import requests
 
+from tokenbot.bot.budget import WebexBudget
 from tokenbot.bot.message import Message
 from tokenbot.bot.sdk import Sdk
 from tokenbot.bot.sdk import WebexApi
@@ -58,9 +58,10 @@ class WebexClient:
         sdk: The SDK to use; `load_sdk()` when None.
         timeout: Seconds for one HTTP request.
         max_rate_limit_wait: The longest a call waits in total on 429 before raising.
-        sleep: Injected for tests.
         on_request: Called once for every HTTP request made (call budget, metrics).
         proxy_url: An http(s) proxy for every request, or None.
+        budget: The shared view of the token's rate limit (one per token: give every client
+            on the same account the same one).
     """
 
     def __init__(
@@ -72,9 +73,9 @@ class WebexClient:
         sdk: Sdk | None = None,
         timeout: float = 30.0,
         max_rate_limit_wait: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
         on_request: Callable[[], None] | None = None,
         proxy_url: str | None = None,
+        budget: WebexBudget | None = None,
     ) -> None:
         self.sdk = sdk or load_sdk()
         self.base_url = base_url
@@ -82,9 +83,9 @@ class WebexClient:
         self._account_id = account_id
         self._timeout = timeout
         self._max_rate_limit_wait = max_rate_limit_wait
-        self._sleep = sleep
         self._on_request = on_request
         self.proxy_url = proxy_url
+        self.budget = budget or WebexBudget()
         self._lock = threading.Lock()
         self._api: WebexApi | None = None
         self._api_token: str | None = None
@@ -102,17 +103,19 @@ class WebexClient:
         refreshed = False
         waited = 0.0
         for _ in range(_MAX_ATTEMPTS):
+            # Every caller on this token waits out a 429 any of them met (one shared view).
+            max_wait = self._max_rate_limit_wait - waited if wait_on_rate_limit else 0.0
+            waited += self.budget.acquire(max_wait=max(0.0, max_wait))
             try:
                 return operation(self._api_for(token))
             except self.sdk.rate_limit_error as error:
                 retry_after = float(getattr(error, "retry_after", 15) or 15)
+                self.budget.rate_limited(retry_after)
                 if not wait_on_rate_limit or waited + retry_after > self._max_rate_limit_wait:
                     raise RateLimited(
                         "Webex answered 429 Too Many Requests", retry_after=retry_after
                     ) from error
-                log.warning("Webex rate limit: waiting %.1fs (Retry-After)", retry_after)
-                self._sleep(retry_after)
-                waited += retry_after
+                log.warning("Webex rate limit: every call waits %.1fs (Retry-After)", retry_after)
             except self.sdk.api_error as error:
                 status = _status_of(error)
                 if status == 401 and not refreshed:
@@ -127,6 +130,8 @@ class WebexClient:
                 raise WebexApiError(
                     f"Webex did not answer: {type(error).__name__}", status=0
                 ) from error
+            finally:
+                self.budget.release()
         raise RateLimited("Webex kept answering 429", retry_after=15.0)
 
     def access_token(self) -> str:

@@ -8,7 +8,9 @@ One message goes through `process`:
 2. Recognition: a command starts with the prefix; in group spaces a leading mention of the user
    also works (and is stripped). Messages the user typed count only with the prefix.
 3. Access, argument parsing, the handler, and the reply into the command's thread, split at
-   Webex's byte limit.
+   Webex's byte limit. Replies are `markup.Markdown` with every sender's word a literal; the
+   poster escapes anything else (finding 1 of issue 11). Someone who may run no restricted
+   command gets one short "unknown command" hint, without their words, then silence.
 4. One error handler: log with an error id, reply with the id, report to the error hook, keep
    running.
 """
@@ -26,6 +28,9 @@ from tokenbot.bot.bookkeeping import Bookkeeper
 from tokenbot.bot.bookkeeping import ErrorHook
 from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.command_context import CommandServices
+from tokenbot.bot.flood import Hints
+from tokenbot.bot.markup import Markdown
+from tokenbot.bot.markup import render_reply
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.recognize import recognize
@@ -67,6 +72,7 @@ class Dispatcher:
         self._metrics = metrics
         self._on_error = on_error
         self._monotonic = monotonic
+        self._hints = Hints()
 
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message (deliveries carry no text) and process it; return the outcome."""
@@ -115,19 +121,25 @@ class Dispatcher:
         if command is None:
             if not explicit:
                 return "ignored"
-            self._finish(message, None, "unknown", self._unknown(name), received_at)
+            self._finish(message, None, "unknown", self._unknown(message, name), received_at)
             return "unknown"
         if not router.may_run(
             command, email=message.person_email, room_id=message.room_id, is_owner=is_owner
         ):
             log.info("refused %s to a sender not allowed", command.name)
-            text = f"Sorry, you are not allowed to run `{router.prefix}{command.name}` here."
+            text = Markdown("Sorry, you are not allowed to run {} here.").format(
+                router.prefix + command.name
+            )
             self._finish(message, command, "denied", text, received_at)
             return "denied"
         try:
             args = parse_args(command.args, raw_args)
         except CommandArgumentError as error:
-            text = f"{error.message}. Usage: `{command.usage(router.prefix)}`"
+            # Our argument errors are Markdown with the sender's words as literals; any
+            # other message (a plugin's) is shown as plain text.
+            text = Markdown("{}. Usage: {}").format(
+                Markdown(render_reply(error.message)), command.usage(router.prefix)
+            )
             self._finish(message, command, "bad_arguments", text, received_at)
             return "bad_arguments"
         context = CommandContext(
@@ -151,10 +163,8 @@ class Dispatcher:
                 f"command {command.name} failed: {_error_name(error)} (error id {error_id})",
                 error_id,
             )
-            text = (
-                f"Something went wrong running `{router.prefix}{command.name}` "
-                f"(error id `{error_id}`). It has been logged."
-            )
+            text = Markdown("Something went wrong running {} (error id {}). It has been logged.")
+            text = text.format(router.prefix + command.name, error_id)
             self._finish(message, command, "error", text, received_at)
             return "error"
         self._finish(message, command, "ok", result, received_at)
@@ -165,7 +175,7 @@ class Dispatcher:
         message: Message,
         command: Command | None,
         outcome: str,
-        reply: str | None,
+        reply: str | Markdown | None,
         received_at: float,
     ) -> None:
         name = command.name if command else "unknown"
@@ -175,12 +185,23 @@ class Dispatcher:
         self._metrics.latency.observe(self._monotonic() - received_at)
         self._books.count("commands", outcome=outcome)
 
-    def _unknown(self, name: str) -> str:
+    def _unknown(self, message: Message, name: str) -> Markdown | None:
         prefix = self._router.prefix
+        helping = Markdown("Try {}.").format(prefix + "help")
+        me = self._identity.get()
+        is_owner = me is not None and message.person_id == me.person_id
+        if not is_owner and not self._router.may_run_restricted(
+            email=message.person_email, room_id=message.room_id, is_owner=False
+        ):
+            # Someone who may run no restricted command gets one short hint, once, without
+            # their own words in it; after that their unknown commands cost nothing.
+            if not self._hints.first(message.person_email or message.person_id):
+                return None
+            return Markdown("Unknown command. ") + helping
         names = [command.name for command in self._router.commands()]
         close = difflib.get_close_matches(name.lower(), names, n=1)
-        hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
-        return f"Unknown command `{prefix}{name}`.{hint} Try `{prefix}help`."
+        hint = Markdown(" Did you mean {}?").format(prefix + close[0]) if close else Markdown("")
+        return Markdown("Unknown command {}.").format(prefix + name) + hint + " " + helping
 
     def _needs_reauth(self, error: NeedsReauth, doing: str) -> str:
         log.error("bot identity needs a new login (%s): %s", doing, error)

@@ -15,6 +15,7 @@ from tokenbot.bot.plugins import load_plugins
 from tokenbot.bot.router import Router
 from tokenbot.bot.sdk import Sdk
 from tokenbot.bot.service import Bot
+from tokenbot.bot.webhook_owners import WebhookJanitor
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
@@ -65,6 +66,13 @@ def create_bot(
     router = Router(prefix=options.prefix, policy=options.policy)
     register_builtins(router)
     load_plugins(router, options.plugins)
+    janitor = WebhookJanitor(
+        options=options,
+        tokens=tokens,
+        sdk=client.sdk,
+        timeout=timeout,
+        max_rate_limit_wait=max_rate_limit_wait,
+    )
     bot = Bot(
         options=options,
         client=client,
@@ -73,6 +81,8 @@ def create_bot(
         router=router,
         metrics=BotMetrics(registry),
         clock=clock,
+        janitor=janitor,
+        accounts=store,
     )
     if options.intake == "websocket":
         from tokenbot.bot.websocket_intake import WebsocketIntake

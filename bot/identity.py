@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from tokenbot.bot.message import fold_email
 from tokenbot.core.errors import AccountNotFound
 from tokenbot.core.records import AccountView
 
@@ -48,7 +49,7 @@ class BotIdentity:
         return cls(
             account_id=view.id,
             person_id=view.person_id,
-            email=view.email.lower(),
+            email=fold_email(view.email),
             display_name=view.display_name or "",
             status=view.status.value,
             access_expires_at=view.access_expires_at,

@@ -3,6 +3,11 @@
 Webhook deliveries carry only a message id (the worker fetches the message); polling hands
 over messages it already fetched. Both are refused when the queue is full, so the caller can
 answer 503 (webhook) or stop its round (polling) instead of piling up work.
+
+Before anything is queued, `Screen` decides from the event's metadata alone (no Webex call)
+what the bot will ignore whatever the message says: its own posts, other people's messages
+where no command is open to them, and other people's messages beyond flood control's buckets
+(`bot.flood`). The user's own messages jump the queue.
 """
 
 from __future__ import annotations
@@ -10,21 +15,83 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from tokenbot.bot.bookkeeping import Bookkeeper
 from tokenbot.bot.dispatch import Dispatcher
+from tokenbot.bot.flood import FloodControl
+from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.pool import WorkerPool
+from tokenbot.bot.router import Router
+from tokenbot.core.botstate import BotStateStore
 
-__all__ = ["IntakeQueue"]
+__all__ = ["IntakeQueue", "Screen"]
+
+
+class Screen:
+    """Decide from an event's metadata alone whether to ignore it; costs no Webex call.
+
+    Args:
+        identity: Who the bot is (the user is never throttled).
+        state: Knows our own posts by id.
+        router: Which commands are open to a sender in a space.
+        flood: The buckets others' messages pass.
+        metrics: Counts throttled messages by bucket.
+        books: Counts throttled messages in the bot state.
+    """
+
+    def __init__(
+        self,
+        *,
+        identity: IdentityCache,
+        state: BotStateStore,
+        router: Router,
+        flood: FloodControl,
+        metrics: BotMetrics,
+        books: Bookkeeper,
+    ) -> None:
+        self._identity = identity
+        self._state = state
+        self._router = router
+        self._flood = flood
+        self._metrics = metrics
+        self._books = books
+
+    def is_owner(self, person_id: str) -> bool:
+        """Return whether `person_id` is the user the bot acts as."""
+        me = self._identity.get()
+        return me is not None and person_id == me.person_id
+
+    def check(self, message_id: str, person_id: str, email: str, room_id: str) -> str | None:
+        """Return why the message is ignored (`own_post`, `no_command_open`, `throttled`).
+
+        None: go on. Ignored are our own posts (known by id), anyone else's message in a space
+        outside `bot.allowed_spaces` or from a sender for whom no command is open, and anyone
+        else's message beyond their or their space's flood bucket (counted).
+        """
+        me = self._identity.get()
+        if me is None:
+            return None  # the dispatcher says why nothing can happen
+        if person_id == me.person_id:
+            return "own_post" if self._state.is_own_post(message_id) else None
+        if not self._router.open_commands(email=email, room_id=room_id, is_owner=False):
+            return "no_command_open"
+        refused = self._flood.admit(email or person_id, room_id)
+        if refused is not None:
+            self._metrics.throttled.labels(scope=refused).inc()
+            self._books.count("messages", outcome="throttled")
+            return "throttled"
+        return None
 
 
 class IntakeQueue:
-    """Queue messages for the dispatcher on `pool`, keeping the queue-depth gauge current.
+    """Screen messages, then queue them for the dispatcher on `pool` (gauge kept current).
 
     Args:
         pool: The worker pool messages are processed on.
         dispatcher: What processes each message.
-        metrics: Holds the queue-depth gauge.
+        metrics: Holds the queue-depth gauge and the delivery outcomes.
+        screen: What is ignored before any Webex call.
         monotonic: Stamps the arrival time (latency is measured from it).
     """
 
@@ -33,23 +100,39 @@ class IntakeQueue:
         pool: WorkerPool,
         dispatcher: Dispatcher,
         metrics: BotMetrics,
+        screen: Screen,
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
         self._dispatcher = dispatcher
         self._metrics = metrics
+        self.screen = screen
         self._monotonic = monotonic
 
-    def submit_id(self, message_id: str, *, intake: str) -> bool:
-        """Queue a message known by id (webhook); False when the queue is full."""
-        accepted = self._pool.submit(self.process_id, message_id, intake, self._monotonic())
+    def submit_id(self, message_id: str, *, intake: str, urgent: bool = False) -> bool:
+        """Queue a message known by id (webhook, already screened); False when full.
+
+        `urgent` (the user's own message) jumps the queue.
+        """
+        accepted = self._pool.submit(
+            self.process_id, message_id, intake, self._monotonic(), urgent=urgent
+        )
         self._metrics.queue_depth.set(self._pool.pending())
         return accepted
 
     def submit_message(self, message: Message, *, intake: str) -> bool:
-        """Queue a fetched message (polling); False when the queue is full."""
-        accepted = self._pool.submit(self.process, message, intake, self._monotonic())
+        """Screen and queue a fetched message (polling); False when the queue is full."""
+        skipped = self.screen.check(
+            message.id, message.person_id, message.person_email, message.room_id
+        )
+        if skipped is not None:
+            self._metrics.deliveries.labels(intake=intake, outcome=skipped).inc()
+            return True
+        urgent = self.screen.is_owner(message.person_id)
+        accepted = self._pool.submit(
+            self.process, message, intake, self._monotonic(), urgent=urgent
+        )
         self._metrics.queue_depth.set(self._pool.pending())
         return accepted
 

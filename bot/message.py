@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-__all__ = ["Message"]
+__all__ = ["Message", "fold_email"]
+
+
+def fold_email(email: str) -> str:
+    """Lower-case an ASCII address; leave any other as it is (no policy will match it).
+
+    `str.lower` would fold look-alikes onto ASCII (the Kelvin sign U+212A becomes `k`).
+    """
+    return email.lower() if email.isascii() else email
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +50,7 @@ class Message:
             id=str(data["id"]),
             room_id=str(data.get("roomId") or ""),
             person_id=str(data.get("personId") or ""),
-            person_email=str(data.get("personEmail") or "").lower(),
+            person_email=fold_email(str(data.get("personEmail") or "")),
             room_type=str(data.get("roomType") or "group"),
             text=str(data.get("text") or ""),
             markdown=data.get("markdown"),

@@ -21,6 +21,8 @@ class BotMetrics:
     - `tokenbot_bot_command_latency_seconds`: from intake (delivery received or message
       fetched by the poller) to the last reply part posted.
     - `tokenbot_bot_queue_depth`: messages waiting or running in the worker pool.
+    - `tokenbot_bot_throttled_total{scope}`: others' messages dropped by flood control, by the
+      bucket that was empty (sender, space, others); no Webex call was made for them.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -41,6 +43,12 @@ class BotMetrics:
             "tokenbot_bot_command_latency_seconds",
             "Seconds from a command's intake to its reply being posted.",
             buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.throttled = Counter(
+            "tokenbot_bot_throttled_total",
+            "Messages of others dropped unanswered by flood control, by bucket.",
+            ["scope"],
             registry=self.registry,
         )
         self.queue_depth = Gauge(

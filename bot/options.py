@@ -48,6 +48,13 @@ class BotOptions:
         instance_group: Websocket: instances of one group share one device and one socket.
         listener_lease_seconds: Websocket: a standby takes the socket over within this.
         webex_scopes: The scopes requested at login (auto intake before anyone connected).
+        sender_burst: Messages one sender (not the user) may send at once before silence.
+        sender_per_minute: How fast that sender's allowance refills.
+        space_burst: Messages everyone but the user may send at once in one space.
+        space_per_minute: How fast a space's allowance refills.
+        others_burst: Messages everyone but the user may send at once, in all spaces.
+        others_per_minute: How fast that allowance refills.
+        reminders_per_sender: Reminders one sender may have pending.
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
@@ -73,6 +80,13 @@ class BotOptions:
     instance_group: str = "default"
     listener_lease_seconds: float = 30.0
     webex_scopes: tuple[str, ...] = ()
+    sender_burst: float = 5
+    sender_per_minute: float = 6.0
+    space_burst: float = 20
+    space_per_minute: float = 30.0
+    others_burst: float = 40
+    others_per_minute: float = 60.0
+    reminders_per_sender: int = 5
 
     @property
     def webhook_url(self) -> str | None:
@@ -110,5 +124,12 @@ class BotOptions:
             instance_group=bot.instance_group,
             listener_lease_seconds=bot.listener_lease_seconds,
             webex_scopes=tuple(settings.webex.scopes),
+            sender_burst=bot.sender_burst,
+            sender_per_minute=bot.sender_per_minute,
+            space_burst=bot.space_burst,
+            space_per_minute=bot.space_per_minute,
+            others_burst=bot.others_burst,
+            others_per_minute=bot.others_per_minute,
+            reminders_per_sender=bot.reminders_per_sender,
         )
         return replace(options, **overrides) if overrides else options

@@ -1,11 +1,14 @@
 """A bounded worker pool: a fixed number of threads and a queue that refuses when full.
 
 `ThreadPoolExecutor`'s queue grows without bound; under a flood the bot would rather answer
-503 (Webex and the poller retry later) than run out of memory or answer minutes late.
+503 (Webex and the poller retry later) than run out of memory or answer minutes late. Urgent
+calls (the user's own commands) jump the queue and have room of their own: a flood of other
+people's messages neither delays nor refuses them.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -33,9 +36,12 @@ class WorkerPool:
         if workers < 1 or queue_size < 1:
             raise ValueError("workers and queue_size must be at least 1")
         self._workers = workers
-        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.Queue(
-            maxsize=queue_size
-        )
+        self._queue_size = queue_size
+        # (0 urgent / 1 normal, arrival order, call, args): urgent first, else first come.
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[..., Any], tuple[Any, ...]]]
+        self._queue = queue.PriorityQueue()
+        self._sequence = itertools.count()
+        self._waiting = [0, 0]  # urgent, normal
         self._name = name
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -57,14 +63,20 @@ class WorkerPool:
             thread.start()
             self._threads.append(thread)
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> bool:
-        """Queue `function(*args)`; False when the queue is full or the pool is stopped."""
+    def submit(self, function: Callable[..., Any], *args: Any, urgent: bool = False) -> bool:
+        """Queue `function(*args)`; False when its queue is full or the pool is stopped.
+
+        Urgent calls run before any normal one waiting, and `queue_size` of them may wait
+        besides the normal ones.
+        """
         if self._stopping.is_set():
             return False
-        try:
-            self._queue.put_nowait((function, args))
-        except queue.Full:
-            return False
+        rank = 0 if urgent else 1
+        with self._lock:
+            if self._waiting[rank] >= self._queue_size:
+                return False
+            self._waiting[rank] += 1
+            self._queue.put_nowait((rank, next(self._sequence), function, args))
         return True
 
     def pending(self) -> int:
@@ -94,10 +106,11 @@ class WorkerPool:
     def _work(self) -> None:
         while not self._stopping.is_set():
             try:
-                function, args = self._queue.get(timeout=_IDLE_CHECK_SECONDS)
+                rank, _, function, args = self._queue.get(timeout=_IDLE_CHECK_SECONDS)
             except queue.Empty:
                 continue
             with self._lock:
+                self._waiting[rank] -= 1
                 self._busy += 1
             try:
                 function(*args)

@@ -3,17 +3,22 @@
 The bot posts *as a real person*: a message it posted comes back to it like anyone else's (by
 webhook or polling). Each part is recorded before the post call (by content fingerprint, since
 its id is not known yet) and by id after, so `is_own_post` recognizes it in both windows.
+
+Every post goes through `markup.reply_parts`, the one place replies are escaped: `Markdown` the
+bot built is posted as markup, any other text shows as the plain text it is (no link, image or
+mention), whoever wrote it.
 """
 
 from __future__ import annotations
 
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.identity import IdentityCache
+from tokenbot.bot.markup import Markdown
+from tokenbot.bot.markup import reply_parts
 from tokenbot.bot.message import Message
 from tokenbot.bot.recognize import fingerprint
 from tokenbot.bot.reminders import Reminder
 from tokenbot.bot.text import neutralize_mentions
-from tokenbot.bot.text import split_message
 from tokenbot.core.botstate import BotStateStore
 
 __all__ = ["Poster"]
@@ -34,9 +39,12 @@ class Poster:
         self._identity = identity
 
     def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> list[Message]:
-        """Post `markdown` as the user (split if long), remembering every part as ours."""
+        """Post a reply as the user (split if long), remembering every part as ours.
+
+        `Markdown` we built is posted as markup, any other text as the plain text it is.
+        """
         posted = []
-        for part in split_message(markdown):
+        for part in reply_parts(markdown):
             key = self._state.begin_post(room_id, fingerprint(room_id, part))
             try:
                 message = self._client.post_message(room_id, part, parent_id=parent_id)
@@ -54,16 +62,19 @@ class Poster:
         people cannot make the user @mention a space (or everyone) in their name.
         """
         me = self._identity.get()
-        if me is None or message.person_id != me.person_id:
-            markdown = neutralize_mentions(markdown)
+        if isinstance(markdown, Markdown) and (me is None or message.person_id != me.person_id):
+            markdown = Markdown(neutralize_mentions(markdown))  # plain text: `post` escapes
         return self.post(message.room_id, markdown, parent_id=message.thread_id)
 
     def deliver_reminder(self, reminder: Reminder) -> None:
         """Post a due reminder into the thread it was asked in."""
-        text = f"⏰ Reminder for {reminder.requested_by}: {reminder.text}"
         me = self._identity.get()
-        if me is None or reminder.requested_by.lower() != me.email.lower():
-            text = neutralize_mentions(text)  # as for replies: only the user may mention
+        if me is not None and reminder.requested_by == me.email:
+            # The user's own words, as they wrote them.
+            text = Markdown("⏰ Reminder for {}: ").format(reminder.requested_by)
+            text += Markdown(reminder.text)
+        else:
+            text = Markdown("⏰ Reminder for {}: {}").format(reminder.requested_by, reminder.text)
         self.post(reminder.room_id, text, parent_id=reminder.parent_id)
 
     def is_own_post(self, message: Message) -> bool:

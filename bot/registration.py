@@ -12,10 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 
+from tokenbot.bot.bookkeeping import ErrorHook
 from tokenbot.bot.client import WebexClient
 from tokenbot.core.botstate import BotStateStore
 
-__all__ = ["RegisteredWebhook", "ensure_webhook"]
+__all__ = ["RegisteredWebhook", "check_webhook", "ensure_webhook"]
 
 log = logging.getLogger(__name__)
 # Another instance may re-register the webhook; its id is re-read this often.
@@ -66,7 +67,12 @@ def ensure_webhook(
         log.info("stale webhook removed (%s)", other.get("targetUrl"))
     webhook_id = str(hook["id"])
     state.set_values(
-        {"webhook_registered": True, "webhook_id": webhook_id, "webhook_url": target_url}
+        {
+            "webhook_registered": True,
+            "webhook_id": webhook_id,
+            "webhook_url": target_url,
+            "webhook_status": str(hook.get("status") or "active"),
+        }
     )
     return webhook_id
 
@@ -105,3 +111,28 @@ class RegisteredWebhook:
     def forget(self) -> None:
         """Drop the cached id (after registering)."""
         self._cached = None
+
+
+def check_webhook(client: WebexClient, state: BotStateStore, *, on_error: ErrorHook) -> str:
+    """Ask Webex how our webhook is; unless `active`, it is no longer "registered".
+
+    Args:
+        client: The Webex client, on the token the webhook was registered with.
+        state: Where the registration is recorded (the panel shows it).
+        on_error: The bot's error hook (the panel shows why deliveries stopped).
+
+    Returns:
+        Its status at Webex (`active`, `inactive`), or `missing`.
+    """
+    webhook_id = state.value("webhook_id")
+    hook = next(
+        (hook for hook in client.list_webhooks() if str(hook.get("id")) == webhook_id), None
+    )
+    status = str(hook.get("status") or "active") if hook is not None else "missing"
+    if status != "active":
+        log.warning("Webex reports our webhook %s; it will be registered again", status)
+        on_error(f"webhook {status} at Webex (deliveries stopped)", None)
+        state.set_values({"webhook_registered": False, "webhook_status": status})
+    else:
+        state.set_values({"webhook_status": status})
+    return status

@@ -37,6 +37,8 @@ class Reminders:
     Args:
         deliver: Called with each due reminder (posts it); errors are logged.
         max_pending: The most reminders waiting at once.
+        max_per_sender: The most reminders one sender may have waiting (so one person cannot
+            take every place).
         monotonic: Injected for tests.
     """
 
@@ -45,10 +47,12 @@ class Reminders:
         deliver: Callable[[Reminder], None],
         *,
         max_pending: int = 100,
+        max_per_sender: int = 5,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._deliver = deliver
         self._max_pending = max_pending
+        self._max_per_sender = max_per_sender
         self._monotonic = monotonic
         self._heap: list[Reminder] = []
         self._sequence = itertools.count()
@@ -85,6 +89,12 @@ class Reminders:
         with self._condition:
             if len(self._heap) >= self._max_pending:
                 raise OverflowError(f"{self._max_pending} reminders are already pending")
+            mine = sum(1 for pending in self._heap if pending.requested_by == requested_by)
+            if mine >= self._max_per_sender:
+                raise OverflowError(
+                    f"you already have {self._max_per_sender} reminders pending; "
+                    "wait for one to go off"
+                )
             reminder = Reminder(
                 due=self._monotonic() + delay,
                 sequence=next(self._sequence),

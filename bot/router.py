@@ -50,19 +50,38 @@ class AccessPolicy:
         domains: Iterable[str] = (),
         spaces: Iterable[str] = (),
     ) -> AccessPolicy:
-        """Build a policy, normalizing emails and domains to lower case."""
+        """Build a policy, folding emails and domains to ASCII lower case.
+
+        Raises:
+            ValueError: An email or domain holds a non-ASCII character (it would never match).
+        """
         return cls(
-            emails=frozenset(email.strip().lower() for email in emails if email.strip()),
-            domains=frozenset(d.strip().lower().lstrip("@") for d in domains if d.strip()),
+            emails=frozenset(_ascii_fold(e.strip(), "email") for e in emails if e.strip()),
+            domains=frozenset(
+                _ascii_fold(d.strip().lstrip("@"), "domain") for d in domains if d.strip()
+            ),
             spaces=frozenset(space.strip() for space in spaces if space.strip()),
         )
 
     def permits(self, email: str, room_id: str) -> bool:
-        """Return whether a sender `email` in space `room_id` is allowed by this policy."""
+        """Return whether a sender `email` in space `room_id` is allowed by this policy.
+
+        Only ASCII addresses can match: Unicode case folding maps look-alikes onto ASCII
+        letters (the Kelvin sign U+212A folds to `k`), which would let `bo\u212a@...` pass
+        for `bok@...`.
+        """
+        if not email.isascii():
+            return False
         email = email.lower()
         domain = email.rpartition("@")[2]
         person = email in self.emails or domain in self.domains
         return person and (not self.spaces or room_id in self.spaces)
+
+
+def _ascii_fold(value: str, what: str) -> str:
+    if not value.isascii():
+        raise ValueError(f"the {what} {value!r} holds a non-ASCII character; use its ASCII form")
+    return value.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,12 +183,35 @@ class Router:
         return sorted(self._commands, key=lambda command: command.name)
 
     def may_run(self, command: Command, *, email: str, room_id: str, is_owner: bool) -> bool:
-        """Return whether the sender may run `command` in the space `room_id`."""
-        if command.access == "everyone" or is_owner:
+        """Return whether the sender may run `command` in the space `room_id`.
+
+        Outside `bot.allowed_spaces` (when it lists any) nobody but the user may run anything,
+        `everyone` commands included: those spaces are not the bot's.
+        """
+        if is_owner:
+            return True
+        if self.policy.spaces and room_id not in self.policy.spaces:
+            return False
+        if command.access == "everyone":
             return True
         if command.access == "owner":
             return False
         return (command.policy or self.policy).permits(email, room_id)
+
+    def open_commands(self, *, email: str, room_id: str, is_owner: bool) -> list[Command]:
+        """Return the commands the sender may run in `room_id` (none: ignore them)."""
+        return [
+            command
+            for command in self._commands
+            if self.may_run(command, email=email, room_id=room_id, is_owner=is_owner)
+        ]
+
+    def may_run_restricted(self, *, email: str, room_id: str, is_owner: bool) -> bool:
+        """Return whether the sender may run any command not open to everyone."""
+        return any(
+            command.access != "everyone"
+            for command in self.open_commands(email=email, room_id=room_id, is_owner=is_owner)
+        )
 
     def split(self, body: str) -> tuple[str, str]:
         """Split a command line (prefix already removed) into the name and the rest."""

@@ -2,12 +2,16 @@
 
 Each part does one job and gets only what it needs:
 
-- `intake.IntakeQueue`: every way a message arrives ends on the bounded worker pool.
+- `intake.IntakeQueue`: every way a message arrives ends on the bounded worker pool, after
+  `intake.Screen` dropped (with no Webex call) what the bot ignores anyway: its own posts,
+  others' messages where no command is open to them or beyond flood control (`flood`).
 - `dispatch.Dispatcher`: a message to a command run and its reply; the one error handler.
-- `posting.Poster`: posts as the user and remembers the posts, so the bot never answers itself.
+- `posting.Poster`: posts as the user and remembers the posts, so the bot never answers itself;
+  every reply is escaped there (`markup`).
 - `bookkeeping.Bookkeeper`: counters and errors in the bot state (the panel reads them).
 - `polling.Poller`, `upkeep.Upkeep`, `registration.ensure_webhook`: the intake's background
-  work (finding new messages; keeping the webhook registered and old ids pruned).
+  work (finding new messages; keeping the webhook registered and old ids pruned; with
+  `webhook_owners.WebhookJanitor`, deleting our webhooks of accounts the bot no longer acts as).
 
 Every part reports a failure it survived through one hook, `Bot.record_error`.
 """
@@ -24,8 +28,10 @@ from tokenbot.bot.bookkeeping import Bookkeeper
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.command_context import CommandServices
 from tokenbot.bot.dispatch import Dispatcher
+from tokenbot.bot.flood import FloodControl
 from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.intake import IntakeQueue
+from tokenbot.bot.intake import Screen
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.options import BotOptions
@@ -33,10 +39,13 @@ from tokenbot.bot.polling import Poller
 from tokenbot.bot.pool import WorkerPool
 from tokenbot.bot.posting import Poster
 from tokenbot.bot.registration import RegisteredWebhook
+from tokenbot.bot.registration import check_webhook
 from tokenbot.bot.registration import ensure_webhook
 from tokenbot.bot.reminders import Reminders
 from tokenbot.bot.router import Router
 from tokenbot.bot.upkeep import Upkeep
+from tokenbot.bot.webhook_owners import AccountLister
+from tokenbot.bot.webhook_owners import WebhookJanitor
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 
@@ -64,6 +73,8 @@ class Bot:
         metrics: BotMetrics,
         clock: Clock,
         monotonic: Callable[[], float] = time.monotonic,
+        janitor: WebhookJanitor | None = None,
+        accounts: AccountLister | None = None,
     ) -> None:
         self.options = options
         self.client = client
@@ -76,7 +87,18 @@ class Bot:
         self.books = Bookkeeper(state, clock, monotonic=monotonic)
         self.poster = Poster(client, state, identity)
         self.pool = WorkerPool(options.workers, options.queue_size)
-        self.reminders = Reminders(self.poster.deliver_reminder)
+        self.reminders = Reminders(
+            self.poster.deliver_reminder, max_per_sender=options.reminders_per_sender
+        )
+        self.flood = FloodControl(
+            sender_burst=options.sender_burst,
+            sender_per_minute=options.sender_per_minute,
+            space_burst=options.space_burst,
+            space_per_minute=options.space_per_minute,
+            others_burst=options.others_burst,
+            others_per_minute=options.others_per_minute,
+            monotonic=monotonic,
+        )
         self.services = CommandServices(
             client=client,
             poster=self.poster,
@@ -94,7 +116,20 @@ class Bot:
             on_error=self.record_error,
             monotonic=monotonic,
         )
-        self.intake = IntakeQueue(self.pool, self.dispatcher, metrics, monotonic=monotonic)
+        self.screener = Screen(
+            identity=identity,
+            state=state,
+            router=router,
+            flood=self.flood,
+            metrics=metrics,
+            books=self.books,
+        )
+        self.intake = IntakeQueue(
+            self.pool, self.dispatcher, metrics, self.screener, monotonic=monotonic
+        )
+        # Delete our webhooks of accounts the bot no longer acts as (`create_bot` sets them).
+        self.janitor = janitor
+        self.accounts = accounts
         self.webhook = RegisteredWebhook(state, monotonic=monotonic)
         self.poller: Poller | None = None
         self.upkeep: Upkeep | None = None
@@ -168,18 +203,32 @@ class Bot:
             self.identity,
             register_webhook=self.register_webhook if wants_webhook else None,
             on_error=self.record_error,
+            check_webhook=self.check_webhook if wants_webhook else None,
+            janitor=self.janitor if wants_webhook else None,
+            accounts=self.accounts,
             monotonic=monotonic,
         )
 
     # -- intake ------------------------------------------------------------------------------
 
-    def submit_id(self, message_id: str, *, intake: str) -> bool:
-        """Queue a message known by id (webhook); False when the queue is full."""
-        return self.intake.submit_id(message_id, intake=intake)
+    def submit_id(self, message_id: str, *, intake: str, urgent: bool = False) -> bool:
+        """Queue a message known by id (webhook); False when the queue is full.
+
+        `urgent` (the user's own message) jumps the queue.
+        """
+        return self.intake.submit_id(message_id, intake=intake, urgent=urgent)
 
     def submit_message(self, message: Message, *, intake: str) -> bool:
-        """Queue a fetched message (polling); False when the queue is full."""
+        """Screen and queue a fetched message (polling); False when the queue is full."""
         return self.intake.submit_message(message, intake=intake)
+
+    def is_owner(self, person_id: str) -> bool:
+        """Return whether `person_id` is the user the bot acts as."""
+        return self.screener.is_owner(person_id)
+
+    def screen(self, message_id: str, person_id: str, email: str, room_id: str) -> str | None:
+        """Decide from an event's metadata alone whether to ignore it; None: go on."""
+        return self.screener.check(message_id, person_id, email, room_id)
 
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message (deliveries carry no text) and process it; return the outcome."""
@@ -204,6 +253,10 @@ class Bot:
         self.webhook.forget()
         return webhook_id
 
+    def check_webhook(self) -> str:
+        """Ask Webex how our webhook is; unless `active`, the panel stops saying registered."""
+        return check_webhook(self.client, self.state, on_error=self.record_error)
+
     def registered_webhook_id(self) -> str | None:
         """Return the id of the webhook we registered (cached briefly), or None."""
         return self.webhook.id()
@@ -211,7 +264,7 @@ class Bot:
     # -- posting and books -------------------------------------------------------------------
 
     def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> list[Message]:
-        """Post `markdown` as the user (split if long), remembering every part as ours."""
+        """Post a reply as the user (split, escaped unless `Markdown`), remembering it as ours."""
         return self.poster.post(room_id, markdown, parent_id=parent_id)
 
     def reply(self, message: Message, markdown: str) -> list[Message]:

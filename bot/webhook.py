@@ -24,10 +24,18 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
+from tokenbot.bot.message import fold_email
+
 if TYPE_CHECKING:
     from tokenbot.bot.service import Bot
 
-__all__ = ["SIGNATURE_HEADER", "create_webhook_app", "verify_signature", "webhook_blueprint"]
+__all__ = [
+    "SECURITY_HEADERS",
+    "SIGNATURE_HEADER",
+    "create_webhook_app",
+    "verify_signature",
+    "webhook_blueprint",
+]
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Spark-Signature"
@@ -72,6 +80,10 @@ def webhook_blueprint(bot: Bot, *, name: str = "bot_webhook") -> Blueprint:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return _answer(bot, 400, "malformed")
+        except RecursionError:
+            # A signed body nested deeper than Python's parser goes (Webex never sends one).
+            log.warning("webhook delivery rejected: JSON nested too deeply")
+            return _answer(bot, 400, "too_deep")
         status, outcome = accept_delivery(bot, payload)
         return _answer(bot, status, outcome)
 
@@ -79,12 +91,35 @@ def webhook_blueprint(bot: Bot, *, name: str = "bot_webhook") -> Blueprint:
 
 
 def create_webhook_app(bot: Bot) -> Flask:
-    """Return a Flask app serving only the webhook endpoint (tests, a bot-only process)."""
+    """Return a Flask app serving only the webhook endpoint (tests, a bot-only process).
+
+    Its answers, error pages included (405, 413, 500), carry the panel's security headers,
+    with a policy that allows nothing at all: nothing here is meant for a browser.
+    """
     app = Flask("tokenbot_bot_webhook")
     # Werkzeug enforces it while reading too (belt and braces with the explicit check).
     app.config["MAX_CONTENT_LENGTH"] = bot.options.max_body_bytes
     app.register_blueprint(webhook_blueprint(bot))
+    app.after_request(_security_headers)
     return app
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cache-Control": "no-store",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 def accept_delivery(bot: Bot, payload: object) -> tuple[int, str]:
@@ -101,24 +136,46 @@ def accept_delivery(bot: Bot, payload: object) -> tuple[int, str]:
         log.warning("delivery from a webhook we did not register; ignored")
         return 403, "unknown_webhook"
     if _too_old(bot, payload["data"].get("created")):
-        log.warning("delivery of an old message ignored (replay?)")
+        log.warning("delivery of an old message, or of one without a readable time, ignored")
         return 200, "stale"
+    data = payload["data"]
+    # What the envelope says already decides many messages: no fetch, no answer for them.
+    skipped = bot.screen(
+        message_id,
+        str(data.get("personId") or ""),
+        fold_email(str(data.get("personEmail") or "")),
+        str(data.get("roomId") or ""),
+    )
+    if skipped is not None:
+        return 200, skipped
     if not bot.state.claim_message(message_id, source="webhook"):
         return 200, "duplicate"
-    if not bot.submit_id(message_id, intake="webhook"):
+    urgent = bot.is_owner(str(data.get("personId") or ""))
+    if not bot.submit_id(message_id, intake="webhook", urgent=urgent):
         bot.state.release_message(message_id)
         return 503, "queue_full"
     return 202, "accepted"
 
 
 def _too_old(bot: Bot, created: object) -> bool:
+    """Tell whether a delivery fails the replay check: too old, or no time to check.
+
+    A message without a `created` we can read cannot be proven fresh, so it is refused like
+    a stale one (Webex always sends one).
+    """
     limit = bot.options.max_event_age_seconds
-    if not limit or not isinstance(created, str):
+    if not limit:
         return False
-    try:
-        moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except ValueError:
-        return False
+    if not isinstance(created, str):
+        return True
+    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            moment = datetime.strptime(created, layout).replace(tzinfo=UTC)
+            break
+        except ValueError:
+            continue
+    else:
+        return True
     return (bot.clock.now() - moment).total_seconds() > limit
 
 

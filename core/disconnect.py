@@ -1,6 +1,8 @@
 """Disconnect an account: revoke its grant at Webex where the API allows, wipe it, leave no trace.
 
-Webex lets an integration revoke a grant only through the admin API (`DELETE
+First the `TokenStore.before_disconnect` hooks run (the bot deletes our webhook of the account
+at Webex: only the account's own token can, so before anything revokes or wipes it). Webex lets
+an integration revoke a grant only through the admin API (`DELETE
 /v1/authorizations/{id}`, scope `identity:tokens_write`, an org admin's). So: when the account's
 grant holds that scope, its authorizations for this integration are revoked at Webex first;
 otherwise (the usual case) the grant stays valid at Webex until the person removes the
@@ -73,7 +75,8 @@ def disconnect_account(
     Raises:
         AccountNotFound: No account has this id.
     """
-    before = store.get(account_id)
+    # Our webhooks first (`TokenStore.before_disconnect`): they need a token that still works.
+    before = store.run_before_disconnect(account_id)
     revoked: int | None = None
     problem: str | None = None
     if REVOKE_SCOPE in before.scopes:
@@ -83,7 +86,7 @@ def disconnect_account(
         except TokenbotError as exc:
             problem = exc.code
             log.warning("revoking the grant at Webex failed: %s", exc.code)
-    view = store.disconnect(account_id)
+    view = store.disconnect(account_id, hooks=False)
     tokens.forget(account_id)
     database.checkpoint()
     return Disconnected(view=view, revoked=revoked, problem=problem)

@@ -560,6 +560,28 @@ class BotSettings(_Section):
             raise problem(f"{group!r}: use 1-40 letters, digits, '.', '_' or '-'")
         return group
 
+    sender_burst: int = Field(
+        5, ge=1, le=10_000, description="Messages one sender (not the user) may send at once."
+    )
+    sender_per_minute: float = Field(
+        6, ge=0.1, le=100_000, description="How fast one sender's allowance refills."
+    )
+    space_burst: int = Field(
+        20, ge=1, le=100_000, description="Messages all but the user may send at once in a space."
+    )
+    space_per_minute: float = Field(
+        30, ge=0.1, le=1_000_000, description="How fast one space's allowance refills."
+    )
+    others_burst: int = Field(
+        40, ge=1, le=1_000_000, description="Messages all but the user may send at once, anywhere."
+    )
+    others_per_minute: float = Field(
+        60, ge=0.1, le=10_000_000, description="How fast that shared allowance refills."
+    )
+    reminders_per_sender: int = Field(
+        5, ge=1, le=10_000, description="Reminders one sender may have pending."
+    )
+
     @field_validator("prefix")
     @classmethod
     def _prefix(cls, prefix: str) -> str:
@@ -578,6 +600,7 @@ class BotSettings(_Section):
     @field_validator("allowed_emails")
     @classmethod
     def _emails(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        _ascii_only(emails)
         for email in emails:
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
                 raise problem(f"{email!r} is not an email address")
@@ -586,11 +609,23 @@ class BotSettings(_Section):
     @field_validator("allowed_domains")
     @classmethod
     def _domains(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        _ascii_only(domains)
         cleaned = tuple(domain.lower().lstrip("@") for domain in domains)
         for domain in cleaned:
             if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
                 raise problem(f"{domain!r} is not a domain name")
         return cleaned
+
+
+def _ascii_only(addresses: tuple[str, ...]) -> None:
+    # Unicode lower-casing folds look-alikes onto ASCII (U+212A KELVIN SIGN becomes "k"), and
+    # the Webex addresses they are compared with are ASCII.
+    for address in addresses:
+        if not address.isascii():
+            raise problem(
+                f"{address!r} holds a non-ASCII character",
+                hint="write the address in ASCII (an internationalized domain in its xn-- form)",
+            )
 
 
 class LoggingSettings(_Section):

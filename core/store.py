@@ -16,6 +16,8 @@ value copied into another row fails to decrypt. Only `AccessGrant` and `Claim` c
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -47,6 +49,8 @@ from tokenbot.core.rows import token_context
 from tokenbot.core.tokens import Identity
 from tokenbot.core.tokens import TokenSet
 
+log = logging.getLogger(__name__)
+
 __all__ = ["TokenStore", "token_context"]
 
 
@@ -77,6 +81,15 @@ class TokenStore:
         self.rows = RowAccess(db, cipher, clock=clock, policy=policy, owner=owner)
         self.leases = RefreshLeases(self.rows)
         self._logins = OAuthLoginStore(db, cipher, clock=clock)
+        self._before_disconnect: list[Callable[[AccountView], None]] = []
+
+    def before_disconnect(self, hook: Callable[[AccountView], None]) -> None:
+        """Run `hook(account)` before any account's tokens are wiped, while they still work.
+
+        The bot uses it to delete its webhook at Webex: once the token is gone, nothing could.
+        A failing hook is logged and does not stop the disconnect.
+        """
+        self._before_disconnect.append(hook)
 
     @property
     def db(self) -> Database:
@@ -369,12 +382,36 @@ class TokenStore:
                 status=row.status,
             )
 
-    def disconnect(self, account_id: int) -> AccountView:
-        """Wipe an account's token material and stop refreshing it for good (R-18).
+    def run_before_disconnect(self, account_id: int) -> AccountView:
+        """Run the `before_disconnect` hooks on `account_id` now; return the account.
+
+        `core.disconnect.disconnect_account` calls this before it revokes the grant at Webex
+        (after that, the token could not delete anything either), then `disconnect(...,
+        hooks=False)`.
 
         Raises:
             AccountNotFound: No account has this id.
         """
+        view = self.get(account_id)
+        for hook in self._before_disconnect:
+            try:
+                hook(view)
+            except Exception:
+                log.exception("a before-disconnect step failed for account %s", account_id)
+        return view
+
+    def disconnect(self, account_id: int, *, hooks: bool = True) -> AccountView:
+        """Wipe an account's token material and stop refreshing it for good (R-18).
+
+        Args:
+            account_id: The account.
+            hooks: Run the `before_disconnect` hooks first (False: the caller already did).
+
+        Raises:
+            AccountNotFound: No account has this id.
+        """
+        if hooks:
+            self.run_before_disconnect(account_id)
         now = self.clock.now()
         with self.db.write() as session:
             row = self.rows.load(session, account_id, lock=True)

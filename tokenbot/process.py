@@ -30,17 +30,26 @@ from tokenbot.bot import Bot
 from tokenbot.bot import BotOptions
 from tokenbot.bot import create_bot
 from tokenbot.bot import create_webhook_app
+from tokenbot.bot.webhook_owners import WebhookJanitor
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.config import Settings
 from tokenbot.core.loopback import is_loopback_host
+from tokenbot.core.records import AccountView
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
 from tokenbot.core.scheduler import RefreshScheduler
 from tokenbot.web_server import ServerLimits
 from tokenbot.web_server import build_web_server
 
-__all__ = ["ROLES", "TokenbotProcess", "bot_status_reader", "mount_webhook", "parse_roles"]
+__all__ = [
+    "ROLES",
+    "TokenbotProcess",
+    "bot_status_reader",
+    "install_webhook_cleanup",
+    "mount_webhook",
+    "parse_roles",
+]
 
 log = logging.getLogger("tokenbot")
 
@@ -75,6 +84,26 @@ def mount_webhook(panel: WSGIApp, webhook: WSGIApp, path: str) -> WSGIApp:
     return app
 
 
+def install_webhook_cleanup(settings: Settings, runtime: Runtime) -> None:
+    """Make every disconnect in this process delete the account's webhook of ours first.
+
+    Any process may disconnect an account (the panel, `tokenbot accounts disconnect`), and only
+    until the token is wiped can Webex be asked to delete the webhook that token created.
+    """
+    if not settings.bot.enabled or settings.bot.intake != "webhook" or not settings.bot.public_url:
+        return
+    janitor = WebhookJanitor(
+        options=BotOptions.from_settings(settings),
+        tokens=runtime.tokens,
+        timeout=settings.webex.timeout_seconds,
+    )
+
+    def remove(account: AccountView) -> None:
+        janitor.remove(account.id)
+
+    runtime.store.before_disconnect(remove)
+
+
 def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
     """Return the panel's bot-card reader: from the database, so any process can show it."""
 
@@ -82,7 +111,10 @@ def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
         snapshot = state.snapshot()
         return {
             "intake_mode": snapshot.get("mode", "unknown"),
-            "webhook_registered": bool(snapshot.get("webhook_registered", False)),
+            # Registered means Webex delivers: not when it says the webhook is inactive.
+            "webhook_registered": bool(snapshot.get("webhook_registered", False))
+            and snapshot.get("webhook_status", "active") == "active",
+            "webhook_status": snapshot.get("webhook_status"),
             "last_event_at": snapshot.get("last_event_at"),
             "commands_handled": snapshot.counters.get("commands_total", 0),
             "errors": snapshot.counters.get("errors", 0),
@@ -139,6 +171,7 @@ class TokenbotProcess:
         if self.runtime is None:
             self.runtime = build_runtime(self.settings, clock=self._clock)
         runtime = self.runtime
+        install_webhook_cleanup(self.settings, runtime)
         if "scheduler" in self.roles:
             self.scheduler = RefreshScheduler(
                 runtime.sweep,

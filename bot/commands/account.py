@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tokenbot.bot.command_context import CommandContext
+from tokenbot.bot.markup import Markdown
 from tokenbot.bot.router import Router
 from tokenbot.core.durations import format_duration
 
@@ -16,21 +17,22 @@ def register(router: Router) -> None:
     router.command("status")(cmd_status)
 
 
-def cmd_status(ctx: CommandContext) -> str:
+def cmd_status(ctx: CommandContext) -> Markdown:
     """Show the bot identity's token: status, time left, last refresh."""
     identity = ctx.fresh_identity()
     now = ctx.clock.now()
     left = _left(identity.access_expires_at, now)
     snapshot = ctx.state.snapshot()
+    # Only the account's email comes from elsewhere (Webex): a literal like any such text.
     lines = [
-        f"**Account** {identity.email}: `{identity.status}`",
-        f"- access token: {left}",
-        f"- last refresh: {_when(identity.last_refreshed_at, now)}",
-        f"- intake: {ctx.options.intake}"
-        + (" (webhook registered)" if snapshot.get("webhook_registered") else ""),
-        f"- commands handled: {snapshot.counters.get('commands_total', 0)}",
+        Markdown("**Account** {}: {}").format(identity.email, identity.status),
+        Markdown(f"- access token: {left}"),
+        Markdown(f"- last refresh: {_when(identity.last_refreshed_at, now)}"),
+        Markdown(f"- intake: {ctx.options.intake}")
+        + Markdown(" (webhook registered)" if snapshot.get("webhook_registered") else ""),
+        Markdown(f"- commands handled: {snapshot.counters.get('commands_total', 0)}"),
     ]
-    return "\n".join(lines)
+    return Markdown("\n").join(lines)
 
 
 def _left(expires_at: datetime | None, now: datetime) -> str:

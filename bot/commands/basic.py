@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tokenbot.bot.args import Arg
 from tokenbot.bot.command_context import CommandContext
+from tokenbot.bot.markup import Markdown
 from tokenbot.bot.router import Router
 
 __all__ = ["register"]
@@ -19,22 +20,28 @@ def register(router: Router) -> None:
     router.command("whoami", access="everyone")(cmd_whoami)
 
 
-def cmd_help(ctx: CommandContext) -> str:
+def cmd_help(ctx: CommandContext) -> Markdown:
     """List the commands, or explain one: `help <command>`."""
     prefix = ctx.prefix
     wanted = ctx.args["command"]
     if wanted:
         command = ctx.router.find(wanted.removeprefix(prefix))
         if command is None:
-            return f"No command `{prefix}{wanted}`. Try `{prefix}help`."
-        lines = [f"`{command.usage(prefix)}`", "", command.help or "(no help)"]
+            return Markdown("No command {}. Try {}.").format(prefix + wanted, prefix + "help")
+        # Help texts are ours (the commands' docstrings): markdown as written.
+        lines = [
+            Markdown("{}").format(command.usage(prefix)),
+            Markdown(""),
+            Markdown(command.help or "(no help)"),
+        ]
         if command.aliases:
-            lines.append("")
-            lines.append("Also: " + ", ".join(f"`{prefix}{alias}`" for alias in command.aliases))
+            lines.append(Markdown(""))
+            aliases = Markdown(", ").join(prefix + alias for alias in command.aliases)
+            lines.append(Markdown("Also: ") + aliases)
         for arg in command.args:
             if arg.help:
-                lines.append(f"- `{arg.name}`: {arg.help}")
-        return "\n".join(lines)
+                lines.append(Markdown("- {}: ").format(arg.name) + Markdown(arg.help))
+        return Markdown("\n").join(lines)
     may = [
         command
         for command in ctx.router.commands()
@@ -45,11 +52,18 @@ def cmd_help(ctx: CommandContext) -> str:
             is_owner=ctx.is_owner,
         )
     ]
-    lines = ["**Commands**", ""]
-    lines.extend(f"- `{command.usage(prefix)}`: {command.summary}" for command in may)
-    lines.append("")
-    lines.append(f"In group spaces, mention {ctx.identity.display_name or 'me'} or use `{prefix}`.")
-    return "\n".join(lines)
+    lines = [Markdown("**Commands**"), Markdown("")]
+    lines.extend(
+        Markdown("- {}: ").format(command.usage(prefix)) + Markdown(command.summary)
+        for command in may
+    )
+    lines.append(Markdown(""))
+    lines.append(
+        Markdown("In group spaces, mention {} or use {}.").format(
+            ctx.identity.display_name or "me", prefix
+        )
+    )
+    return Markdown("\n").join(lines)
 
 
 def cmd_ping(ctx: CommandContext) -> str:
@@ -59,10 +73,12 @@ def cmd_ping(ctx: CommandContext) -> str:
 
 def cmd_echo(ctx: CommandContext) -> str:
     """Repeat the text back."""
-    return str(ctx.args["text"])
+    text = str(ctx.args["text"])
+    # The user's own words may be markdown; anyone else's show as the plain text they are.
+    return Markdown(text) if ctx.is_owner else text
 
 
-def cmd_whoami(ctx: CommandContext) -> str:
+def cmd_whoami(ctx: CommandContext) -> Markdown:
     """Tell who you are to the bot, and whom the bot acts as."""
     message = ctx.message
     allowed = ctx.router.may_run(
@@ -71,10 +87,12 @@ def cmd_whoami(ctx: CommandContext) -> str:
         room_id=message.room_id,
         is_owner=ctx.is_owner,
     )
-    return "\n".join(
+    return Markdown("\n").join(
         [
-            f"You are **{message.person_email}** (`{message.person_id}`).",
-            f"I act as **{ctx.identity.email}**.",
-            "You may run restricted commands here." if allowed else "Restricted commands: no.",
+            Markdown("You are {} ({}).").format(message.person_email, message.person_id),
+            Markdown("I act as {}.").format(ctx.identity.email),
+            Markdown(
+                "You may run restricted commands here." if allowed else "Restricted commands: no."
+            ),
         ]
     )

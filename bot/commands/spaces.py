@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tokenbot.bot.args import Arg
 from tokenbot.bot.command_context import CommandContext
+from tokenbot.bot.markup import Markdown
 from tokenbot.bot.router import Router
 
 __all__ = ["register"]
@@ -33,16 +34,17 @@ def register(router: Router) -> None:
     )(cmd_history)
 
 
-def cmd_rooms(ctx: CommandContext) -> str:
+def cmd_rooms(ctx: CommandContext) -> Markdown:
     """List the spaces of the user the bot acts as, most recently active first."""
     rooms = ctx.client.list_rooms(limit=_ROOMS_SHOWN)
     if not rooms:
-        return "No spaces."
-    lines = [f"**{len(rooms)} most recently active spaces**", ""]
+        return Markdown("No spaces.")
+    lines = [Markdown(f"**{len(rooms)} most recently active spaces**"), Markdown("")]
     for room in rooms:
-        kind = "direct" if room.get("type") == "direct" else "group"
-        lines.append(f"- {room.get('title') or '(untitled)'} ({kind})")
-    return "\n".join(lines)
+        kind = Markdown("direct" if room.get("type") == "direct" else "group")
+        # Titles are set by whoever made the space: third-party text, always a literal.
+        lines.append(Markdown("- {} ({})").format(room.get("title") or "(untitled)", kind))
+    return Markdown("\n").join(lines)
 
 
 def cmd_history(ctx: CommandContext) -> str:
@@ -55,11 +57,14 @@ def cmd_history(ctx: CommandContext) -> str:
         if message.id != ctx.message.id
     ][:count]
     if not messages:
-        return "No messages."
-    lines = [f"**Last {len(messages)} messages**", ""]
+        return Markdown("No messages.")
+    lines = [Markdown(f"**Last {len(messages)} messages**"), Markdown("")]
     for message in reversed(messages):
         text = " ".join(message.text.split())
         if len(text) > _PREVIEW:
             text = text[: _PREVIEW - 1] + "…"
-        lines.append(f"- {message.created[:19].replace('T', ' ')} {message.person_email}: {text}")
-    return "\n".join(lines)
+        # Other people's words, quoted whoever asks: literals, so no link, image or mention
+        # of theirs goes out live in the user's name.
+        when = message.created[:19].replace("T", " ")
+        lines.append(Markdown("- {} {}: {}").format(when, message.person_email, text))
+    return Markdown("\n").join(lines)

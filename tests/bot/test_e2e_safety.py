@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.bot.markdown_view import live_markup
+from tests.bot.markdown_view import shown
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import BotEnv
 
@@ -18,7 +20,8 @@ def test_only_the_user_can_make_the_bot_mention_someone(
 
     asked = env.say(room, "bob@example.com", f"/echo hello {MENTION} and <@all>")
     (reply,) = env.wait_replies(room, asked)
-    assert reply["markdown"] == "hello @Carol and @all"
+    assert shown(reply["markdown"]) == "hello @Carol and @all"
+    assert live_markup(reply["markdown"]) == []
     assert not reply.get("mentionedPeople") and not reply.get("mentionedGroups")
 
     mine = env.say(room, OWNER_EMAIL, f"/echo hello {MENTION}")

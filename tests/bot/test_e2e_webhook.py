@@ -99,12 +99,13 @@ def test_bad_deliveries_of_a_new_message_process_nothing(env: BotEnv) -> None:
     # Webex stops delivering (our webhook is gone), so this message reaches us only by hand.
     env.bot.client.delete_webhook(str(hook_id))
     fresh = env.say(room, "bob@example.com", "/ping")
+    created = next(m["created"] for m in env.room_messages(room) if m["id"] == fresh)
     body = json.dumps(
         {
             "id": hook_id,
             "resource": "messages",
             "event": "created",
-            "data": {"id": fresh, "roomId": room},
+            "data": {"id": fresh, "roomId": room, "created": created},
         }
     ).encode()
     assert _post(env, body, None).status_code == 401

@@ -182,4 +182,4 @@ def test_remind_posts_into_the_thread_when_due(
     assert fake_client.posted[0].markdown == "OK, I will remind you in 1 s."
     reminder = wait_until(lambda: fake_client.posted[1:], timeout=10, what="the reminder")[0]
     assert reminder.parent_id == msg.id
-    assert reminder.markdown == "⏰ Reminder for bob@example.com: stretch your legs"
+    assert reminder.markdown == "⏰ Reminder for `bob@example.com`: `stretch your legs`"

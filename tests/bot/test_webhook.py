@@ -32,7 +32,12 @@ def delivery(message_id: str, **extra: Any) -> bytes:
         "id": "HOOK-1",
         "resource": "messages",
         "event": "created",
-        "data": {"id": message_id, "roomId": "ROOM-TEAM", "personEmail": "bob@example.com"},
+        "data": {
+            "id": message_id,
+            "roomId": "ROOM-TEAM",
+            "personEmail": "bob@example.com",
+            "created": "2026-01-01T09:59:59.000Z",
+        },
         **extra,
     }
     return json.dumps(payload, separators=(",", ":")).encode()

@@ -14,6 +14,16 @@ from typing import Any
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 
+# Flood control out of the way: these scenarios load the intake itself from one allowed sender
+# (tests/reliability/test_flood_senders.py proves flood control).
+UNTHROTTLED = {
+    "sender_burst": 10_000,
+    "sender_per_minute": 100_000,
+    "space_burst": 100_000,
+    "space_per_minute": 1_000_000,
+    "others_burst": 1_000_000,
+    "others_per_minute": 10_000_000,
+}
 BOT_EMAIL = "alice@example.com"
 AUTHOR = "bob@example.com"
 ROOM = "Team Space"

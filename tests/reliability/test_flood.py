@@ -25,6 +25,7 @@ import requests
 
 from tests.plugins.emulator import EmulatorHandle
 from tests.reliability.chat import ROOM
+from tests.reliability.chat import UNTHROTTLED
 from tests.reliability.chat import post_commands
 from tests.reliability.chat import registered_webhook
 from tests.reliability.chat import replies_by_thread
@@ -61,7 +62,12 @@ def test_a_flood_of_signed_deliveries_answers_every_good_command_exactly_once(
     good = total - duplicates - bad
     deployment = deploy(
         sqlite_url,
-        bot={"enabled": True, "intake": "webhook", "allowed_emails": ["bob@example.com"]},
+        bot={
+            "enabled": True,
+            "intake": "webhook",
+            "allowed_emails": ["bob@example.com"],
+            **UNTHROTTLED,
+        },
     )
     # The emulator's own deliveries (of the bot's answers) go to a proxy that is down: no retries.
     emulator.settings(webhook_retries=0)

@@ -20,6 +20,7 @@ import pytest
 from tests.plugins.emulator import EmulatorHandle
 from tests.plugins.tokens import wait_until
 from tests.reliability.chat import ROOM
+from tests.reliability.chat import UNTHROTTLED
 from tests.reliability.chat import post_commands
 from tests.reliability.chat import replies_by_thread
 from tests.reliability.chat import wait_answered
@@ -54,7 +55,12 @@ def test_two_instances_refresh_each_account_once_and_answer_each_command_once(
     emulator.settings(rotate_refresh_tokens=True, webhook_retries=0)
     deployment = deploy(
         postgres_url,
-        bot={"enabled": True, "intake": "webhook", "allowed_emails": ["bob@example.com"]},
+        bot={
+            "enabled": True,
+            "intake": "webhook",
+            "allowed_emails": ["bob@example.com"],
+            **UNTHROTTLED,
+        },
     )
     room_id = emulator.room_id(ROOM)
     with deployment.runtime() as runtime:

@@ -64,6 +64,8 @@ def refresh_command(config_path: Path | None, account_id: int) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def disconnect_command(config_path: Path | None, account_id: int, yes: bool) -> None:
     """Wipe ACCOUNT_ID's tokens and stop refreshing it."""
+    from tokenbot.process import install_webhook_cleanup
+
     with runtime_for(config_path) as runtime:
         try:
             view = runtime.store.get(account_id)
@@ -79,6 +81,7 @@ def disconnect_command(config_path: Path | None, account_id: int, yes: bool) -> 
                 "It must log in again to return.",
                 abort=True,
             )
+        install_webhook_cleanup(runtime.settings, runtime)
         done = disconnect_account(
             account_id,
             store=runtime.store,
