@@ -106,6 +106,11 @@ class WebexSettings:
     redirect_uri: str = _url("http://127.0.0.1:2000/oauth/callback")
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     timeout_seconds: float = _num(15, 1, 300)
+    # How the client proves itself at the token endpoint: Webex takes the secret in the form
+    # body; an OAuth server that accepts only HTTP Basic needs client_secret_basic.
+    token_auth_method: str = _choice(
+        "client_secret_post", "client_secret_post", "client_secret_basic"
+    )
     client_id: Secret = _env("WEBEX_CLIENT_ID")
     client_secret: Secret = _env("WEBEX_CLIENT_SECRET")
 
