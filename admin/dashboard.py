@@ -88,7 +88,7 @@ def index() -> ResponseReturnValue:
         health_labels=HEALTH_LABELS,
         bot=bot_card(the_panel.bot_facts(), store.bot_identity(), now),
         scheduler=the_panel.scheduler_running(),
-        poll_seconds=the_panel.config.poll_seconds,
+        redirect_uri=the_panel.config.redirect_uri,
     )
 
 
@@ -106,7 +106,6 @@ def account(account_id: int) -> ResponseReturnValue:
         a=account_dict(view, the_panel.clock.now()),
         events=[event_dict(e) for e in events[:EVENTS_PER_PAGE]],
         older_before=older,
-        poll_seconds=the_panel.config.poll_seconds,
     )
 
 
@@ -138,7 +137,7 @@ def test(account_id: int) -> ResponseReturnValue:
         token = the_panel.tokens.access_token(account_id)
         identity = the_panel.oauth.identify(token)
     except NeedsReauth:
-        flash("This account has no usable token: connect it again.", "error")
+        flash("This account has no usable token: Reconnect it.", "error")
         return _back(account_id)
     except (OAuthError, StoreError) as exc:
         took = int((time.monotonic() - started) * 1000)

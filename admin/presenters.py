@@ -19,6 +19,7 @@ from tokenbot.core.records import EventView
 from tokenbot.core.store import TokenStore
 
 __all__ = [
+    "EVENT_LABELS",
     "HEALTH_LABELS",
     "account_dict",
     "bot_card",
@@ -35,6 +36,19 @@ HEALTH_LABELS = {
     "failing": "failing",
     "needs_reauth": "needs re-login",
     "disconnected": "disconnected",
+}
+# The History column's words: the same terms as the badges ("needs re-login", never "reauth").
+EVENT_LABELS = {
+    "connected": "connected",
+    "reconnected": "reconnected",
+    "refreshed": "refreshed",
+    "refresh_failed": "refresh failed",
+    "refresh_token_expiring": "refresh token expiring",
+    "needs_reauth": "needs re-login",
+    "disconnected": "disconnected",
+    "tested": "tested",
+    "bot_identity_set": "made bot identity",
+    "keys_rotated": "keys rotated",
 }
 _SAMPLE_PAGE = 500
 
@@ -95,6 +109,7 @@ def event_dict(view: EventView) -> dict[str, Any]:
     return {
         "id": view.id,
         "kind": view.kind.value,
+        "label": EVENT_LABELS.get(view.kind.value, view.kind.value.replace("_", " ")),
         "at": iso(view.at),
         "duration_ms": view.duration_ms,
         "detail": view.detail,
@@ -155,7 +170,10 @@ def utc_text(value: str | None) -> str:
 
 
 def duration_text(seconds: float | None) -> str:
-    """Render a span of seconds compactly: ``13 d 4 h``, ``2 h 5 min``, ``45 s``, ``expired``."""
+    """Render a span of seconds compactly: ``13 d 4 h``, ``2 h 5 min``, ``4 min 10 s``, ``45 s``.
+
+    The one duration format of the panel; ``panel.js`` writes the same for its countdowns.
+    """
     if seconds is None:
         return ""
     if seconds <= 0:
@@ -169,5 +187,5 @@ def duration_text(seconds: float | None) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     if minutes:
-        return f"{minutes} min"
+        return f"{minutes} min {secs} s"
     return f"{secs} s"
