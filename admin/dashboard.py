@@ -20,6 +20,9 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from tokenbot.admin.charts import activity_chart
+from tokenbot.admin.charts import refresh_schedule_chart
+from tokenbot.admin.charts import token_timeline
 from tokenbot.admin.panel import panel
 from tokenbot.admin.presenters import HEALTH_LABELS
 from tokenbot.admin.presenters import account_dict
@@ -29,6 +32,7 @@ from tokenbot.admin.presenters import iso
 from tokenbot.admin.principal import login_required
 from tokenbot.admin.security import safe_next
 from tokenbot.admin.summary import account_summary
+from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import OAuthError
 from tokenbot.core.errors import StoreError
@@ -42,6 +46,8 @@ bp = Blueprint("dashboard", __name__)
 
 MAX_SEARCH = 200
 EVENTS_PER_PAGE = 50
+# The timeline draws 30 days; at a refresh a day plus failures this covers them with room.
+TIMELINE_EVENTS = 1000
 
 
 def page_args() -> tuple[str | None, int]:
@@ -89,6 +95,8 @@ def index() -> ResponseReturnValue:
         bot=bot_card(the_panel.bot_facts(), store.bot_identity(), now),
         scheduler=the_panel.scheduler_running(),
         redirect_uri=the_panel.config.redirect_uri,
+        activity=activity_chart(BotStateStore(the_panel.runtime.database, the_panel.clock), now),
+        schedule=refresh_schedule_chart(the_panel.runtime.database, now),
     )
 
 
@@ -101,9 +109,12 @@ def account(account_id: int) -> ResponseReturnValue:
     before = request.args.get("before", type=int)
     events = the_panel.store.events(account_id, limit=EVENTS_PER_PAGE + 1, before_id=before)
     older = events[EVENTS_PER_PAGE].id + 1 if len(events) > EVENTS_PER_PAGE else None
+    now = the_panel.clock.now()
+    recent = the_panel.store.events(account_id, limit=TIMELINE_EVENTS)
     return render_template(
         "account.html",
-        a=account_dict(view, the_panel.clock.now()),
+        a=account_dict(view, now),
+        timeline=token_timeline(view, recent, now),
         events=[event_dict(e) for e in events[:EVENTS_PER_PAGE]],
         older_before=older,
     )

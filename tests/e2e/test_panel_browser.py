@@ -31,6 +31,7 @@ from tests.plugins.panel import PANEL_SCOPES
 from tests.plugins.panel import make_settings
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.clock import SystemClock
+from tokenbot.core.models import EventKind
 from tokenbot.core.runtime import build_runtime
 
 CHROMIUM = "/usr/bin/chromium"
@@ -405,6 +406,17 @@ def test_stale_banner_live_parts_narrow_and_dark(
             expect(page.locator('[data-count="needs_reauth"]')).to_have_text("1")
             assert page.evaluate("window.notReloaded") is True
 
+            # The dashboard's charts show what the bot and the schedule did (live, too).
+            from tokenbot.core.botstate import BotStateStore
+
+            BotStateStore(runtime.database, runtime.clock).add_counters(
+                {"commands_total": 4, "errors": 1}
+            )
+            expect(page.locator("#activity-desc")).to_contain_text("4 commands handled, 1 error")
+            expect(page.locator("#activity rect.commands")).to_have_count(1)
+            expect(page.locator("#activity rect.errors")).to_have_count(1)
+            expect(page.locator("#schedule")).to_be_visible()
+
             # The account page's History is live too.
             carol.get_by_role("link", name="Details").click()
             page.evaluate("window.notReloaded = true")
@@ -414,6 +426,14 @@ def test_stale_banner_live_parts_narrow_and_dark(
             runtime.store.mark_needs_reauth(carol_id, reason="revoked at Webex (test)")
             expect(history.first).to_contain_text("needs re-login")
             expect(page.locator("h1 .badge")).to_have_text("needs re-login")
+            # The timeline marks the connect and the failure the test made, and says so.
+            runtime.store.record_event(carol_id, EventKind.REFRESHED, detail="test")
+            expect(page.locator('#timeline [data-kind="connected"]')).to_have_count(1)
+            expect(page.locator('#timeline [data-kind="needs_reauth"]')).to_have_count(1)
+            expect(page.locator('#timeline [data-kind="refreshed"]')).to_have_count(1)
+            expect(page.locator("#timeline-desc")).to_contain_text(
+                "1 refresh, 1 failure, 1 connect or reconnect"
+            )
             assert page.evaluate("window.notReloaded") is True
             assert problems == [], problems
             state = context.storage_state()
