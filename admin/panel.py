@@ -52,6 +52,12 @@ class BotFacts(TypedDict, total=False):
     commands_handled: int
     errors: int
     last_error: str | None
+    last_error_at: str | datetime | None
+    # Polling intake only.
+    last_poll_at: str | datetime | None
+    spaces_watched: int | None
+    api_budget_used: int | None
+    api_budget_per_minute: int | None
 
 
 @dataclass(frozen=True, slots=True)

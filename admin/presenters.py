@@ -121,10 +121,18 @@ def bot_card(
 ) -> dict[str, Any]:
     """Describe the bot for its card: what `bot_status()` said, plus the bot identity."""
     facts: BotFacts = status or {}
-    last_event = facts.get("last_event_at")
-    if isinstance(last_event, datetime):
-        last_event = iso(last_event)
+    last_event = _moment(facts.get("last_event_at"))
+    last_poll = _moment(facts.get("last_poll_at"))
+    error_at = _moment(facts.get("last_error_at"))
+    # An error is current until the bot shows it works again: a later event or poll.
+    latest_ok = max((m for m in (last_event, last_poll) if m), default=None)
     return {
+        "last_error_at": error_at,
+        "error_resolved": bool(error_at and latest_ok and latest_ok > error_at),
+        "last_poll_at": last_poll,
+        "spaces_watched": facts.get("spaces_watched"),
+        "api_budget_used": facts.get("api_budget_used"),
+        "api_budget_per_minute": facts.get("api_budget_per_minute"),
         "running": status is not None,
         "intake_mode": facts.get("intake_mode") or ("off" if status is None else "unknown"),
         "webhook_registered": bool(facts.get("webhook_registered", False)),
@@ -141,6 +149,20 @@ def bot_card(
             "health": identity.health(now),
         },
     }
+
+
+def _moment(value: str | datetime | None) -> str | None:
+    """Normalize a stored time (ISO text with any offset, or a datetime) to ISO UTC ``...Z``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return iso(value)
 
 
 def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:

@@ -142,7 +142,10 @@ class Poller:
                 return PollReport(skipped="rate_limited")
             calls = [0]
             try:
-                return self._round(calls)
+                report = self._round(calls)
+                if report.skipped is None:
+                    self._note_round()
+                return report
             except RateLimited as error:
                 self._backoff_until = self._monotonic() + error.retry_after
                 log.warning("polling paused %.0fs: Webex rate limit", error.retry_after)
@@ -167,6 +170,19 @@ class Poller:
                 except Exception:
                     log.exception("could not record the polling error")
                 return PollReport(calls=calls[0], skipped="error")
+
+    def _note_round(self) -> None:
+        # What the panel's bot card shows for polling: when it last ran, how many spaces it
+        # watches, and how much of the minute's call budget is spent.
+        used = self.budget.per_minute - self.budget.remaining()
+        self._state.set_values(
+            {
+                "last_poll_at": self._clock.now().isoformat(),
+                "poll_spaces": len(self._state.cursors()),
+                "poll_budget_used": used,
+                "poll_budget_per_minute": self.budget.per_minute,
+            }
+        )
 
     def _round(self, calls: list[int]) -> PollReport:
         state = self._state

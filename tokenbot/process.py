@@ -79,6 +79,11 @@ def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
             "commands_handled": snapshot.counters.get("commands_total", 0),
             "errors": snapshot.counters.get("errors", 0),
             "last_error": snapshot.get("last_error"),
+            "last_error_at": snapshot.get("last_error_at"),
+            "last_poll_at": snapshot.get("last_poll_at"),
+            "spaces_watched": snapshot.get("poll_spaces"),
+            "api_budget_used": snapshot.get("poll_budget_used"),
+            "api_budget_per_minute": snapshot.get("poll_budget_per_minute"),
         }
 
     return read
