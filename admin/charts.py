@@ -32,6 +32,7 @@ from tokenbot.core.records import EventView
 __all__ = ["Chart", "activity_chart", "refresh_schedule_chart", "token_timeline"]
 
 WIDTH = 900
+HOUR_WIDTH = 560
 PAST = timedelta(days=30)
 FUTURE = timedelta(days=15)
 _ISSUES_ACCESS = {EventKind.CONNECTED, EventKind.RECONNECTED, EventKind.REFRESHED}
@@ -59,9 +60,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _svg(chart_id: str, height: int, title: str, text: str, body: Iterable[str]) -> Markup:
+def _svg(
+    chart_id: str, height: int, title: str, text: str, body: Iterable[str], width: int = WIDTH
+) -> Markup:
     return Markup(
-        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="xMidYMid meet">'
         f'<title id="{chart_id}-title">{escape(title)}</title>'
         f'<desc id="{chart_id}-desc">{escape(text)}</desc>' + "".join(body) + "</svg>"
@@ -191,7 +194,8 @@ def _hour_bars(
     first_hour: datetime,
     text: str,
 ) -> Chart:
-    left, right, top, bottom = 40, WIDTH - 10, 16, 120
+    # Narrower than the timeline: these sit two to a row, and their text must stay legible.
+    left, right, top, bottom = 34, HOUR_WIDTH - 8, 16, 120
     peak = max([1, *(v for _, values in series for v in values)])
     slot = (right - left) / 24
     width = slot / (len(series) + 1)
@@ -217,7 +221,7 @@ def _hour_bars(
                 f'y="{bottom - height:.1f}" width="{width:.1f}" height="{height:.1f}">'
                 f"<title>{value} {escape(cls)} at {moment:%H}:00 UTC</title></rect>"
             )
-    return Chart(_svg(chart_id, 140, title, text, body), text)
+    return Chart(_svg(chart_id, 140, title, text, body, HOUR_WIDTH), text)
 
 
 def activity_chart(state: BotStateStore, now: datetime) -> Chart:

@@ -3,7 +3,8 @@
 Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright's Python package; the panel
 runs in a real WSGI server on a loopback port; the emulator is the session's. The test saves
 screenshots of the dashboard to ``$TOKENBOT_SCREENSHOTS`` (default: the test's tmp folder); one
-of them is the README's picture (docs/dashboard.png).
+of them is the README's picture; with ``$TOKENBOT_DOCS_SHOTS`` set (to ``docs``) the stale-banner
+test copies its light and dark screenshots of the dashboard and an account page there.
 
 Without Chromium or Playwright the test is skipped locally, and fails under CI (CI=true).
 """
@@ -438,6 +439,10 @@ def test_stale_banner_live_parts_narrow_and_dark(
             assert problems == [], problems
             state = context.storage_state()
             context.close()
+            # A healthy account with some history, for the pictures.
+            dana = _add_account(runtime, "dana@example.com", "Dana Diaz")
+            for kind in (EventKind.REFRESHED, EventKind.REFRESH_FAILED, EventKind.REFRESHED):
+                runtime.store.record_event(dana.id, kind, detail="for the screenshot")
 
             # Narrow (375 px) and dark: nothing scrolls sideways, status, lifetimes and the
             # actions are on screen, and the dark palette is in use.
@@ -485,7 +490,8 @@ def test_stale_banner_live_parts_narrow_and_dark(
                 _watch(big, url, problems)
                 big.goto(f"{url}/")
                 big.screenshot(path=str(shots / f"dashboard-{scheme}.png"), full_page=True)
-                big.goto(f"{url}/accounts/{carol_id}")
+                big.goto(f"{url}/accounts/{dana.id}")
+                expect(big.locator('#timeline [data-kind="refresh_failed"]')).to_have_count(1)
                 big.screenshot(path=str(shots / f"account-{scheme}.png"), full_page=True)
                 wide.close()
             assert problems == [], problems
