@@ -48,7 +48,13 @@ def cmd_help(ctx: CommandContext) -> str:
     lines = ["**Commands**", ""]
     lines.extend(f"- `{command.usage(prefix)}`: {command.summary}" for command in may)
     lines.append("")
-    lines.append(f"In group spaces, mention {ctx.identity.display_name or 'me'} or use `{prefix}`.")
+    # The rule as the router applies it: the prefix everywhere, 1:1 spaces included (a plain
+    # "help" in a private chat with the person is conversation, not a command).
+    who = ctx.identity.display_name or "me"
+    lines.append(
+        f"Start every command with `{prefix}`, in 1:1 spaces too; "
+        f"in group spaces a mention of {who} works as well."
+    )
     return "\n".join(lines)
 
 
