@@ -162,7 +162,9 @@ class Poller:
                 return PollReport(calls=calls[0], skipped="rate_limited")
             except NeedsReauth as error:
                 log.error("polling cannot run: %s", error)
-                self._on_error("polling: needs_reauth", None)
+                self._on_error(
+                    "polling: the bot identity needs re-login (Reconnect it in the panel)", None
+                )
                 return PollReport(calls=calls[0], skipped="needs_reauth")
             except TokenbotError as error:
                 log.warning("polling round failed: %s", error)

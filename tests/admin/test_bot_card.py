@@ -57,13 +57,13 @@ def test_an_error_shows_its_time_and_reads_as_past_once_the_bot_works_again(
     facts = {
         "intake_mode": "polling",
         "errors": 1,
-        "last_error": "fetch message: needs_reauth",
+        "last_error": "fetch message: the bot identity needs re-login",
         "last_error_at": "2026-01-01T00:00:00+00:00",
         "last_poll_at": "2025-12-31T23:59:00+00:00",
     }
     current = _card(panel_settings, panel_runtime, panel_admins, facts)
     assert 'class="error-text small"' in current
-    assert 'datetime="2026-01-01T00:00:00Z"' in current and "needs_reauth" in current
+    assert 'datetime="2026-01-01T00:00:00Z"' in current and "needs re-login" in current
     facts["last_poll_at"] = "2026-01-01T00:01:00+00:00"
     resolved = _card(panel_settings, panel_runtime, panel_admins, facts)
     assert "error-text" not in resolved

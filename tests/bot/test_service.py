@@ -166,7 +166,7 @@ def test_a_revoked_grant_is_recorded_and_nothing_crashes(bot: Bot, fake_client: 
     msg = fake_client.add(message("/ping"))
     fake_client.fail_with = NeedsReauth("grant revoked")
     assert bot.process_id(msg.id, "webhook", 0.0) == "needs_reauth"
-    assert "needs_reauth" in bot.state.snapshot().get("last_error")
+    assert "needs re-login" in bot.state.snapshot().get("last_error")
     fake_client.fail_with = None
     assert bot.process_id(msg.id, "webhook", 0.0) == "ok"
 
