@@ -304,7 +304,8 @@ class WebexOAuthClient:
             access_token = body["access_token"]
             if not isinstance(access_token, str) or not access_token:
                 raise TypeError("access_token")
-            expires_in = int(body["expires_in"])
+            # Optional in RFC 6749 §5.1: without it the lifetime is unknown (None), not a failure.
+            expires_in = int(body["expires_in"]) if body.get("expires_in") is not None else None
             refresh_token = body.get("refresh_token") or None
             if refresh_token is not None and not isinstance(refresh_token, str):
                 raise TypeError("refresh_token")
@@ -318,13 +319,13 @@ class WebexOAuthClient:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise OAuthError(
-                f"Webex's answer to {grant} lacks a usable access_token or expires_in"
+                f"Webex's answer to {grant} lacks a usable access_token (or a numeric expires_in)"
             ) from exc
         log.debug(
-            "%s succeeded: access %s (%d s), refresh %s",
+            "%s succeeded: access %s (%s s), refresh %s",
             grant,
             fingerprint(tokens.access_token),
-            tokens.expires_in,
+            "unknown" if tokens.expires_in is None else tokens.expires_in,
             fingerprint(tokens.refresh_token) if tokens.refresh_token else "unchanged",
         )
         return tokens

@@ -121,3 +121,23 @@ def test_a_token_answer_without_refresh_token_is_a_clear_page(
     assert "Webex returned no refresh token" in page
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert app.extensions["tokenbot"].store.count_accounts() == 0
+
+
+def test_a_token_answer_without_expires_in_keeps_the_tokens_with_an_unknown_lifetime(
+    app: Any, admin_client: PanelClient, emulator: Any, panel_clock: Any
+) -> None:
+    callback = _callback(admin_client, emulator)
+    emulator.settings(omit_expires_in=True)
+    response = admin_client.get(callback)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    store = app.extensions["tokenbot"].store
+    (view,) = store.list_accounts()
+    # Kept, and assumed to live one keep-alive period: refreshed on that schedule.
+    assert view.has_tokens and view.health(panel_clock.now()) == "healthy"
+    lifetime = (view.access_expires_at - view.obtained_at).total_seconds()
+    assert 23 * 3600 < lifetime <= 24 * 3600
+    assert "lifetime unknown" in store.events(view.id, limit=5)[-1].detail
+    # A refresh without expires_in says so in the history too.
+    admin_client.post(f"/accounts/{view.id}/refresh", data={"next": "/"})
+    page = admin_client.get(f"/accounts/{view.id}").get_data(as_text=True)
+    assert page.count("lifetime unknown, refreshed on the keep-alive schedule") == 2

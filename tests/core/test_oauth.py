@@ -258,6 +258,17 @@ def test_a_refresh_answer_without_refresh_token_keeps_none(stub: Stub) -> None:
     assert tokens.access_token == "stub-access-token-BBBBBBBBBBBBBBBB"
 
 
+def test_an_answer_without_expires_in_has_an_unknown_lifetime_not_an_error(stub: Stub) -> None:
+    body = _token()
+    del body["expires_in"]
+    stub.answers.append(Answer(json_body=body))
+    tokens = stub.client().refresh(REFRESH)
+    assert tokens.expires_in is None and tokens.access_token
+    stub.answers.append(Answer(json_body=_token(expires_in="soon")))
+    with pytest.raises(OAuthError):  # a lifetime that is not a number is still refused
+        stub.client().refresh(REFRESH)
+
+
 # -- token endpoint: classification ------------------------------------------------------------
 
 
