@@ -84,6 +84,7 @@ class LivePanel:
         self._thread: threading.Thread | None = None
         self.port = 0
         self.runtime: Any = None
+        self.integration: tuple[str, str, str] = ("", "", "")
         self.start()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -130,6 +131,7 @@ def live_panel(emulator: Any, tmp_path: Path) -> Iterator[LivePanel]:
     )
     runtime = build_runtime(settings, clock=SystemClock())
     live.runtime = runtime
+    live.integration = (client_id, secret, f"{url}/oauth/callback")
     admins = AdminStore(runtime.database, clock=runtime.clock, hasher=CHEAP_HASHER)
     admins.create_admin(ADMIN_USERNAME, ADMIN_PASSWORD)
     from tokenbot.admin import create_app
@@ -502,3 +504,64 @@ def test_stale_banner_live_parts_narrow_and_dark(
     if docs:
         for name in ("dashboard-light", "dashboard-dark", "account-light", "account-dark"):
             shutil.copyfile(shots / f"{name}.png", Path(docs) / f"{name}.png")
+
+
+def test_wrong_secret_and_missing_scope_connects_name_the_cause(
+    live_panel: LivePanel, emulator: Any, shots: Path
+) -> None:
+    sync_playwright = _browser_or_skip()
+    url = live_panel.url
+    client_id, secret, redirect = live_panel.integration
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+
+    def register(**changes: Any) -> None:
+        body = {
+            "client_id": client_id,
+            "client_secret": secret,
+            "redirect_uris": [redirect],
+            "scopes": list(PANEL_SCOPES),
+            **changes,
+        }
+        emulator.control("POST", "integrations", body)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            _log_in(page, url)
+            emulator.settings(auto_approve="alice@example.com")
+
+            # The secret was regenerated at "developer.webex.com": ours is now wrong.
+            register(client_secret="f" * 64)
+            page.get_by_role("button", name="Connect Webex").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                "Webex did not accept the client secret"
+            )
+            expect(page.locator("#fix")).to_contain_text("Check WEBEX_CLIENT_SECRET")
+            expect(page.locator("#webex-said")).to_contain_text("invalid_client")
+            page.screenshot(path=str(shots / "connect-wrong-secret.png"))
+
+            # The integration lacks a scope that webex.scopes asks for.
+            register(scopes=[s for s in PANEL_SCOPES if s != "spark:messages_write"])
+            page.get_by_role("button", name="Try again").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                "The integration lacks a scope"
+            )
+            expect(page.locator("main")).to_contain_text(
+                "Webex refused these scopes: spark:messages_write."
+            )
+            expect(page.locator("#fix")).to_contain_text("Tick these scopes on the integration")
+            page.screenshot(path=str(shots / "connect-missing-scope.png"))
+
+            # Fixed at Webex: the same button now connects.
+            register()
+            page.get_by_role("button", name="Try again").click()
+            page.wait_for_url("**/accounts/*")
+            expect(page.locator("h1 .badge")).to_have_text("healthy")
+        finally:
+            browser.close()
+            expect.set_options(timeout=None)
