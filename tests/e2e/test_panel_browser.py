@@ -448,6 +448,16 @@ def test_stale_banner_live_parts_narrow_and_dark(
 
             # Narrow (375 px) and dark: nothing scrolls sideways, status, lifetimes and the
             # actions are on screen, and the dark palette is in use.
+            for width in (320, 414):  # the rest of the phone range, light only
+                phone = browser.new_context(
+                    viewport={"width": width, "height": 800}, storage_state=state
+                )
+                tiny = phone.new_page()
+                _watch(tiny, url, problems)
+                for path in ("/", f"/accounts/{carol_id}"):
+                    tiny.goto(f"{url}{path}")
+                    _no_sideways_scroll(tiny)
+                phone.close()
             for scheme in ("light", "dark"):
                 narrow = browser.new_context(
                     viewport={"width": 375, "height": 812},
