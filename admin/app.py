@@ -146,6 +146,12 @@ def create_app(
     @app.context_processor
     def _server_time() -> dict[str, Any]:
         # Countdowns in the browser follow the server's clock, not the viewer's.
-        return {"server_now": iso(runtime.clock.now())}
+        # A live poll (panel.js, header X-Live) re-renders the page for its live parts: it
+        # must not consume the flash messages meant for the next real page view.
+        return {
+            "server_now": iso(runtime.clock.now()),
+            "poll_seconds": config.poll_seconds,
+            "live_request": request.headers.get("X-Live") == "1",
+        }
 
     return app

@@ -60,12 +60,111 @@ _STATE_PAGES = {
 }
 
 
-def _failed(status: int, title: str, explanation: str) -> BaseResponse:
+_MAX_WEBEX_TEXT = 200
+
+
+def _failed(
+    status: int,
+    title: str,
+    explanation: str,
+    *,
+    fix: str = "",
+    register: str = "",
+    webex: str = "",
+) -> BaseResponse:
     response = make_response(
-        render_template("connect_failed.html", status=status, title=title, explanation=explanation),
+        render_template(
+            "connect_failed.html",
+            status=status,
+            title=title,
+            explanation=explanation,
+            fix=fix,
+            register=register,
+            webex=webex,
+        ),
         status,
     )
     return _no_trace(response)
+
+
+def _clean(text: str | None) -> str:
+    """Cap and clean text Webex put in a URL or a body (hostile: it is shown and logged)."""
+    raw = (text or "")[:_MAX_WEBEX_TEXT]
+    return "".join(ch if ch.isprintable() else " " for ch in raw).strip()
+
+
+def _webex_said(status: int | None, error: str, description: str) -> str:
+    """Quote what Webex answered: ``HTTP 401 invalid_client: Client authentication failed``."""
+    parts = [f"HTTP {status}" if status else "", _clean(error)]
+    head = " ".join(p for p in parts if p)
+    desc = _clean(description)
+    return f"{head}: {desc}" if head and desc else head or desc
+
+
+def _scope_mistake(description: str, scopes: tuple[str, ...]) -> tuple[str, str]:
+    """Name the scopes to tick: those Webex named (ours only, never its text), else all of ours."""
+    named = [s for s in scopes if s in description.split()]
+    listed = " ".join(named or scopes)
+    lead = "Webex refused these scopes" if named else "Webex refused one of the scopes requested"
+    return (
+        f"{lead}: {listed}.",
+        "Tick these scopes on the integration at developer.webex.com, or remove them from "
+        "webex.scopes in config.yaml, then connect again.",
+    )
+
+
+def _redirect_mistake() -> str:
+    return (
+        "The integration's Redirect URI must be exactly the value below (scheme, host, port "
+        "and path, no trailing slash), as registered at developer.webex.com; "
+        "webex.redirect_uri in config.yaml must say the same."
+    )
+
+
+def _exchange_failed(exc: OAuthError, redirect_uri: str) -> BaseResponse:
+    """Answer a failed code exchange (or /people/me), naming the setup mistake when it is one."""
+    said = _webex_said(exc.status, exc.error, exc.description)
+    error = exc.error
+    mentions_redirect = "redirect" in exc.description.lower()
+    if error in ("invalid_client", "unauthorized_client"):
+        log.warning(
+            "webex connect failed: the client secret or id was refused (%s); "
+            "check WEBEX_CLIENT_SECRET and WEBEX_CLIENT_ID",
+            said,
+        )
+        return _failed(
+            502,
+            "Webex did not accept the client secret",
+            "Webex refused this panel's client credentials when it exchanged the code for "
+            "tokens. Nothing was stored.",
+            fix="Check WEBEX_CLIENT_SECRET (and WEBEX_CLIENT_ID): copy them again from your "
+            "integration at developer.webex.com > My Webex Apps (regenerate the secret if it "
+            "was lost), restart tokenbot, and connect again.",
+            webex=said,
+        )
+    if mentions_redirect and error in ("invalid_grant", "invalid_request", "redirect_uri_mismatch"):
+        log.warning(
+            "webex connect failed: redirect URI mismatch (%s); register exactly %s",
+            said,
+            redirect_uri,
+        )
+        return _failed(
+            502,
+            "The redirect URI does not match the integration",
+            "Webex refused the code because the redirect URI differs from the one it knows.",
+            fix=_redirect_mistake(),
+            register=redirect_uri,
+            webex=said,
+        )
+    log.warning("webex code exchange failed (%s): %s", exc.code, said or exc.message)
+    return _failed(
+        502,
+        "Webex did not complete the sign-in",
+        "The authorization code could not be exchanged for tokens, or Webex did not "
+        "say who signed in. Nothing was stored. Try again in a moment; if it keeps "
+        "failing, check the integration's client id, secret and redirect URI.",
+        webex=said,
+    )
 
 
 def _no_trace(response: BaseResponse) -> BaseResponse:
@@ -123,12 +222,38 @@ def make_blueprint(callback_path: str) -> Blueprint:
                     "The sign-in was cancelled or consent was declined on the Webex page. "
                     "Nothing was connected.",
                 )
-            log.warning("webex authorize error", extra={"error": args.get("error", "")[:64]})
+            error = _clean(args.get("error"))[:64]
+            description = _clean(args.get("error_description"))
+            said = _webex_said(None, error, description)
+            scopes = the_panel.config.scopes
+            if error == "invalid_scope":
+                explanation, fix = _scope_mistake(description, scopes)
+                log.warning("webex connect failed: %s (%s); %s", explanation, said, fix)
+                return _failed(
+                    400, "The integration lacks a scope", explanation, fix=fix, webex=said
+                )
+            if "redirect" in description.lower():
+                redirect_uri = the_panel.config.redirect_uri
+                log.warning(
+                    "webex connect failed: redirect URI mismatch (%s); register exactly %s",
+                    said,
+                    redirect_uri,
+                )
+                return _failed(
+                    400,
+                    "The redirect URI does not match the integration",
+                    "Webex refused the sign-in because of the redirect URI.",
+                    fix=_redirect_mistake(),
+                    register=redirect_uri,
+                    webex=said,
+                )
+            log.warning("webex authorize error (%s)", said)
             return _failed(
                 400,
                 "Webex refused the sign-in",
                 "Webex answered with an error instead of an authorization. Check the "
                 "integration's redirect URI and scopes, then try again.",
+                webex=said,
             )
         if not state:
             return _failed(400, *_STATE_PAGES["missing"])
@@ -151,13 +276,17 @@ def make_blueprint(callback_path: str) -> Blueprint:
             tokens = the_panel.oauth.exchange_code(code, code_verifier=verifier)
             identity = the_panel.oauth.identify(tokens.access_token)
         except OAuthError as exc:
-            log.warning("webex code exchange failed (%s)", exc.code)
+            return _exchange_failed(exc, the_panel.config.redirect_uri)
+        if not tokens.refresh_token:
+            log.warning("webex connect failed: the token answer carried no refresh_token")
             return _failed(
                 502,
-                "Webex did not complete the sign-in",
-                "The authorization code could not be exchanged for tokens, or Webex did not "
-                "say who signed in. Nothing was stored. Try again in a moment; if it keeps "
-                "failing, check the integration's client id, secret and redirect URI.",
+                "Webex returned no refresh token",
+                "Webex issued an access token but no refresh token, so tokenbot could not "
+                "keep this account signed in. Nothing was stored.",
+                fix="Check that the integration is a Webex integration (not a bot or a "
+                "personal token) and that webex.token_url points at Webex's "
+                "/v1/access_token, then connect again.",
             )
         view = the_panel.store.save_connected(
             identity, the_panel.config.scopes, tokens, sent_at=sent_at

@@ -20,6 +20,9 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from tokenbot.admin.charts import activity_chart
+from tokenbot.admin.charts import refresh_schedule_chart
+from tokenbot.admin.charts import token_timeline
 from tokenbot.admin.panel import panel
 from tokenbot.admin.presenters import HEALTH_LABELS
 from tokenbot.admin.presenters import account_dict
@@ -28,6 +31,7 @@ from tokenbot.admin.presenters import event_dict
 from tokenbot.admin.presenters import iso
 from tokenbot.admin.principal import login_required
 from tokenbot.admin.security import safe_next
+from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.disconnect import disconnect_account
 from tokenbot.core.errors import CryptoError
 from tokenbot.core.errors import NeedsReauth
@@ -45,6 +49,8 @@ bp = Blueprint("dashboard", __name__)
 
 MAX_SEARCH = 200
 EVENTS_PER_PAGE = 50
+# The timeline draws 30 days; at a refresh a day plus failures this covers them with room.
+TIMELINE_EVENTS = 1000
 
 
 def page_args() -> tuple[str | None, int]:
@@ -91,7 +97,9 @@ def index() -> ResponseReturnValue:
         health_labels=HEALTH_LABELS,
         bot=bot_card(the_panel.bot_facts(), store.bot_identity(), now),
         scheduler=the_panel.scheduler_running(),
-        poll_seconds=the_panel.config.poll_seconds,
+        redirect_uri=the_panel.config.redirect_uri,
+        activity=activity_chart(BotStateStore(the_panel.runtime.database, the_panel.clock), now),
+        schedule=refresh_schedule_chart(the_panel.runtime.database, now),
     )
 
 
@@ -109,12 +117,14 @@ def account(account_id: int) -> ResponseReturnValue:
         return page, 400
     events = the_panel.store.events(account_id, limit=EVENTS_PER_PAGE + 1, before_id=before)
     older = events[EVENTS_PER_PAGE].id + 1 if len(events) > EVENTS_PER_PAGE else None
+    now = the_panel.clock.now()
+    recent = the_panel.store.events(account_id, limit=TIMELINE_EVENTS)
     return render_template(
         "account.html",
-        a=account_dict(view, the_panel.clock.now()),
+        a=account_dict(view, now),
+        timeline=token_timeline(view, recent, now),
         events=[event_dict(e) for e in events[:EVENTS_PER_PAGE]],
         older_before=older,
-        poll_seconds=the_panel.config.poll_seconds,
     )
 
 
@@ -146,7 +156,7 @@ def test(account_id: int) -> ResponseReturnValue:
         token = the_panel.tokens.access_token(account_id)
         identity = the_panel.oauth.identify(token)
     except NeedsReauth:
-        flash("This account has no usable token: connect it again.", "error")
+        flash("This account has no usable token: Reconnect it.", "error")
         return _back(account_id)
     except CryptoError as exc:
         # The stored ciphertext does not open under TOKENBOT_ENCRYPTION_KEYS (a key removed too

@@ -86,6 +86,12 @@ class BotFacts(TypedDict, total=False):
     websocket_reconnects: int
     websocket_devices: int | None
     events_backfilled: int
+    last_error_at: str | datetime | None
+    # Polling intake only.
+    last_poll_at: str | datetime | None
+    spaces_watched: int | None
+    api_budget_used: int | None
+    api_budget_per_minute: int | None
 
 
 @dataclass(frozen=True, slots=True)

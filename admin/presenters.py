@@ -20,6 +20,7 @@ from tokenbot.core.records import EventView
 from tokenbot.core.store import TokenStore
 
 __all__ = [
+    "EVENT_LABELS",
     "HEALTH_LABELS",
     "account_dict",
     "bot_card",
@@ -36,6 +37,19 @@ HEALTH_LABELS = {
     "failing": "failing",
     "needs_reauth": "needs re-login",
     "disconnected": "disconnected",
+}
+# The History column's words: the same terms as the badges ("needs re-login", never "reauth").
+EVENT_LABELS = {
+    "connected": "connected",
+    "reconnected": "reconnected",
+    "refreshed": "refreshed",
+    "refresh_failed": "refresh failed",
+    "refresh_token_expiring": "refresh token expiring",
+    "needs_reauth": "needs re-login",
+    "disconnected": "disconnected",
+    "tested": "tested",
+    "bot_identity_set": "made bot identity",
+    "keys_rotated": "keys rotated",
 }
 _SAMPLE_PAGE = 500
 
@@ -96,6 +110,7 @@ def event_dict(view: EventView) -> dict[str, Any]:
     return {
         "id": view.id,
         "kind": view.kind.value,
+        "label": EVENT_LABELS.get(view.kind.value, view.kind.value.replace("_", " ")),
         "at": iso(view.at),
         "duration_ms": view.duration_ms,
         "detail": view.detail,
@@ -107,10 +122,18 @@ def bot_card(
 ) -> dict[str, Any]:
     """Describe the bot for its card: what `bot_status()` said, plus the bot identity."""
     facts: BotFacts = status or {}
-    last_event = facts.get("last_event_at")
-    if isinstance(last_event, datetime):
-        last_event = iso(last_event)
+    last_event = _moment(facts.get("last_event_at"))
+    last_poll = _moment(facts.get("last_poll_at"))
+    error_at = _moment(facts.get("last_error_at"))
+    # An error is current until the bot shows it works again: a later event or poll.
+    latest_ok = max((m for m in (last_event, last_poll) if m), default=None)
     return {
+        "last_error_at": error_at,
+        "error_resolved": bool(error_at and latest_ok and latest_ok > error_at),
+        "last_poll_at": last_poll,
+        "spaces_watched": facts.get("spaces_watched"),
+        "api_budget_used": facts.get("api_budget_used"),
+        "api_budget_per_minute": facts.get("api_budget_per_minute"),
         "running": status is not None,
         "intake_mode": facts.get("intake_mode") or ("off" if status is None else "unknown"),
         "webhook_registered": bool(facts.get("webhook_registered", False)),
@@ -140,6 +163,20 @@ def bot_card(
     }
 
 
+def _moment(value: str | datetime | None) -> str | None:
+    """Normalize a stored time (ISO text with any offset, or a datetime) to ISO UTC ``...Z``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return iso(value)
+
+
 def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:
     """Yield every account's token expiries, a page at a time (for the metrics scrape)."""
     now = clock.now()
@@ -167,7 +204,10 @@ def utc_text(value: str | None) -> str:
 
 
 def duration_text(seconds: float | None) -> str:
-    """Render a span of seconds compactly: ``13 d 4 h``, ``2 h 5 min``, ``45 s``, ``expired``."""
+    """Render a span of seconds compactly: ``13 d 4 h``, ``2 h 5 min``, ``4 min 10 s``, ``45 s``.
+
+    The one duration format of the panel; ``panel.js`` writes the same for its countdowns.
+    """
     if seconds is None:
         return ""
     if seconds <= 0:

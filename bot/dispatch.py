@@ -205,7 +205,10 @@ class Dispatcher:
 
     def _needs_reauth(self, error: NeedsReauth, doing: str) -> str:
         log.error("bot identity needs a new login (%s): %s", doing, error)
-        self._on_error(f"{doing}: needs_reauth", None)
+        # Shown on the panel's bot card: the panel's words, and the way out.
+        self._on_error(
+            f"{doing}: the bot identity needs re-login (Reconnect it in the panel)", None
+        )
         self._identity.invalidate()
         return "needs_reauth"
 

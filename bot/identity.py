@@ -35,6 +35,9 @@ class BotIdentity:
     status: str = "active"
     access_expires_at: datetime | None = None
     last_refreshed_at: datetime | None = None
+    # When the current grant was obtained (the Connect): polling's first round answers what
+    # was said since, so a newcomer's first command is not lost to the bootstrap.
+    connected_at: datetime | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -54,6 +57,7 @@ class BotIdentity:
             status=view.status.value,
             access_expires_at=view.access_expires_at,
             last_refreshed_at=view.last_refreshed_at,
+            connected_at=view.obtained_at,
         )
 
 

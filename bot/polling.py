@@ -18,10 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from tokenbot.bot.bookkeeping import ErrorHook
 from tokenbot.bot.client import WebexClient
+from tokenbot.bot.identity import BotIdentity
 from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.loop import Repeater
 from tokenbot.bot.message import Message
@@ -40,6 +44,8 @@ _MESSAGES_PER_ROOM = 50
 # skipped with a warning rather than paging without end.
 _MAX_NEW_PER_ROOM = 1000
 _WATERMARK = "poll_watermark"
+# A Connect this recent counts as "just connected" for the first polling round.
+_FRESH_CONNECT = timedelta(minutes=10)
 
 
 class CallBudget:
@@ -142,7 +148,10 @@ class Poller:
                 return PollReport(skipped="rate_limited")
             calls = [0]
             try:
-                return self._round(calls)
+                report = self._round(calls)
+                if report.skipped is None:
+                    self._note_round()
+                return report
             except RateLimited as error:
                 self._backoff_until = self._monotonic() + error.retry_after
                 log.warning("polling paused %.0fs: Webex rate limit", error.retry_after)
@@ -153,7 +162,9 @@ class Poller:
                 return PollReport(calls=calls[0], skipped="rate_limited")
             except NeedsReauth as error:
                 log.error("polling cannot run: %s", error)
-                self._on_error("polling: needs_reauth", None)
+                self._on_error(
+                    "polling: the bot identity needs re-login (Reconnect it in the panel)", None
+                )
                 return PollReport(calls=calls[0], skipped="needs_reauth")
             except TokenbotError as error:
                 log.warning("polling round failed: %s", error)
@@ -168,6 +179,19 @@ class Poller:
                     log.exception("could not record the polling error")
                 return PollReport(calls=calls[0], skipped="error")
 
+    def _note_round(self) -> None:
+        # What the panel's bot card shows for polling: when it last ran, how many spaces it
+        # watches, and how much of the minute's call budget is spent.
+        used = self.budget.per_minute - self.budget.remaining()
+        self._state.set_values(
+            {
+                "last_poll_at": self._clock.now().isoformat(),
+                "poll_spaces": len(self._state.cursors()),
+                "poll_budget_used": used,
+                "poll_budget_per_minute": self.budget.per_minute,
+            }
+        )
+
     def _round(self, calls: list[int]) -> PollReport:
         state = self._state
         if self._identity.get() is None:
@@ -179,7 +203,7 @@ class Poller:
         cursors = state.cursors()
         watermark = state.value(_WATERMARK)
         if watermark is None:
-            self._bootstrap(rooms)
+            self._bootstrap(rooms, self._identity.get())
             return PollReport(rooms_checked=len(rooms), calls=calls[0], skipped="bootstrap")
         checked = queued = 0
         for room in rooms:
@@ -228,13 +252,23 @@ class Poller:
         )
         return queued, True
 
-    def _bootstrap(self, rooms: list[dict[str, Any]]) -> None:
-        """First round ever: start every space at its current activity; history is not run."""
+    def _bootstrap(self, rooms: list[dict[str, Any]], identity: BotIdentity | None) -> None:
+        """First round ever: start every space at its current activity; history is not run.
+
+        Except what was said since a Connect of the last few minutes: a newcomer's first
+        command, typed right after connecting and before this round, gets its answer.
+        """
         state = self._state
         activities = [str(room.get("lastActivity") or "") for room in rooms]
         watermark = max([a for a in activities if a], default="") or _webex_now(self._clock)
+        since = None
+        connected = identity.connected_at if identity is not None else None
+        if connected is not None and self._clock.now() - connected <= _FRESH_CONNECT:
+            since = _webex_time(connected)
         for room, activity in zip(rooms, activities, strict=True):
             mark = activity or watermark
+            if since is not None and mark > since:
+                mark = since
             state.save_cursor(RoomCursor(room["id"], None, mark, mark))
         state.set_values({_WATERMARK: watermark})
         log.info(
@@ -265,6 +299,12 @@ def _after(messages: list[Message], cursor: RoomCursor) -> list[Message]:
         new.append(message)
     new.reverse()
     return new
+
+
+def _webex_time(moment: datetime) -> str:
+    """A moment in Webex's timestamp format (milliseconds, ``Z``)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def _webex_now(clock: Clock) -> str:

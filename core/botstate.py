@@ -23,6 +23,7 @@ import json
 from collections.abc import Collection
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from tokenbot.core.db import Database
 from tokenbot.core.models import Base
 
 __all__ = [
+    "HOURLY_COUNTERS",
     "BotCounter",
     "BotCursor",
     "BotSnapshot",
@@ -50,6 +52,15 @@ __all__ = [
 # How long a post that has not come back from Webex yet still counts as "ours" by fingerprint.
 PENDING_POST_WINDOW = timedelta(minutes=5)
 _MAX_ERROR_LENGTH = 500
+# Counters also kept per UTC hour (rows named "name@YYYY-MM-DDTHH"), for the panel's chart of
+# the last day; buckets older than HOURLY_KEEP are pruned with the processed ids.
+HOURLY_COUNTERS = frozenset({"commands_total", "errors"})
+HOURLY_KEEP = timedelta(days=2)
+
+
+def hour_bucket(name: str, moment: datetime) -> str:
+    """Name the hourly counter of `name` for the UTC hour holding `moment`."""
+    return f"{name}@{moment.astimezone(UTC):%Y-%m-%dT%H}"
 
 
 class ProcessedMessage(Base):
@@ -169,7 +180,8 @@ class BotStateStore:
 
     def prune(self, older_than: timedelta) -> int:
         """Forget processed and posted ids older than `older_than`; return how many."""
-        cutoff = self._clock.now() - older_than
+        now = self._clock.now()
+        cutoff = now - older_than
         with self._db.write(durable=False) as session:
             processed = session.execute(
                 sa.delete(ProcessedMessage).where(ProcessedMessage.processed_at < cutoff)
@@ -177,7 +189,24 @@ class BotStateStore:
             posted = session.execute(
                 sa.delete(PostedMessage).where(PostedMessage.created_at < cutoff)
             )
+            # Old hourly buckets go too (bookkeeping, not counted as forgotten ids).
+            session.execute(
+                sa.delete(BotCounter).where(
+                    BotCounter.name.contains("@"), BotCounter.updated_at < now - HOURLY_KEEP
+                )
+            )
             return int(getattr(processed, "rowcount", 0)) + int(getattr(posted, "rowcount", 0))
+
+    def hourly(self, name: str, since: datetime) -> dict[str, int]:
+        """Return the hourly counts of `name` from the hour of `since` on, by bucket name."""
+        first = hour_bucket(name, since)
+        with self._db.read() as session:
+            rows = session.execute(
+                sa.select(BotCounter.name, BotCounter.value).where(
+                    BotCounter.name >= first, BotCounter.name < f"{name}@~"
+                )
+            ).all()
+        return {str(bucket): int(value) for bucket, value in rows}
 
     # -- own posts ---------------------------------------------------------------------------
 
@@ -294,6 +323,8 @@ class BotStateStore:
         if not increments:
             return
         now = self._clock.now()
+        for name in HOURLY_COUNTERS.intersection(increments):
+            increments[hour_bucket(name, now)] = increments[name]
         # Two instances may both find a new counter missing and insert it; the loser's
         # transaction fails on the primary key and is retried once, finding the row.
         for attempt in range(2):
@@ -331,9 +362,9 @@ class BotStateStore:
                 row.key: json.loads(row.value)
                 for row in session.execute(sa.select(BotStateValue)).scalars()
             }
-            counters = {
-                row.name: int(row.value) for row in session.execute(sa.select(BotCounter)).scalars()
-            }
+            # The hourly buckets are the charts' (see `hourly`), not counters of their own.
+            totals = sa.select(BotCounter).where(BotCounter.name.not_like("%@%"))
+            counters = {row.name: int(row.value) for row in session.execute(totals).scalars()}
         return BotSnapshot(values=values, counters=counters)
 
 

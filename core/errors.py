@@ -179,9 +179,16 @@ class TokenUnavailable(StoreError):
 
 
 class OAuthError(TokenbotError):
-    """A call to the Webex OAuth endpoints failed."""
+    """A call to the Webex OAuth endpoints failed.
+
+    When Webex answered, `status` is its HTTP status and `error` / `description` its RFC 6749
+    §5.2 fields (cleaned of secrets and control characters, length-capped); else None and "".
+    """
 
     code = "oauth_error"
+    status: int | None = None
+    error: str = ""
+    description: str = ""
 
 
 class FatalOAuthError(OAuthError):

@@ -33,6 +33,7 @@ from tokenbot.core.rows import claimable
 from tokenbot.core.rows import execute_update
 from tokenbot.core.rows import holds
 from tokenbot.core.rows import token_context
+from tokenbot.core.tokens import UNKNOWN_LIFETIME
 from tokenbot.core.tokens import TokenSet
 
 __all__ = ["RefreshLeases", "due_query"]
@@ -174,7 +175,8 @@ class RefreshLeases:
                     session,
                     claim.account_id,
                     EventKind.REFRESHED,
-                    "new refresh token" if tokens.refresh_token else "refresh token kept",
+                    ("new refresh token" if tokens.refresh_token else "refresh token kept")
+                    + (UNKNOWN_LIFETIME if tokens.expires_in is None else ""),
                     now=now,
                     duration_ms=duration_ms,
                     owner=claim.owner,

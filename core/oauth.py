@@ -1,6 +1,7 @@
 """The Webex OAuth client: authorize URL, code exchange, refresh and `/people/me`.
 
-Built on authlib's requests integration (`client_secret_post`, PKCE S256). Every call has a
+Built on authlib's requests integration (`client_secret_post` by default, or
+`client_secret_basic`; PKCE S256). Every call has a
 timeout, and every failure is classified once, here, into the hierarchy of `core.errors`:
 `FatalOAuthError` (the grant or the client was rejected: do not retry), `TransientOAuthError`
 (timeouts, dropped connections, 5xx, 429: keep the token and retry later) or plain
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 # RFC 6749 §5.2 codes that mean "this grant or this client is not accepted": retrying cannot help.
 _FATAL_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
+_AUTH_METHODS = ("client_secret_post", "client_secret_basic")
 # Longest error description we copy from Webex into our own messages.
 _MAX_DESCRIPTION = 200
 
@@ -52,13 +54,15 @@ class WebexOAuthClient:
 
     Args:
         client_id: The integration's client id.
-        client_secret: The integration's client secret (sent in the form body only).
+        client_secret: The integration's client secret.
         authorize_url: The authorize endpoint, e.g. ``https://webexapis.com/v1/authorize``.
         token_url: The token endpoint, e.g. ``https://webexapis.com/v1/access_token``.
         api_base_url: The REST base ending in ``/v1/``, for ``people/me``.
         redirect_uri: The registered redirect URI, sent byte-identical in both requests.
         scopes: The scopes to request (space-separated in the URL).
         timeout_seconds: Connect and read timeout of every HTTP call.
+        token_auth_method: ``client_secret_post`` (the secret in the form body, what Webex
+            documents) or ``client_secret_basic`` (HTTP Basic, RFC 6749 §2.3.1).
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class WebexOAuthClient:
         redirect_uri: str,
         scopes: Sequence[str],
         timeout_seconds: float = 15.0,
+        token_auth_method: str = "client_secret_post",
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("client_id and client_secret are required")
@@ -83,6 +88,12 @@ class WebexOAuthClient:
             raise ValueError("at least one scope is required")
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
+        if token_auth_method not in _AUTH_METHODS:
+            raise ValueError(
+                f"token_auth_method must be one of {', '.join(_AUTH_METHODS)}, "
+                f"got {token_auth_method!r}"
+            )
+        self.token_auth_method = token_auth_method
         self.client_id = client_id
         self._client_secret = client_secret
         self.authorize_url = authorize_url
@@ -285,7 +296,7 @@ class WebexOAuthClient:
         session = OAuth2Session(
             client_id=self.client_id,
             client_secret=self._client_secret,
-            token_endpoint_auth_method="client_secret_post",
+            token_endpoint_auth_method=self.token_auth_method,
             code_challenge_method="S256",
             redirect_uri=self.redirect_uri,
             token=token,
@@ -341,7 +352,8 @@ class WebexOAuthClient:
             access_token = body["access_token"]
             if not isinstance(access_token, str) or not access_token:
                 raise TypeError("access_token")
-            expires_in = int(body["expires_in"])
+            # Optional in RFC 6749 §5.1: without it the lifetime is unknown (None), not a failure.
+            expires_in = int(body["expires_in"]) if body.get("expires_in") is not None else None
             refresh_token = body.get("refresh_token") or None
             if refresh_token is not None and not isinstance(refresh_token, str):
                 raise TypeError("refresh_token")
@@ -355,13 +367,13 @@ class WebexOAuthClient:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise OAuthError(
-                f"Webex's answer to {grant} lacks a usable access_token or expires_in"
+                f"Webex's answer to {grant} lacks a usable access_token (or a numeric expires_in)"
             ) from exc
         log.debug(
-            "%s succeeded: access %s (%d s), refresh %s",
+            "%s succeeded: access %s (%s s), refresh %s",
             grant,
             fingerprint(tokens.access_token),
-            tokens.expires_in,
+            "unknown" if tokens.expires_in is None else tokens.expires_in,
             fingerprint(tokens.refresh_token) if tokens.refresh_token else "unchanged",
         )
         return tokens
@@ -399,19 +411,28 @@ def _classify_status(
         + (f", {error}" if error else "")
         + (f": {description}" if description else "")
     )
+    failure: OAuthError
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return TransientOAuthError(f"Webex rate-limited {what} ({detail})", retry_after=retry_after)
-    if status >= 500:
-        return TransientOAuthError(f"Webex failed {what} ({detail})")
-    if status in (400, 401) and error in _FATAL_ERRORS:
+        failure = TransientOAuthError(
+            f"Webex rate-limited {what} ({detail})", retry_after=retry_after
+        )
+    elif status >= 500:
+        failure = TransientOAuthError(f"Webex failed {what} ({detail})")
+    elif status in (400, 401) and error in _FATAL_ERRORS:
         hint = (
             "log in again"
             if error == "invalid_grant"
-            else "check the integration's client id and secret"
+            else "check WEBEX_CLIENT_ID and WEBEX_CLIENT_SECRET"
         )
-        return FatalOAuthError(error, f"Webex rejected {what} ({detail})", hint=hint)
-    return OAuthError(f"Webex refused {what} ({detail})")
+        failure = FatalOAuthError(error, f"Webex rejected {what} ({detail})", hint=hint)
+    else:
+        failure = OAuthError(f"Webex refused {what} ({detail})")
+    # What Webex said, kept apart so that the panel can name the setup mistake behind it.
+    failure.status = status
+    failure.error = error[:64]
+    failure.description = description
+    return failure
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
@@ -430,6 +451,8 @@ def _safe_description(body: dict[str, Any], secrets_sent: Sequence[str]) -> str:
     for value in secrets_sent:
         if value:
             text = text.replace(value, "[redacted]")
+    # Hostile text: no control characters (log lines, headers), and a bounded length.
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
     return text[:_MAX_DESCRIPTION]
 
 

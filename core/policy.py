@@ -48,8 +48,14 @@ class RefreshPolicy:
         if not 0 < self.backoff_base_seconds <= self.backoff_max_seconds:
             raise ValueError("need 0 < backoff_base_seconds <= backoff_max_seconds")
 
-    def access_expires_at(self, sent_at: datetime, expires_in: float) -> datetime:
-        """Return when an access token issued for a request sent at `sent_at` expires (R-14)."""
+    def access_expires_at(self, sent_at: datetime, expires_in: float | None) -> datetime:
+        """Return when an access token issued for a request sent at `sent_at` expires (R-14).
+
+        An unknown lifetime (no ``expires_in``) counts as one keep-alive period: the token is
+        refreshed on the keep-alive schedule, and sooner when Webex answers 401.
+        """
+        if expires_in is None:
+            expires_in = self.keepalive_hours * 3600
         return sent_at + timedelta(seconds=expires_in - self.expiry_skew_seconds)
 
     def refresh_expires_at(

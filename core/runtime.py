@@ -126,6 +126,7 @@ def oauth_client_from(settings: Settings) -> WebexOAuthClient:
         redirect_uri=webex.redirect_uri,
         scopes=webex.scopes,
         timeout_seconds=webex.timeout_seconds,
+        token_auth_method=webex.token_auth_method,
     )
 
 

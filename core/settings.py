@@ -260,6 +260,11 @@ class WebexSettings(_Section):
         ),
     ] = Field(DEFAULT_SCOPES, description="Requested at login; keep it minimal.")
     timeout_seconds: float = Field(15, ge=1, le=300, description="Per HTTP request to Webex.")
+    token_auth_method: Literal["client_secret_post", "client_secret_basic"] = Field(
+        "client_secret_post",
+        description="How the client secret reaches the token endpoint: the form body (what "
+        "Webex wants) or HTTP Basic (for an OAuth server that accepts only that).",
+    )
     u2c_url: Url = Field(
         "https://u2c.wbx2.com/u2c/api/v1",
         description="Websocket intake: the service catalog (it names the region's device service).",

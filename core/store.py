@@ -46,6 +46,7 @@ from tokenbot.core.records import EventView
 from tokenbot.core.rotation import rotate_keys
 from tokenbot.core.rows import RowAccess
 from tokenbot.core.rows import token_context
+from tokenbot.core.tokens import UNKNOWN_LIFETIME
 from tokenbot.core.tokens import Identity
 from tokenbot.core.tokens import TokenSet
 
@@ -266,7 +267,10 @@ class TokenStore:
             row.lease_until = None
             row.updated_at = now
             session.flush()
-            self.rows.event(session, row.id, kind, f"scopes: {row.scopes}", now=now)
+            detail = f"scopes: {row.scopes}"
+            if tokens.expires_in is None:
+                detail += UNKNOWN_LIFETIME
+            self.rows.event(session, row.id, kind, detail, now=now)
             return AccountView.of(row)
 
     def get(self, account_id: int) -> AccountView:

@@ -134,9 +134,16 @@ def decide() -> Response:
 
 @bp.post("/access_token")
 def access_token() -> Response:
-    """Exchange a code or a refresh token (form body, client_secret_post)."""
+    """Exchange a code or a refresh token (client_secret_post; Basic when enabled)."""
     st = state()
     form = {k: v for k, v in request.form.items()}
+    if not st.settings.accept_body_auth and "client_secret" in form:
+        note_call(grant_type=form.get("grant_type", ""), client_id=form.get("client_id", ""))
+        raise OAuthError(
+            "invalid_client",
+            "Client authentication failed: send the client credentials with HTTP Basic.",
+            401,
+        )
     basic = request.authorization
     if basic is not None and basic.type == "basic" and st.settings.accept_basic_auth:
         form.setdefault("client_id", basic.username or "")

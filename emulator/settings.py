@@ -33,6 +33,12 @@ class Settings:
     invalid_client_status: int = 400
     token_response_scope: bool = False
     accept_basic_auth: bool = False
+    # False: a client_secret in the form body is refused (invalid_client), as by an OAuth
+    # server that takes only HTTP Basic; tests client_secret_basic.
+    accept_body_auth: bool = True
+    # Token answers that break the usual shape, for the client's edge cases.
+    omit_refresh_token: bool = False
+    omit_expires_in: bool = False
     # REST.
     rate_limit_per_minute: int | None = None
     rate_limit_window_seconds: float = 60.0

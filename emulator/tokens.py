@@ -105,6 +105,10 @@ def _token_response(
     }
     if state.settings.token_response_scope:
         body["scope"] = " ".join(grant.scopes)
+    if state.settings.omit_refresh_token:
+        del body["refresh_token"], body["refresh_token_expires_in"]
+    if state.settings.omit_expires_in:
+        del body["expires_in"]
     return body
 
 

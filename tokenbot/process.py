@@ -126,6 +126,11 @@ def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
             "websocket_reconnects": snapshot.counters.get("websocket_reconnects", 0),
             "websocket_devices": snapshot.get("websocket_devices"),
             "events_backfilled": snapshot.counters.get("events_backfilled", 0),
+            "last_error_at": snapshot.get("last_error_at"),
+            "last_poll_at": snapshot.get("last_poll_at"),
+            "spaces_watched": snapshot.get("poll_spaces"),
+            "api_budget_used": snapshot.get("poll_budget_used"),
+            "api_budget_per_minute": snapshot.get("poll_budget_per_minute"),
         }
 
     return read

@@ -1,5 +1,6 @@
-// tokenbot admin panel: local times, live countdowns, and status polling.
-// No inline script anywhere (CSP script-src 'self'); DOM updates use textContent only.
+// tokenbot admin panel: local times, live countdowns, and the live parts of each page.
+// No inline script anywhere (CSP script-src 'self'); text is set with textContent, and live
+// parts are our own server-rendered HTML, parsed inertly (DOMParser) and swapped in whole.
 "use strict";
 
 (function () {
@@ -56,126 +57,109 @@
     });
   }
 
-  function setTime(container, iso, empty) {
-    if (!container) { return; }
-    container.textContent = "";
-    if (iso) {
-      var t = document.createElement("time");
-      t.setAttribute("datetime", iso);
-      t.setAttribute("data-local", "");
-      t.textContent = localText(iso);
-      t.title = fullText(iso);
-      container.appendChild(t);
-    } else {
-      var span = document.createElement("span");
-      span.className = "muted";
-      span.textContent = empty;
-      container.appendChild(span);
-    }
-  }
-
-  function setToken(container, token) {
-    if (!container || !token) { return; }
-    if (!token.expires_at) {
-      // The grant was wiped (needs re-login, disconnected): no countdown any more.
-      var none = document.createElement("span");
-      none.className = "muted";
-      none.textContent = "none";
-      container.replaceChildren(none);
-      return;
-    }
-    var meter = container.querySelector("meter");
-    if (meter) {
-      var value = token.fraction_left;
-      if (value === null || value === undefined) { value = token.seconds_left > 0 ? 1 : 0; }
-      meter.value = value;
-    }
-    var left = container.querySelector("[data-countdown]");
-    if (left) { left.setAttribute("data-countdown", token.expires_at); }
-    var exact = container.querySelector(".exact time");
-    if (exact) {
-      exact.setAttribute("datetime", token.expires_at);
-      exact.textContent = localText(token.expires_at);
-    }
-  }
-
-  function updateAccount(el, a) {
-    Array.prototype.slice.call(el.classList).forEach(function (name) {
-      if (name.indexOf("health-") === 0) { el.classList.remove(name); }
-    });
-    el.classList.add("health-" + a.health);
-    var badge = el.querySelector('[data-field="health"]');
-    if (badge) {
-      badge.className = "badge badge-" + a.health;
-      badge.textContent = a.health_label;
-    }
-    setToken(el.querySelector('[data-token="access"]'), a.access_token);
-    setToken(el.querySelector('[data-token="refresh"]'), a.refresh_token);
-    setTime(el.querySelector('[data-field="last_refreshed_at"]'), a.last_refreshed_at, "never");
-    setTime(el.querySelector('[data-field="next_refresh_at"]'), a.next_refresh_at, "—");
-    var failures = el.querySelector('[data-field="failure_count"]');
-    if (failures) {
-      failures.textContent = String(a.failure_count);
-      failures.className = a.failure_count ? "warn" : "";
-    }
-    var error = el.querySelector('[data-field="last_error"]');
-    if (error) { error.textContent = a.last_error || ""; }
-  }
-
-  function updateStatus(body) {
-    var counts = (body.accounts && body.accounts.by_health) || {};
-    document.querySelectorAll("[data-count]").forEach(function (el) {
-      el.textContent = String(counts[el.getAttribute("data-count")] || 0);
-    });
-    var bot = body.bot || {};
-    var field = function (name) { return document.querySelector('[data-bot="' + name + '"]'); };
-    if (field("intake_mode")) { field("intake_mode").textContent = bot.intake_mode; }
-    if (field("webhook_registered")) {
-      field("webhook_registered").textContent = bot.webhook_registered ? "registered" : "not registered";
-    }
-    if (field("commands_handled")) { field("commands_handled").textContent = String(bot.commands_handled); }
-    if (field("errors")) { field("errors").textContent = String(bot.errors); }
-    setTime(field("last_event_at"), bot.last_event_at, "never");
-  }
-
-  function fetchJson(url) {
-    return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) {
-        if (response.status === 401) { throw new Error("logged out"); }
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
-      });
-  }
-
   function noteServerTime(iso) {
     var server = Date.parse(iso);
     if (!isNaN(server)) { offsetMs = server - Date.now(); }
   }
 
-  function startPolling(el) {
-    var url = el.getAttribute("data-poll");
-    var statusUrl = el.getAttribute("data-status");
-    var interval = Math.max(2, parseInt(el.getAttribute("data-interval"), 10) || 5) * 1000;
-    var stopped = false;
-    function poll() {
-      if (stopped || document.hidden) { return; }
-      fetchJson(url).then(function (body) {
-        noteServerTime(body.now);
-        var list = body.accounts || (body.account ? [body.account] : []);
-        list.forEach(function (a) {
-          var row = el.id === "account" ? el : el.querySelector('[data-account-id="' + a.id + '"]');
-          if (row) { updateAccount(row, a); }
-        });
-        var stamp = document.getElementById("updated-at");
-        if (stamp) {
-          stamp.setAttribute("datetime", body.now);
-          stamp.textContent = localText(body.now);
-        }
-        tickCountdowns();
-      }).catch(function () { stopped = true; });
-      if (statusUrl) { fetchJson(statusUrl).then(updateStatus).catch(function () {}); }
+  // Live parts: every [data-live-part] element is re-rendered by the server (the same Jinja
+  // templates as the first page view: one rendering of a row) and swapped in whole, so new
+  // accounts, the History table and the action buttons stay current. The poll never gives
+  // up: it backs off while the server is unreachable, says so in the #stale banner, and
+  // comes back to the normal pace on the first answer.
+  var MAX_DELAY_MS = 30000;
+  var REQUEST_TIMEOUT_MS = 10000;
+
+  function swapLive(html) {
+    // DOMParser builds an inert document: no script runs, nothing loads until adopted, and
+    // the nodes come from our own origin's templates.
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    var parts = fresh.querySelectorAll("[data-live-part]");
+    if (!parts.length) { throw new Error("the answer was not this page"); }
+    parts.forEach(function (part) {
+      var old = part.id && document.getElementById(part.id);
+      if (old) {
+        var adopted = document.importNode(part, true);
+        old.replaceWith(adopted);
+        localizeTimes(adopted);
+      }
+    });
+    var now = fresh.body && fresh.body.getAttribute("data-now");
+    if (now) { noteServerTime(now); }
+    tickCountdowns();
+  }
+
+  function startLive() {
+    if (!document.querySelector("[data-live-part]")) { return; }
+    var seconds = parseInt(document.body.getAttribute("data-poll-seconds"), 10) || 5;
+    var base = Math.max(2, seconds) * 1000;
+    var delay = base;
+    var lastOk = Date.now();
+    var failure = null;
+    var timer = null;
+    var running = false;
+    var banner = document.getElementById("stale");
+    var age = document.getElementById("stale-age");
+    var why = document.getElementById("stale-why");
+
+    function showState() {
+      if (!banner) { return; }
+      if (failure === null) {
+        banner.hidden = true;
+        return;
+      }
+      age.textContent = duration((Date.now() - lastOk) / 1000);
+      why.textContent = failure ? " (" + failure + ")" : "";
+      banner.hidden = false;
     }
-    window.setInterval(poll, interval);
+
+    function schedule(ms) {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(poll, ms);
+    }
+
+    function poll() {
+      if (running) { return; }
+      if (document.hidden) { schedule(base); return; }
+      running = true;
+      var controller = new AbortController();
+      var watchdog = window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
+      fetch(window.location.href, {
+        credentials: "same-origin",
+        cache: "no-store",
+        redirect: "manual",
+        headers: { "Accept": "text/html", "X-Live": "1" },
+        signal: controller.signal
+      }).then(function (response) {
+        if (response.type === "opaqueredirect" || response.status === 401) {
+          throw new Error("logged out: reload the page to log in");
+        }
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.text();
+      }).then(function (html) {
+        swapLive(html);
+        lastOk = Date.now();
+        failure = null;
+        delay = base;
+      }).catch(function (error) {
+        // fetch rejects with a TypeError when the server is down, AbortError on our timeout.
+        var unreachable = !error || error.name === "TypeError" || error.name === "AbortError";
+        failure = unreachable ? "cannot reach the server" : error.message;
+        delay = Math.min(MAX_DELAY_MS, delay * 2);
+      }).then(function () {
+        window.clearTimeout(watchdog);
+        running = false;
+        showState();
+        schedule(delay);
+      });
+    }
+
+    window.setInterval(showState, 1000);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { schedule(0); }
+    });
+    window.addEventListener("online", function () { schedule(0); });
+    schedule(base);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -190,6 +174,6 @@
     localizeTimes(document);
     tickCountdowns();
     window.setInterval(tickCountdowns, 1000);
-    document.querySelectorAll("[data-poll]").forEach(startPolling);
+    startLive();
   });
 })();

@@ -58,10 +58,13 @@ def cmd_help(ctx: CommandContext) -> Markdown:
         for command in may
     )
     lines.append(Markdown(""))
+    # The rule as the router applies it: the prefix everywhere, 1:1 spaces included (a plain
+    # "help" in a private chat with the person is conversation, not a command).
     lines.append(
-        Markdown("In group spaces, mention {} or use {}.").format(
-            ctx.identity.display_name or "me", prefix
-        )
+        Markdown(
+            "Start every command with {}, in 1:1 spaces too; "
+            "in group spaces a mention of {} works as well."
+        ).format(prefix, ctx.identity.display_name or "me")
     )
     return Markdown("\n").join(lines)
 

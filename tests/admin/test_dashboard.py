@@ -156,7 +156,7 @@ def test_refresh_of_a_revoked_grant_shows_needs_relogin(
     page = admin_client.get(f"/accounts/{account_id}").get_data(as_text=True)
     assert "Refresh failed" in page
     assert "badge badge-needs_reauth" in page and "needs re-login" in page
-    assert "Connect again" in page  # the way out of "needs re-login"
+    assert "Reconnect" in page  # the way out of "needs re-login"
     assert "Reconnect" in admin_client.get("/").get_data(as_text=True)
     # The wiped grant shows no countdown, in the page and in the live API.
     assert "data-countdown" not in admin_client.get("/").get_data(as_text=True)
@@ -218,7 +218,7 @@ def test_disconnect_asks_first_then_wipes_tokens(
     with pytest.raises(NeedsReauth):
         store.access_grant(account_id)
     page = admin_client.get(f"/accounts/{account_id}").get_data(as_text=True)
-    assert "badge badge-disconnected" in page and "Connect again" in page
+    assert "badge badge-disconnected" in page and "Reconnect" in page
     assert "Refresh now" not in page
     assert admin_client.get(f"/accounts/{account_id}/disconnect").status_code == 404
 
@@ -294,7 +294,8 @@ def test_bot_card_on_the_websocket(
 def test_bot_card_without_a_bot(admin_client: PanelClient) -> None:
     card = admin_client.get("/").get_data(as_text=True).split('id="bot-card"')[1]
     assert 'data-bot="intake_mode">off<' in card
-    assert 'data-bot="webhook_registered">not registered<' in card
+    # No intake runs here: no webhook line that would read as a fault.
+    assert "webhook_registered" not in card.split("</section>")[0]
     assert "none chosen" in card
 
 
@@ -305,3 +306,42 @@ def test_pages_load_only_local_files(admin_client: PanelClient, emulator: Any) -
         assert "<script>" not in body and " style=" not in body and "onclick" not in body
         for url in re.findall(r'(?:src|href)="([^"]+)"', body):
             assert url.startswith("/"), (path, url)
+
+
+def test_a_live_poll_renders_the_live_parts_and_leaves_the_flash(
+    admin_client: PanelClient, emulator: Any
+) -> None:
+    account_id, _ = connect_account(admin_client, emulator)
+    admin_client.post(f"/accounts/{account_id}/refresh", data={"next": "/"})
+    # panel.js polls the page itself with X-Live: the same templates render the live parts...
+    live = admin_client.get("/", headers={"X-Live": "1"}).get_data(as_text=True)
+    for part in ('id="live-top" data-live-part', 'id="live-accounts" data-live-part'):
+        assert part in live
+    assert f'data-account-id="{account_id}"' in live
+    # ...but the flash waits for the next real page view.
+    assert "Tokens refreshed." not in live
+    assert "Tokens refreshed." in admin_client.get("/").get_data(as_text=True)
+    account = admin_client.get(f"/accounts/{account_id}", headers={"X-Live": "1"})
+    assert 'id="live-account" data-live-part' in account.get_data(as_text=True)
+
+
+def test_history_and_actions_use_the_panel_words(
+    admin_client: PanelClient, emulator: Any, store: Any
+) -> None:
+    account_id, _ = connect_account(admin_client, emulator)
+    store.mark_needs_reauth(account_id, reason="revoked (test)")
+    page = admin_client.get(f"/accounts/{account_id}").get_data(as_text=True)
+    history = page[page.index("<h2>History</h2>") :]
+    assert "needs re-login" in history and "needs reauth" not in history
+    assert "made bot identity" in history
+    assert "Reconnect" in page and "Connect again" not in page
+
+
+def test_durations_have_one_format() -> None:
+    from tokenbot.admin.presenters import duration_text
+
+    assert duration_text(13 * 86400 + 4 * 3600 + 59) == "13 d 4 h"
+    assert duration_text(2 * 3600 + 5 * 60 + 9) == "2 h 5 min"
+    assert duration_text(4 * 60 + 10) == "4 min 10 s"  # as panel.js counts down
+    assert duration_text(45) == "45 s"
+    assert duration_text(0) == "expired"

@@ -97,3 +97,19 @@ def test_polling_survives_a_failing_round_and_idles_without_an_identity(
     report = poller.poll_once()
     assert report.skipped == "no_identity"
     assert env.bot.state.snapshot().counters.get("errors", 0) == errors
+
+
+def test_a_command_sent_right_after_connecting_is_answered_by_the_first_round(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    # The newcomer connects and types at once, before polling has run its first round: that
+    # round must not file the command under "history, not replayed".
+    asked: dict[str, str] = {}
+
+    def type_at_once(env: BotEnv) -> None:
+        asked["room"] = env.room("Team Space")
+        asked["id"] = env.say(asked["room"], "bob@example.com", "/ping")
+
+    env = bot_env_factory("polling", before_start=type_at_once)
+    (reply,) = env.wait_replies(asked["room"], asked["id"])
+    assert reply["markdown"] == "pong"

@@ -72,7 +72,7 @@ def test_a_revoked_grant_is_recorded_and_commands_work_after_reconnecting(env: B
         what="the account to need a new login",
     )
     wait_until(
-        lambda: "needs_reauth" in str(env.bot.state.snapshot().get("last_error")),
+        lambda: "needs re-login" in str(env.bot.state.snapshot().get("last_error")),
         what="the bot to record the failure",
     )
     assert env.bot.pool.running  # nothing crashed

@@ -157,3 +157,16 @@ def test_the_poller_needs_no_bot_and_a_full_queue_loses_nothing(
     assert poller.poll_once().messages_queued == 2
     assert [m.id for m in queue] == [first.id, second.id, third.id]
     assert errors == []
+
+
+def test_a_round_records_what_the_bot_card_shows(polling_bot: Bot, fake_client: FakeClient) -> None:
+    poller = polling_bot.build_poller()
+    poller.poll_once()  # bootstrap: no record yet
+    assert polling_bot.state.value("last_poll_at") is None
+    report = poller.poll_once()
+    assert report.skipped is None
+    state = polling_bot.state.snapshot()
+    assert state.get("last_poll_at")
+    assert state.get("poll_spaces") == len(ROOMS)
+    assert state.get("poll_budget_per_minute") == poller.budget.per_minute
+    assert 0 < state.get("poll_budget_used") <= poller.budget.per_minute

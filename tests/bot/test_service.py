@@ -166,7 +166,7 @@ def test_a_revoked_grant_is_recorded_and_nothing_crashes(bot: Bot, fake_client: 
     msg = fake_client.add(message("/ping"))
     fake_client.fail_with = NeedsReauth("grant revoked")
     assert bot.process_id(msg.id, "webhook", 0.0) == "needs_reauth"
-    assert "needs_reauth" in bot.state.snapshot().get("last_error")
+    assert "needs re-login" in bot.state.snapshot().get("last_error")
     fake_client.fail_with = None
     assert bot.process_id(msg.id, "webhook", 0.0) == "ok"
 
@@ -183,3 +183,17 @@ def test_remind_posts_into_the_thread_when_due(
     reminder = wait_until(lambda: fake_client.posted[1:], timeout=10, what="the reminder")[0]
     assert reminder.parent_id == msg.id
     assert reminder.markdown == "⏰ Reminder for `bob@example.com`: `stretch your legs`"
+
+
+def test_help_and_behaviour_agree_a_1to1_space_needs_the_prefix_too(
+    bot: Bot, fake_client: FakeClient
+) -> None:
+    run(bot, fake_client, message("/help", room_type="direct"))
+    text = fake_client.posted[0].markdown or ""
+    assert "Start every command with `/`, in 1:1 spaces too" in text
+    # What /help says is what happens: plain "ping" in a 1:1 space is conversation...
+    run(bot, fake_client, message("ping", room_type="direct"))
+    assert len(fake_client.posted) == 1
+    # ...and "/ping" is a command.
+    run(bot, fake_client, message("/ping", room_type="direct"))
+    assert fake_client.posted[1].markdown == "pong"

@@ -258,6 +258,17 @@ def test_a_refresh_answer_without_refresh_token_keeps_none(stub: Stub) -> None:
     assert tokens.access_token == "stub-access-token-BBBBBBBBBBBBBBBB"
 
 
+def test_an_answer_without_expires_in_has_an_unknown_lifetime_not_an_error(stub: Stub) -> None:
+    body = _token()
+    del body["expires_in"]
+    stub.answers.append(Answer(json_body=body))
+    tokens = stub.client().refresh(REFRESH)
+    assert tokens.expires_in is None and tokens.access_token
+    stub.answers.append(Answer(json_body=_token(expires_in="soon")))
+    with pytest.raises(OAuthError):  # a lifetime that is not a number is still refused
+        stub.client().refresh(REFRESH)
+
+
 # -- token endpoint: classification ------------------------------------------------------------
 
 
@@ -517,3 +528,43 @@ def test_emulator_faults_are_classified(
     # The fault was one-shot: the same refresh token still works (rotation is off).
     assert client.refresh(tokens["refresh_token"]).access_token
     settle_faults(emulator)
+
+
+# -- client authentication ---------------------------------------------------------------------
+
+
+def test_client_secret_basic_works_where_the_body_form_is_refused(
+    emulator: EmulatorHandle, integration: Integration
+) -> None:
+    # A server that takes only HTTP Basic: the default (secret in the body) is refused...
+    emulator.settings(accept_basic_auth=True, accept_body_auth=False)
+    post = make_client(emulator, integration)
+    with pytest.raises(FatalOAuthError) as refused:
+        flow = run_code_flow(emulator, post, "alice@example.com")
+        post.exchange_code(flow.code, code_verifier=flow.verifier)
+    assert refused.value.error == "invalid_client" and refused.value.status == 401
+    assert "WEBEX_CLIENT_SECRET" in (refused.value.hint or "")
+    # ...and client_secret_basic signs in, refreshes and sends no secret in the body.
+    basic = make_client(emulator, integration, token_auth_method="client_secret_basic")
+    flow = run_code_flow(emulator, basic, "alice@example.com")
+    tokens = basic.exchange_code(flow.code, code_verifier=flow.verifier)
+    assert tokens.refresh_token
+    assert basic.refresh(tokens.refresh_token).access_token
+
+
+def test_an_unknown_token_auth_method_is_refused(
+    emulator: EmulatorHandle, integration: Integration
+) -> None:
+    with pytest.raises(ValueError, match="token_auth_method must be one of"):
+        make_client(emulator, integration, token_auth_method="private_key_jwt")
+
+
+def test_webex_error_fields_are_kept_clean_and_capped(stub: Stub) -> None:
+    body = {"error": "invalid_request", "error_description": "bad\r\nline " + "x" * 500}
+    stub.answers.append(Answer(status=400, json_body=body))
+    with pytest.raises(OAuthError) as failed:
+        stub.client().exchange_code("code", code_verifier="v" * 43)
+    assert failed.value.status == 400 and failed.value.error == "invalid_request"
+    assert "\n" not in failed.value.description and "\r" not in failed.value.description
+    assert failed.value.description.startswith("bad  line x")
+    assert len(failed.value.description) <= 200

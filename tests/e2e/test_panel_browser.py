@@ -3,7 +3,8 @@
 Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright's Python package; the panel
 runs in a real WSGI server on a loopback port; the emulator is the session's. The test saves
 screenshots of the dashboard to ``$TOKENBOT_SCREENSHOTS`` (default: the test's tmp folder); one
-of them is the README's picture (docs/dashboard.png).
+of them is the README's picture; with ``$TOKENBOT_DOCS_SHOTS`` set (to ``docs``) the stale-banner
+test copies its light and dark screenshots of the dashboard and an account page there.
 
 Without Chromium or Playwright the test is skipped locally, and fails under CI (CI=true).
 """
@@ -11,6 +12,7 @@ Without Chromium or Playwright the test is skipped locally, and fails under CI (
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
 from tests.plugins.panel import ADMIN_PASSWORD
@@ -29,6 +32,7 @@ from tests.plugins.panel import PANEL_SCOPES
 from tests.plugins.panel import make_settings
 from tokenbot.core.admins import AdminStore
 from tokenbot.core.clock import SystemClock
+from tokenbot.core.models import EventKind
 from tokenbot.core.runtime import build_runtime
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,16 +65,61 @@ def _browser_or_skip() -> Any:
     return sync_playwright
 
 
+class _OneShot(WSGIRequestHandler):
+    """One request per connection (HTTP/1.0): a stopped server must look stopped to the browser.
+
+    With keep-alive, the browser's open connections would go on being served by their threads
+    after the listening socket closed.
+    """
+
+    protocol_version = "HTTP/1.0"
+
+
+class LivePanel:
+    """The panel in a real WSGI server on a fixed loopback port, which a test may stop and start."""
+
+    def __init__(self, wsgi: Any) -> None:
+        self._wsgi = wsgi
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        self.runtime: Any = None
+        self.integration: tuple[str, str, str] = ("", "", "")
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Serve (again) on the same port."""
+        self._server = make_server(
+            "127.0.0.1", self.port, self._wsgi, threaded=True, request_handler=_OneShot
+        )
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="live-panel", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the port: the browser's next request is refused."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        assert self._thread is not None
+        self._thread.join(timeout=10)
+        self._server.server_close()
+        self._server = None
+
+
 @pytest.fixture
-def live_panel(emulator: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """Serve the panel on a free loopback port with a real WSGI server; yield (URL, runtime)."""
+def live_panel(emulator: Any, tmp_path: Path) -> Iterator[LivePanel]:
+    """Serve the panel on a free loopback port with a real WSGI server."""
     holder: dict[str, Any] = {}
 
     def wsgi(environ: Any, start_response: Any) -> Any:
         return holder["app"](environ, start_response)
 
-    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
+    live = LivePanel(wsgi)
+    url = live.url
     client_id, secret = emulator.register_integration([f"{url}/oauth/callback"], list(PANEL_SCOPES))
     settings = make_settings(
         emulator_url=emulator.url,
@@ -81,6 +130,8 @@ def live_panel(emulator: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
         public_url=url,
     )
     runtime = build_runtime(settings, clock=SystemClock())
+    live.runtime = runtime
+    live.integration = (client_id, secret, f"{url}/oauth/callback")
     admins = AdminStore(runtime.database, clock=runtime.clock, hasher=CHEAP_HASHER)
     admins.create_admin(ADMIN_USERNAME, ADMIN_PASSWORD)
     from tokenbot.admin import create_app
@@ -94,14 +145,10 @@ def live_panel(emulator: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
     holder["app"] = create_app(
         settings, runtime, admins=admins, bot_status=lambda: status, scheduler_alive=lambda: True
     )
-    thread = threading.Thread(target=server.serve_forever, name="live-panel", daemon=True)
-    thread.start()
     try:
-        yield url, runtime
+        yield live
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+        live.stop()
         runtime.close()
 
 
@@ -126,10 +173,10 @@ def _connect(page: Any, emulator: Any, email: str) -> None:
 
 
 def test_log_in_connect_refresh_disconnect(
-    live_panel: tuple[str, Any], emulator: Any, shots: Path
+    live_panel: LivePanel, emulator: Any, shots: Path
 ) -> None:
     sync_playwright = _browser_or_skip()
-    url, runtime = live_panel
+    url, runtime = live_panel.url, live_panel.runtime
     from playwright.sync_api import expect
 
     # Every expectation may wait as long as the actions do (a busy CI machine is slow).
@@ -254,3 +301,277 @@ def _iso_pattern() -> Any:
     import re
 
     return re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def _watch(page: Any, url: str, problems: list[str]) -> None:
+    """Collect script errors, CSP violations and failed requests to the panel on `page`."""
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            problems.append(f"{r.status} {r.url}")
+            if r.url.startswith(url) and r.status >= 400
+            else None
+        ),
+    )
+
+
+def _log_in(page: Any, url: str) -> None:
+    page.goto(f"{url}/")
+    page.get_by_label("Username").fill(ADMIN_USERNAME)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{url}/")
+
+
+def _add_account(runtime: Any, email: str, name: str) -> Any:
+    """Store a connected account directly, as another process's Connect would."""
+    from tokenbot.core.tokens import Identity
+    from tokenbot.core.tokens import TokenSet
+
+    identity = Identity(person_id=f"person-{email}", email=email, display_name=name)
+    tokens = TokenSet(
+        access_token=f"access-{email}",
+        expires_in=1_209_599,
+        refresh_token=f"refresh-{email}",
+        refresh_token_expires_in=7_775_999,
+    )
+    return runtime.store.save_connected(
+        identity, list(PANEL_SCOPES), tokens, sent_at=runtime.clock.now()
+    )
+
+
+def _no_sideways_scroll(page: Any) -> None:
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+
+
+def test_stale_banner_live_parts_narrow_and_dark(
+    live_panel: LivePanel, emulator: Any, shots: Path
+) -> None:
+    sync_playwright = _browser_or_skip()
+    url, runtime = live_panel.url, live_panel.runtime
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900}, timezone_id="Europe/Zurich"
+            )
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            problems: list[str] = []
+            _watch(page, url, problems)
+            _log_in(page, url)
+            _connect(page, emulator, "alice@example.com")
+            page.get_by_role("link", name="← All accounts").click()
+            alice = page.locator("tr", has_text="alice@example.com")
+            expect(alice.locator('[data-field="health"]')).to_have_text("healthy")
+            page.evaluate("window.notReloaded = true")
+            stale = page.locator("#stale")
+            expect(stale).to_be_hidden()
+
+            # The server stops: within a poll the page says it is no longer live.
+            live_panel.stop()
+            expect(stale).to_be_visible()
+            expect(stale).to_contain_text("Not live")
+            expect(stale).to_contain_text("cannot reach the server")
+            expect(stale).to_contain_text(re.compile(r"last update \d+ s ago"))
+
+            # Meanwhile the state changes: alice needs re-login, carol is connected.
+            who = runtime.store.get_by_person(emulator.person("alice@example.com")["id"])
+            runtime.store.mark_needs_reauth(who.id, reason="revoked at Webex (test)")
+            _add_account(runtime, "carol@example.com", "Carol Chen")
+
+            # It comes back: the banner goes, and the page matches the server again: the
+            # badge, the new account's row, the Reconnect button in place of Refresh now.
+            live_panel.start()
+            expect(stale).to_be_hidden(timeout=40_000)
+            expect(alice.locator('[data-field="health"]')).to_have_text("needs re-login")
+            expect(alice.get_by_role("button", name="Reconnect")).to_be_visible()
+            expect(alice.get_by_role("button", name="Refresh now")).to_have_count(0)
+            carol = page.locator("tr", has_text="carol@example.com")
+            expect(carol.locator('[data-field="health"]')).to_have_text("healthy")
+            expect(page.locator('[data-count="needs_reauth"]')).to_have_text("1")
+            assert page.evaluate("window.notReloaded") is True
+
+            # The dashboard's charts show what the bot and the schedule did (live, too).
+            from tokenbot.core.botstate import BotStateStore
+
+            BotStateStore(runtime.database, runtime.clock).add_counters(
+                {"commands_total": 4, "errors": 1}
+            )
+            expect(page.locator("#activity-desc")).to_contain_text("4 commands handled, 1 error")
+            expect(page.locator("#activity rect.commands")).to_have_count(1)
+            expect(page.locator("#activity rect.errors")).to_have_count(1)
+            expect(page.locator("#schedule")).to_be_visible()
+
+            # The account page's History is live too.
+            carol.get_by_role("link", name="Details").click()
+            page.evaluate("window.notReloaded = true")
+            history = page.locator("table.events tbody tr")
+            expect(history).to_have_count(1)
+            carol_id = runtime.store.get_by_person("person-carol@example.com").id
+            runtime.store.mark_needs_reauth(carol_id, reason="revoked at Webex (test)")
+            expect(history.first).to_contain_text("needs re-login")
+            expect(page.locator("h1 .badge")).to_have_text("needs re-login")
+            # The timeline marks the connect and the failure the test made, and says so.
+            runtime.store.record_event(carol_id, EventKind.REFRESHED, detail="test")
+            expect(page.locator('#timeline [data-kind="connected"]')).to_have_count(1)
+            expect(page.locator('#timeline [data-kind="needs_reauth"]')).to_have_count(1)
+            expect(page.locator('#timeline [data-kind="refreshed"]')).to_have_count(1)
+            expect(page.locator("#timeline-desc")).to_contain_text(
+                "1 refresh, 1 failure, 1 connect or reconnect"
+            )
+            assert page.evaluate("window.notReloaded") is True
+            assert problems == [], problems
+            state = context.storage_state()
+            context.close()
+            # A healthy account with some history, for the pictures.
+            dana = _add_account(runtime, "dana@example.com", "Dana Diaz")
+            for kind in (EventKind.REFRESHED, EventKind.REFRESH_FAILED, EventKind.REFRESHED):
+                runtime.store.record_event(dana.id, kind, detail="for the screenshot")
+
+            # Narrow (375 px) and dark: nothing scrolls sideways, status, lifetimes and the
+            # actions are on screen, and the dark palette is in use.
+            for width in (320, 414):  # the rest of the phone range, light only
+                phone = browser.new_context(
+                    viewport={"width": width, "height": 800}, storage_state=state
+                )
+                tiny = phone.new_page()
+                _watch(tiny, url, problems)
+                for path in ("/", f"/accounts/{carol_id}"):
+                    tiny.goto(f"{url}{path}")
+                    _no_sideways_scroll(tiny)
+                phone.close()
+            for scheme in ("light", "dark"):
+                narrow = browser.new_context(
+                    viewport={"width": 375, "height": 812},
+                    color_scheme=scheme,
+                    storage_state=state,
+                    timezone_id="Europe/Zurich",
+                )
+                small = narrow.new_page()
+                _watch(small, url, problems)
+                small.goto(f"{url}/")
+                _no_sideways_scroll(small)
+                row = small.locator("tr", has_text="carol@example.com")
+                for part in (
+                    row.locator('[data-field="health"]'),
+                    row.locator('[data-token="access"]'),
+                    row.locator('[data-token="refresh"]'),
+                    row.get_by_role("button", name="Reconnect"),
+                ):
+                    expect(part).to_be_visible()
+                    box = part.bounding_box()
+                    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+                background = small.evaluate(
+                    "getComputedStyle(document.documentElement).backgroundColor"
+                )
+                assert background == (
+                    "rgb(13, 17, 23)" if scheme == "dark" else "rgb(244, 246, 249)"
+                )
+                small.screenshot(path=str(shots / f"dashboard-375-{scheme}.png"), full_page=True)
+                small.goto(f"{url}/accounts/{carol_id}")
+                _no_sideways_scroll(small)
+                expect(small.locator("h1 .badge")).to_be_visible()
+                small.screenshot(path=str(shots / f"account-375-{scheme}.png"), full_page=True)
+                narrow.close()
+
+                wide = browser.new_context(
+                    viewport={"width": 1280, "height": 900},
+                    color_scheme=scheme,
+                    storage_state=state,
+                    timezone_id="Europe/Zurich",
+                )
+                big = wide.new_page()
+                _watch(big, url, problems)
+                big.goto(f"{url}/")
+                big.screenshot(path=str(shots / f"dashboard-{scheme}.png"), full_page=True)
+                big.goto(f"{url}/accounts/{dana.id}")
+                expect(big.locator('#timeline [data-kind="refresh_failed"]')).to_have_count(1)
+                big.screenshot(path=str(shots / f"account-{scheme}.png"), full_page=True)
+                wide.close()
+            assert problems == [], problems
+        finally:
+            browser.close()
+            expect.set_options(timeout=None)
+    docs = os.environ.get("TOKENBOT_DOCS_SHOTS")
+    if docs:
+        for name in ("dashboard-light", "dashboard-dark", "account-light", "account-dark"):
+            shutil.copyfile(shots / f"{name}.png", Path(docs) / f"{name}.png")
+
+
+def test_wrong_secret_and_missing_scope_connects_name_the_cause(
+    live_panel: LivePanel, emulator: Any, shots: Path
+) -> None:
+    sync_playwright = _browser_or_skip()
+    url = live_panel.url
+    client_id, secret, redirect = live_panel.integration
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+
+    def register(**changes: Any) -> None:
+        body = {
+            "client_id": client_id,
+            "client_secret": secret,
+            "redirect_uris": [redirect],
+            "scopes": list(PANEL_SCOPES),
+            **changes,
+        }
+        emulator.control("POST", "integrations", body)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            _log_in(page, url)
+            emulator.settings(auto_approve="alice@example.com")
+
+            # The secret was regenerated at "developer.webex.com": ours is now wrong.
+            register(client_secret="f" * 64)
+            page.get_by_role("button", name="Connect Webex").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                "Webex did not accept the client secret"
+            )
+            expect(page.locator("#fix")).to_contain_text("Check WEBEX_CLIENT_SECRET")
+            expect(page.locator("#webex-said")).to_contain_text("invalid_client")
+            page.screenshot(path=str(shots / "connect-wrong-secret.png"))
+
+            # The integration lacks a scope that webex.scopes asks for.
+            register(scopes=[s for s in PANEL_SCOPES if s != "spark:messages_write"])
+            page.get_by_role("button", name="Try again").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                "The integration lacks a scope"
+            )
+            expect(page.locator("main")).to_contain_text(
+                "Webex refused these scopes: spark:messages_write."
+            )
+            expect(page.locator("#fix")).to_contain_text("Tick these scopes on the integration")
+            page.screenshot(path=str(shots / "connect-missing-scope.png"))
+
+            # Fixed at Webex: the same button now connects.
+            register()
+            page.get_by_role("button", name="Try again").click()
+            page.wait_for_url("**/accounts/*")
+            expect(page.locator("h1 .badge")).to_have_text("healthy")
+        finally:
+            browser.close()
+            expect.set_options(timeout=None)

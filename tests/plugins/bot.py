@@ -376,6 +376,8 @@ def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., Bo
     cleanups: list[Callable[[], None]] = []
 
     def build(intake: str, scopes: tuple[str, ...] | None = None, **overrides: Any) -> BotEnv:
+        # Runs after the Connect and before the bot starts (what a newcomer does first).
+        before_start: Callable[[BotEnv], None] | None = overrides.pop("before_start", None)
         clock = SystemClock()
         database = Database(sqlite_url)
         cleanups.append(database.dispose)
@@ -436,6 +438,8 @@ def bot_env_factory(emulator: Any, sqlite_url: str) -> Iterator[Callable[..., Bo
             scopes=scopes,
         )
         env.connect_alice()
+        if before_start is not None:
+            before_start(env)
         bot.start()
         cleanups.append(bot.stop)
         return env

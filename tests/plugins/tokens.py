@@ -159,7 +159,11 @@ def integration(emulator: EmulatorHandle) -> Integration:
 
 
 def make_client(
-    emulator: EmulatorHandle, integration: Integration, *, timeout: float = 2.0
+    emulator: EmulatorHandle,
+    integration: Integration,
+    *,
+    timeout: float = 2.0,
+    token_auth_method: str = "client_secret_post",
 ) -> WebexOAuthClient:
     """Build the real OAuth client pointed at the emulator."""
     from tokenbot.core.oauth import WebexOAuthClient
@@ -173,6 +177,7 @@ def make_client(
         redirect_uri=integration.redirect_uri,
         scopes=integration.scopes,
         timeout_seconds=timeout,
+        token_auth_method=token_auth_method,
     )
 
 
