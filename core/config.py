@@ -42,6 +42,7 @@ from tokenbot.core.logs import register_secret
 from tokenbot.core.settings import ENCRYPTION_KEYS_ENV
 from tokenbot.core.settings import SECTIONS
 from tokenbot.core.settings import BotSettings
+from tokenbot.core.settings import BrokerSettings
 from tokenbot.core.settings import DatabaseSettings
 from tokenbot.core.settings import EmulatorSettings
 from tokenbot.core.settings import LoggingSettings
@@ -54,6 +55,7 @@ from tokenbot.core.settings import WebexSettings
 # The types live in core.settings; they are re-exported so callers need one import path.
 __all__ = [
     "BotSettings",
+    "BrokerSettings",
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",
@@ -236,6 +238,7 @@ class _Builder:
             logging=LoggingSettings(**values["logging"]),
             emulator=EmulatorSettings(**values["emulator"]),
             encryption_keys=self._encryption_keys(),
+            broker=self._broker(values["broker"]),
             config_file=self.source,
             generated=tuple(self.generated),
             warnings=tuple(self.warnings),
@@ -567,6 +570,20 @@ class _Builder:
                     hint="use a long random value",
                 )
         return BotSettings(**values, webhook_secret=secret)
+
+    def _broker(self, values: dict[str, Any]) -> BrokerSettings:
+        networks = []
+        for text in values["allowed_networks"]:
+            try:
+                networks.append(str(ipaddress.ip_network(text, strict=False)))
+            except ValueError:
+                raise ConfigError(
+                    "broker.allowed_networks",
+                    f"{text!r} is not a network: write an address or a CIDR block",
+                    hint="e.g. 127.0.0.0/8, ::1/128 or 10.0.0.5/32",
+                ) from None
+        values["allowed_networks"] = tuple(networks)
+        return BrokerSettings(**values)
 
     def _encryption_keys(self) -> Secret:
         spec = self._secret(ENCRYPTION_KEYS_ENV)

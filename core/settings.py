@@ -26,6 +26,7 @@ __all__ = [
     "ENCRYPTION_KEYS_ENV",
     "SECTIONS",
     "BotSettings",
+    "BrokerSettings",
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",
@@ -184,6 +185,20 @@ class BotSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """The access-token broker (POST /api/v1/accounts/{id}/access-token); off by default.
+
+    On, an API token with the ``tokens:read`` scope can fetch a live Webex access token for
+    the accounts it names: that widens what a stolen API token can do, so it is opt-in.
+    """
+
+    enabled: bool = False
+    # Client addresses (CIDR) that may ask; loopback only unless widened on purpose.
+    allowed_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    requests_per_minute: int = _num(30, 1, 10_000)
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     """Log level and line format (core.logs.configure_logging)."""
 
@@ -205,6 +220,7 @@ SECTIONS: dict[str, type[Any]] = {
     "refresh": RefreshSettings,
     "panel": PanelSettings,
     "bot": BotSettings,
+    "broker": BrokerSettings,
     "logging": LoggingSettings,
     "emulator": EmulatorSettings,
 }
@@ -220,6 +236,7 @@ class Settings:
     refresh: RefreshSettings
     panel: PanelSettings
     bot: BotSettings
+    broker: BrokerSettings
     logging: LoggingSettings
     emulator: EmulatorSettings
     encryption_keys: Secret
