@@ -41,6 +41,8 @@ from tokenbot.admin.security import cookie_must_be_secure
 from tokenbot.admin.security import install_security_headers
 from tokenbot.admin.security import origin_of
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.broker import HANDOUT_RESULTS
+from tokenbot.core.broker import handout_counters
 from tokenbot.core.config import Settings
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.refresher import RESULTS
@@ -146,10 +148,14 @@ def create_app(
 
     metrics.watch_tokens(sample)
     metrics.watch_refreshes(refresh_counters, RESULTS)
+    metrics.watch_handouts(handout_counters, HANDOUT_RESULTS)
 
     # First: a request for another host name (DNS rebinding) gets no further than this.
     install_host_check(app, allowed_hosts(settings.panel))
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    # The broker route authenticates by bearer header only, never by cookie: a cross-site
+    # form cannot send it, so a CSRF token would protect nothing there.
+    csrf.exempt(api.access_token)
     authorize_origin = origin_of(settings.webex.authorize_url)
     install_security_headers(
         app,
