@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from tokenbot.admin import admin_login
 from tokenbot.admin import api
+from tokenbot.admin import api_tokens_page
 from tokenbot.admin import connect
 from tokenbot.admin import dashboard
 from tokenbot.admin import errors
@@ -172,6 +173,7 @@ def create_app(
     app.register_blueprint(admin_login.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_tokens_page.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(connect.make_blueprint(config.redirect_path))
     app.jinja_env.filters["utc"] = utc_text
