@@ -282,6 +282,11 @@ def test_each_handout_is_in_the_history_and_in_metrics(broker: Broker) -> None:
     assert len(events) == 2
     assert "agent-0" in events[0].detail and "127.0.0.1" in events[0].detail
     assert broker.runtime.store.events(broker.bob)[0].kind is not EventKind.TOKEN_HANDED_OUT
+    viewer = broker.admins.create_api_token("viewer")  # the history as the panel shows it
+    shown = broker.client.get(
+        f"/api/v1/accounts/{broker.alice}", headers={"Authorization": f"Bearer {viewer}"}
+    ).json["account"]["events"]
+    assert [e["kind"] for e in shown[:2]] == ["token_handed_out"] * 2
     after = handout_counters()
     assert after["handed_out"] - before["handed_out"] == 2
     assert after["forbidden"] - before["forbidden"] == 1
