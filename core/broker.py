@@ -26,8 +26,9 @@ from typing import NoReturn
 from tokenbot.core.api_tokens import ApiClient
 from tokenbot.core.clock import Clock
 from tokenbot.core.errors import AccountNotFound
+from tokenbot.core.errors import BrokerDenied
+from tokenbot.core.errors import BrokerUnavailable
 from tokenbot.core.errors import NeedsReauth
-from tokenbot.core.errors import TokenbotError
 from tokenbot.core.errors import TokenUnavailable
 from tokenbot.core.models import AccountStatus
 from tokenbot.core.models import EventKind
@@ -57,22 +58,6 @@ HANDOUT_RESULTS = (
 )
 DEFAULT_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 300
-
-
-class BrokerDenied(TokenbotError):
-    """The API token may not read this account's access token (or the account is unknown)."""
-
-    code = "forbidden"
-
-
-class BrokerUnavailable(TokenUnavailable):
-    """No usable token now (Webex failing); `retry_after_seconds` says when to ask again."""
-
-    code = "token_unavailable"
-
-    def __init__(self, message: str, *, retry_after_seconds: int, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -359,3 +359,17 @@ def test_a_whole_run_at_debug_logs_no_handed_out_token(
     for secret in [*handed, token]:
         assert secret not in text
         assert not any(secret in line for line in raw)  # not even before redaction
+
+
+def test_a_panel_session_alone_gets_no_token(broker: Broker) -> None:
+    from tests.plugins.panel import ADMIN_PASSWORD
+    from tests.plugins.panel import ADMIN_USERNAME
+    from tests.plugins.panel import PanelClient
+
+    broker.admins.create_admin(ADMIN_USERNAME, ADMIN_PASSWORD)
+    browser = PanelClient(broker.app.test_client())
+    assert browser.login().status_code == 303
+    assert browser.client.get("/").status_code == 200  # logged in
+    # The route is CSRF-exempt because it never honours the cookie: a session is not enough.
+    answer = browser.client.post(f"/api/v1/accounts/{broker.alice}/access-token")
+    assert answer.status_code == 401 and "access_token" not in answer.json
