@@ -28,8 +28,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from tokenbot.core.admin_login_throttle import ThrottleLimit
-from tokenbot.core.admin_login_throttle import count_failure
-from tokenbot.core.admin_login_throttle import retry_after
+from tokenbot.core.admin_login_throttle import admit_attempt
 from tokenbot.core.admin_login_throttle import throttle_key
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
@@ -271,16 +270,13 @@ class ApiTokenStore:
         """Count one request of the token `name`; return the seconds to wait (0: go ahead).
 
         A fixed one-minute window per token, kept in the login throttle table so that every
-        panel process shares it; a refused request is not counted.
+        panel process shares it; checked and counted in one transaction (`admit_attempt`), so
+        parallel requests cannot all pass; a refused request is not counted.
         """
         key = throttle_key("api", name)
         limit = ThrottleLimit(failures=per_minute, window_seconds=60)
-        now = self._clock.now()
         with self._db.write() as session:
-            wait = retry_after(session, [(key, limit)], now)
-            if not wait:
-                count_failure(session, key, limit, now)
-            return wait
+            return admit_attempt(session, [(key, limit)], self._clock.now())
 
     def revoke(self, name: str) -> bool:
         """Delete the API token called `name`; return whether one existed."""
