@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from tokenbot.admin import admin_login
 from tokenbot.admin import api
+from tokenbot.admin import api_tokens_page
 from tokenbot.admin import connect
 from tokenbot.admin import dashboard
 from tokenbot.admin import errors
@@ -39,6 +40,8 @@ from tokenbot.admin.security import content_security_policy
 from tokenbot.admin.security import install_security_headers
 from tokenbot.admin.security import origin_of
 from tokenbot.core.admins import AdminStore
+from tokenbot.core.broker import HANDOUT_RESULTS
+from tokenbot.core.broker import handout_counters
 from tokenbot.core.config import Settings
 from tokenbot.core.refresher import RESULTS
 from tokenbot.core.refresher import refresh_counters
@@ -118,10 +121,14 @@ def create_app(
 
     metrics.watch_tokens(sample)
     metrics.watch_refreshes(refresh_counters, RESULTS)
+    metrics.watch_handouts(handout_counters, HANDOUT_RESULTS)
 
     # First: a request for another host name (DNS rebinding) gets no further than this.
     install_host_check(app, allowed_hosts(settings.panel))
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    # The broker route authenticates by bearer header only, never by cookie: a cross-site
+    # form cannot send it, so a CSRF token would protect nothing there.
+    csrf.exempt(api.access_token)
     authorize_origin = origin_of(settings.webex.authorize_url)
     install_security_headers(
         app,
@@ -138,6 +145,7 @@ def create_app(
     app.register_blueprint(admin_login.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_tokens_page.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(connect.make_blueprint(config.redirect_path))
     app.jinja_env.filters["utc"] = utc_text

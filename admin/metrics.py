@@ -4,7 +4,8 @@ One `PanelMetrics` per app (tests build many apps; a global registry would refus
 set of names). Token gauges are read from the store at scrape time, so they are right in every
 process whichever one refreshed. Refresh counts are read at scrape time from the refresher's
 process-wide counters (`core.refresher.refresh_counters`): the sweep, the on-demand path and
-the panel's "refresh now" all go through that one routine. The bot registers its own metrics
+the panel's "refresh now" all go through that one routine; access-token handouts likewise
+come from `core.broker.handout_counters`. The bot registers its own metrics
 (`bot.BotMetrics`: commands by name and outcome, latency, deliveries, queue depth) into
 `PanelMetrics.registry`, which the wiring hands it, so `/metrics` shows them too.
 
@@ -42,6 +43,7 @@ __all__ = ["CONTENT_TYPE", "PanelMetrics", "TokenSample"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _ACCESS_EXPIRY = "tokenbot_access_token_expiry_timestamp_seconds"
 _REFRESH_EXPIRY = "tokenbot_refresh_token_expiry_timestamp_seconds"
+_HANDOUTS = "tokenbot_access_token_handouts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,29 @@ class _RefreshCollector(Collector):
         yield family
 
 
+class _HandoutCollector(Collector):
+    def __init__(self, counts: Callable[[], Mapping[str, int]], results: Iterable[str]) -> None:
+        self._counts = counts
+        self._results = tuple(results)
+
+    def describe(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(_HANDOUTS, "", labels=["result"])
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            _HANDOUTS,
+            "Access-token broker answers in this process by result (handed_out, forbidden, "
+            "needs_reauth, unavailable, rate_limited, unauthorized).",
+            labels=["result"],
+        )
+        counts = dict(self._counts())
+        for result in self._results:
+            family.add_metric([result], counts.pop(result, 0))
+        for result, count in sorted(counts.items()):
+            family.add_metric([result], count)
+        yield family
+
+
 class PanelMetrics:
     """Token gauges and refresh counts in `self.registry`, where the bot adds its metrics."""
 
@@ -127,6 +152,7 @@ class PanelMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._token_collector: _TokenCollector | None = None
         self._refresh_collector: _RefreshCollector | None = None
+        self._handout_collector: _HandoutCollector | None = None
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         build = Info("tokenbot_build", "The running tokenbot build.", registry=self.registry)
@@ -147,6 +173,15 @@ class PanelMetrics:
             self.registry.unregister(self._refresh_collector)
         self._refresh_collector = _RefreshCollector(counts, results)
         self.registry.register(self._refresh_collector)
+
+    def watch_handouts(
+        self, counts: Callable[[], Mapping[str, int]], results: Iterable[str] = ()
+    ) -> None:
+        """Publish the access-token broker's answers from `counts()`, read at each scrape."""
+        if self._handout_collector is not None:
+            self.registry.unregister(self._handout_collector)
+        self._handout_collector = _HandoutCollector(counts, results)
+        self.registry.register(self._handout_collector)
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition of everything in the registry."""

@@ -22,10 +22,13 @@ from flask import session
 from flask import url_for
 
 from tokenbot.admin.panel import panel
+from tokenbot.core.admins import SCOPE_STATUS
 from tokenbot.core.admins import AdminPrincipal
+from tokenbot.core.admins import ApiClient
 from tokenbot.core.hashing import sha256_hex
 
 __all__ = [
+    "api_client",
     "browser_binding",
     "current_admin",
     "load_admin",
@@ -103,18 +106,20 @@ def wants_json() -> bool:
     return best == "application/json" and not request.accept_mimetypes.accept_html
 
 
-def _api_client() -> str | None:
+def api_client() -> ApiClient | None:
+    """Return who sent the bearer API token of this request, or None (none, unknown, expired)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return panel().admins.verify_api_token(token.strip())
+    return panel().admins.authenticate_api_token(token.strip())
 
 
 def login_required(*, api: bool = False) -> Callable[[F], F]:
-    """Require an admin session; with `api`, a bearer API token is accepted too.
+    """Require an admin session; with `api`, a bearer API token with ``status:read`` too.
 
-    Pages redirect to the login form with a local ``next``; the API answers 401 JSON.
+    Pages redirect to the login form with a local ``next``; the API answers 401 JSON, and 403
+    to a token without the ``status:read`` scope (a broker-only token reads no metadata).
     """
 
     def decorate(view: F) -> F:
@@ -123,11 +128,16 @@ def login_required(*, api: bool = False) -> Callable[[F], F]:
             if current_admin() is not None:
                 return view(*args, **kwargs)
             if api:
-                client = _api_client()
+                from tokenbot.admin.errors import json_error
+
+                client = api_client()
+                if client is not None and not client.has_scope(SCOPE_STATUS):
+                    return json_error(
+                        403, "forbidden", f"this API token lacks the {SCOPE_STATUS} scope"
+                    )
                 if client is not None:
                     g.api_client = client
                     return view(*args, **kwargs)
-                from tokenbot.admin.errors import json_error
 
                 return json_error(401, "login_required", "log in or send an API token")
             target = request.full_path if request.method == "GET" else "/"

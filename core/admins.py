@@ -13,7 +13,9 @@ is logged in and how many logins failed. Framework-free: the panel maps these re
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from argon2 import PasswordHasher
 
@@ -29,7 +31,13 @@ from tokenbot.core.admin_login_throttle import ThrottleLimit
 from tokenbot.core.admin_login_throttle import UserPace
 from tokenbot.core.admin_sessions import AdminSession
 from tokenbot.core.admin_sessions import AdminSessions
+from tokenbot.core.api_tokens import ALL_ACCOUNTS
+from tokenbot.core.api_tokens import API_SCOPES
 from tokenbot.core.api_tokens import API_TOKEN_PREFIX
+from tokenbot.core.api_tokens import SCOPE_STATUS
+from tokenbot.core.api_tokens import SCOPE_TOKENS
+from tokenbot.core.api_tokens import AccountChoice
+from tokenbot.core.api_tokens import ApiClient
 from tokenbot.core.api_tokens import ApiToken
 from tokenbot.core.api_tokens import ApiTokenInfo
 from tokenbot.core.api_tokens import ApiTokenStore
@@ -38,6 +46,8 @@ from tokenbot.core.db import Database
 from tokenbot.core.errors import AdminError
 
 __all__ = [
+    "ALL_ACCOUNTS",
+    "API_SCOPES",
     "API_TOKEN_PREFIX",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
@@ -45,10 +55,13 @@ __all__ = [
     "AdminSession",
     "AdminStore",
     "AdminUser",
+    "ApiClient",
     "ApiToken",
     "ApiTokenInfo",
     "LoginResult",
     "LoginThrottle",
+    "SCOPE_STATUS",
+    "SCOPE_TOKENS",
     "ThrottleLimit",
 ]
 
@@ -193,20 +206,42 @@ class AdminStore:
 
     # -- API tokens (core.api_tokens) -------------------------------------------------------
 
-    def create_api_token(self, name: str) -> str:
-        """Create a named API token and return it (see `ApiTokenStore.create`)."""
-        return self.api_tokens.create(name)
+    def create_api_token(
+        self,
+        name: str,
+        *,
+        scopes: Sequence[str] = (SCOPE_STATUS,),
+        accounts: AccountChoice = (),
+        webex_scopes: Sequence[str] = (),
+        expires_at: datetime | None = None,
+    ) -> str:
+        """Create a named API token and return it (see `ApiTokenStore.create`).
+
+        Raises:
+            AdminError: the name or the grant is not acceptable.
+        """
+        return self.api_tokens.create(
+            name, scopes=scopes, accounts=accounts, webex_scopes=webex_scopes, expires_at=expires_at
+        )
 
     def verify_api_token(self, token: str) -> str | None:
         """Return the name of the API token `token`, or None (see `ApiTokenStore.verify`)."""
         return self.api_tokens.verify(token)
+
+    def authenticate_api_token(self, token: str) -> ApiClient | None:
+        """Return who holds `token` and what it may do, or None (unknown, revoked, expired)."""
+        return self.api_tokens.authenticate(token)
+
+    def take_api_request(self, name: str, *, per_minute: int) -> int:
+        """Count a request of API token `name`; return seconds to wait (0: go ahead)."""
+        return self.api_tokens.take_request(name, per_minute=per_minute)
 
     def revoke_api_token(self, name: str) -> bool:
         """Delete the API token called `name`; return whether one existed."""
         return self.api_tokens.revoke(name)
 
     def list_api_tokens(self) -> list[ApiTokenInfo]:
-        """Return every API token's name, creation and last use, oldest first."""
+        """Return every API token's name, grant, creation, expiry and last use, oldest first."""
         return self.api_tokens.infos()
 
     def api_token_names(self) -> list[str]:

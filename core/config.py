@@ -54,6 +54,7 @@ from tokenbot.core.settings import NO_SECRET
 from tokenbot.core.settings import SECRET_ENV
 from tokenbot.core.settings import SECTIONS
 from tokenbot.core.settings import BotSettings
+from tokenbot.core.settings import BrokerSettings
 from tokenbot.core.settings import DatabaseSettings
 from tokenbot.core.settings import EmulatorSettings
 from tokenbot.core.settings import LoggingSettings
@@ -67,6 +68,7 @@ from tokenbot.core.settings import describe
 # The types live in core.settings; they are re-exported so callers need one import path.
 __all__ = [
     "BotSettings",
+    "BrokerSettings",
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",

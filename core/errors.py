@@ -18,10 +18,12 @@ The hierarchy (a test checks that this map and the classes agree):
     * PersistenceFailed - Webex issued tokens we could not store (an alarm)
     * LoginStateInvalid - an OAuth callback's state is not a pending login of this browser
     * TokenUnavailable - no access token with enough validity now
+      * BrokerUnavailable - the broker has no usable token now: ask after `retry_after_seconds`
   * OAuthError - a call to the Webex OAuth endpoints failed
     * FatalOAuthError - the grant or client was rejected: do not retry
     * TransientOAuthError - timeout, 5xx, 429: retry later
       * OAuthAnswerLost - the request may have reached Webex; its answer never came
+  * BrokerDenied - an API token may not read that account's access token
   * AdminError - an admin or API token could not be created or changed
     * AdminExists
     * WeakPassword
@@ -40,6 +42,8 @@ __all__ = [
     "AdminError",
     "AdminExists",
     "BotError",
+    "BrokerDenied",
+    "BrokerUnavailable",
     "CommandArgumentError",
     "ConfigError",
     "ConfigProblems",
@@ -173,6 +177,25 @@ class TokenUnavailable(StoreError):
     """No access token with enough validity could be obtained now (Webex down, lease held)."""
 
     code = "token_unavailable"
+
+
+# The token broker (core.broker)
+
+
+class BrokerDenied(TokenbotError):
+    """The API token may not read this account's access token (or the account is unknown)."""
+
+    code = "broker_denied"
+
+
+class BrokerUnavailable(TokenUnavailable):
+    """No usable token for the broker now (Webex failing); ask again after the wait."""
+
+    code = "broker_unavailable"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_seconds = retry_after_seconds
 
 
 # Webex OAuth

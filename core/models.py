@@ -112,6 +112,7 @@ class EventKind(enum.StrEnum):
     TESTED = "tested"
     BOT_IDENTITY_SET = "bot_identity_set"
     KEYS_ROTATED = "keys_rotated"
+    TOKEN_HANDED_OUT = "token_handed_out"  # the broker gave an API client the access token
 
 
 def _str_enum(enum_class: type[enum.Enum]) -> sa.Enum:

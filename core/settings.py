@@ -65,6 +65,7 @@ __all__ = [
     "SECRET_ENV",
     "SECTIONS",
     "BotSettings",
+    "BrokerSettings",
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",
@@ -633,6 +634,37 @@ def _ascii_only(addresses: tuple[str, ...]) -> None:
             )
 
 
+class BrokerSettings(_Section):
+    """The access-token broker (POST /api/v1/accounts/{id}/access-token); off by default.
+
+    On, an API token with the ``tokens:read`` scope can fetch a live Webex access token for
+    the accounts it names: that widens what a stolen API token can do, so it is opt-in.
+    """
+
+    enabled: bool = Field(False, description="Serve the token broker route (off: 404).")
+    allowed_networks: StrList = Field(
+        ("127.0.0.0/8", "::1/128"),
+        description="Client addresses (CIDR) that may ask; loopback only unless widened.",
+    )
+    requests_per_minute: int = Field(
+        30, ge=1, le=10_000, description="Broker requests per API token per minute."
+    )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, networks: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for text in networks:
+            try:
+                out.append(str(ipaddress.ip_network(text, strict=False)))
+            except ValueError:
+                raise problem(
+                    f"{text!r} is not a network: write an address or a CIDR block",
+                    hint="e.g. 127.0.0.0/8, ::1/128 or 10.0.0.5/32",
+                ) from None
+        return tuple(out)
+
+
 class LoggingSettings(_Section):
     """Log level and line format (core.logs.configure_logging)."""
 
@@ -658,6 +690,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "refresh": RefreshSettings,
     "panel": PanelSettings,
     "bot": BotSettings,
+    "broker": BrokerSettings,
     "logging": LoggingSettings,
     "emulator": EmulatorSettings,
 }
@@ -684,6 +717,7 @@ class Settings(BaseSettings):
     refresh: RefreshSettings = RefreshSettings()
     panel: PanelSettings = PanelSettings()
     bot: BotSettings = BotSettings()
+    broker: BrokerSettings = BrokerSettings()
     logging: LoggingSettings = LoggingSettings()
     emulator: EmulatorSettings = EmulatorSettings()
     encryption_keys: SkipJsonSchema[Secret] = NO_SECRET

@@ -97,14 +97,26 @@ class TokenService:
             NeedsReauth: The grant is gone; someone must log in again.
             TokenUnavailable: No token with enough validity could be had within the wait.
         """
+        return self.access_grant(account_id).access_token
+
+    def access_grant(self, account_id: int) -> AccessGrant:
+        """Return a usable access grant (token and expiry), refreshing it first when due.
+
+        Same path as `access_token`; callers that pass the token on (the broker) also need
+        its expiry.
+
+        Raises:
+            NeedsReauth: The grant is gone; someone must log in again.
+            TokenUnavailable: No token with enough validity could be had within the wait.
+        """
         cached = self._cache.get(account_id)
         if cached is not None and self._cache_clock() - cached[1] < self._cache_seconds:
             if not self._due(cached[0]):
-                return cached[0].access_token
+                return cached[0]
         grant = self._store.access_grant(account_id)
         if not self._due(grant):
             self._remember(grant)
-            return grant.access_token
+            return grant
         self._cache.pop(account_id, None)
         deadline = time.monotonic() + self._wait_seconds
         lock = self._lock(account_id)
@@ -114,7 +126,7 @@ class TokenService:
             # The thread before us may have refreshed it while we queued.
             grant = self._store.access_grant(account_id)
             if not self._due(grant):
-                return grant.access_token
+                return grant
             outcome = self._refresh(account_id, force=False)
             return self._after(account_id, outcome, grant, deadline)
         finally:
@@ -148,14 +160,18 @@ class TokenService:
         deadline = time.monotonic() + self._wait_seconds
         lock = self._lock(account_id)
         if not lock.acquire(timeout=self._wait_seconds):
-            return self._fallback(account_id, "another thread is still refreshing", seen_token)
+            return self._fallback(
+                account_id, "another thread is still refreshing", seen_token
+            ).access_token
         try:
             grant = self._store.access_grant(account_id)
             if grant.access_token != seen_token and self._usable(grant):
                 return grant.access_token
             # Another process may replace the token between this read and our claim.
             outcome = self._refresh(account_id, force=True, unless_replaced=grant.expires_at)
-            return self._after(account_id, outcome, grant, deadline, rejected=seen_token)
+            return self._after(
+                account_id, outcome, grant, deadline, rejected=seen_token
+            ).access_token
         finally:
             lock.release()
 
@@ -210,7 +226,7 @@ class TokenService:
         deadline: float,
         *,
         rejected: str | None = None,
-    ) -> str:
+    ) -> AccessGrant:
         if outcome.result == "needs_reauth":
             raise NeedsReauth(
                 f"account {account_id} needs a new login: {outcome.message}",
@@ -219,7 +235,7 @@ class TokenService:
         if outcome.ok:
             grant = self._store.access_grant(account_id)
             if self._usable(grant) and grant.access_token != rejected:
-                return grant.access_token
+                return grant
             return self._fallback(account_id, "the refreshed token is not usable", rejected)
         if outcome.result == "busy":
             return self._wait_for_holder(account_id, before, deadline, rejected)
@@ -227,7 +243,7 @@ class TokenService:
 
     def _wait_for_holder(
         self, account_id: int, before: AccessGrant, deadline: float, rejected: str | None
-    ) -> str:
+    ) -> AccessGrant:
         """Poll until the other holder's claim ends, then use its token (bounded)."""
         pause = _POLL_FIRST
         while time.monotonic() < deadline:
@@ -246,7 +262,7 @@ class TokenService:
             if grant.version != before.version or grant.access_token != before.access_token:
                 if self._usable(grant) and grant.access_token != rejected:
                     if not self._due(grant) or rejected is None:
-                        return grant.access_token
+                        return grant
                 # The holder finished without a usable new token (it failed): no retry storm.
                 return self._fallback(account_id, view.last_error or "refresh failed", rejected)
             # The lease ran out and nothing changed: its holder died. Try once ourselves.
@@ -255,7 +271,7 @@ class TokenService:
                 return self._after(account_id, outcome, grant, deadline, rejected=rejected)
         return self._fallback(account_id, "timed out waiting for another refresh", rejected)
 
-    def _fallback(self, account_id: int, why: str, rejected: str | None = None) -> str:
+    def _fallback(self, account_id: int, why: str, rejected: str | None = None) -> AccessGrant:
         """Return the current token if it is still usable (and not the one Webex rejected)."""
         grant = self._store.access_grant(account_id)
         if self._usable(grant) and grant.access_token != rejected:
@@ -264,7 +280,7 @@ class TokenService:
                 account_id,
                 why,
             )
-            return grant.access_token
+            return grant
         raise TokenUnavailable(
             f"no usable access token for account {account_id}: {why}",
             hint="see the account's history in the panel; it is retried automatically",

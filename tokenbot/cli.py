@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "api-token": (
         "tokenbot.commands.api_token:api_token_group",
-        "Create, list and revoke tokens for /api/v1 (read-only access).",
+        "Create, list and revoke tokens for /api/v1 (status by default; tokens:read on request).",
     ),
     "config": (
         "tokenbot.commands.config:config_group",

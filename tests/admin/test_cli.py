@@ -109,6 +109,44 @@ def test_api_token_list_shows_when_each_token_was_last_used(
     assert code == 0 and header.split()[:3] == ["NAME", "CREATED", "LAST"]
     assert grafana.startswith("grafana ") and grafana.count(" UTC") == 2  # created, last used
     assert unused.startswith("unused ") and unused.count(" UTC") == 1
-    assert unused.endswith("never")
+    assert unused.split()[4:] == ["never", "never", "status:read", "-"]  # used, expires, ...
     assert used not in out
     database.dispose()
+
+
+def test_api_token_create_with_scopes_accounts_and_expiry(
+    env: dict[str, str], database: Database
+) -> None:
+    code, out, err = _run(
+        env, "api-token", "create", "agent", "--scope", "tokens:read", "--account", "all",
+        "--webex-scope", "spark:messages_write", "--expires", "30d",
+    )  # fmt: skip
+    token = out.strip()
+    assert code == 0 and token.startswith("tbt_"), err
+    client = AdminStore(database, clock=SystemClock()).authenticate_api_token(token)
+    assert client is not None and client.scopes == ("tokens:read",) and client.accounts is None
+    assert client.webex_scopes == ("spark:messages_write",) and client.expires_at is not None
+    code, out, _ = _run(env, "api-token", "list")
+    header, agent = out.splitlines()
+    assert header.split()[-2:] == ["SCOPES", "ACCOUNTS"]
+    assert agent.count(" UTC") == 3  # created, last used (just above), expires
+    assert "tokens:read" in agent and "all (while granted spark:messages_write)" in agent
+    database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--scope", "tokens:read"], "needs the accounts it may read"),
+        (["--account", "all"], "only apply to a token with the tokens:read scope"),
+        (["--scope", "tokens:read", "--account", "7"], "there is no account 7"),
+        (["--scope", "tokens:read", "--account", "x"], "is not an account id"),
+        (["--scope", "tokens:read", "--account", "all", "--expires", "soon"], "is not a span"),
+        (["--scope", "admin"], "'admin' is not one of"),
+    ],
+)
+def test_api_token_create_refuses_a_bad_grant(
+    env: dict[str, str], args: list[str], expected: str
+) -> None:
+    code, _, err = _run(env, "api-token", "create", "agent", *args)
+    assert code != 0 and expected in err, err

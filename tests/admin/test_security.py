@@ -23,7 +23,13 @@ EXPECTED_POST_ENDPOINTS = {
     "dashboard.test",
     "dashboard.make_bot",
     "dashboard.disconnect",
+    "api_tokens.create",
+    "api_tokens.revoke",
+    "api.access_token",
 }
+# Authenticated by bearer header only, never by the session cookie, so a cross-site form
+# cannot use it; tests/admin/test_broker.py shows that a session alone gets 401 there.
+CSRF_EXEMPT_ENDPOINTS = {"api.access_token"}
 
 
 def _url_for_rule(rule: Any) -> str:
@@ -81,7 +87,7 @@ def test_every_response_carries_the_security_headers(
 
 def test_every_post_without_csrf_token_is_refused(app: Flask, admin_client: PanelClient) -> None:
     for rule in app.url_map.iter_rules():
-        if "POST" not in rule.methods:
+        if "POST" not in rule.methods or rule.endpoint in CSRF_EXEMPT_ENDPOINTS:
             continue
         response = admin_client.client.post(_url_for_rule(rule), data={"next": "/"})
         assert response.status_code == 400, rule.endpoint

@@ -69,6 +69,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.bot.webhook_secret is None
     assert settings.logging.level == "INFO"
     assert settings.emulator.port == 2001
+    assert settings.broker.enabled is False
+    assert settings.broker.allowed_networks == ("127.0.0.0/8", "::1/128")
     assert settings.cipher().primary_key_id == "k1"
     assert settings.warnings == ()
     with pytest.raises(ValidationError, match="frozen"):
@@ -170,6 +172,8 @@ def test_scopes_may_be_space_separated(tmp_path: Path) -> None:
         ("logging:\n  level: verbose\n", "logging.level", "must be one of DEBUG"),
         ("logging:\n  format: xml\n", "logging.format", "must be one of text, json"),
         ("mode: staging\n", "mode", "must be one of production, demo"),
+        ("broker:\n  allowed_networks: [lan]\n", "broker.allowed_networks", "not a network"),
+        ("broker:\n  requests_per_minute: 0\n", "broker.requests_per_minute", "between 1"),
         ("refresh: 5\n", "refresh", "expected a mapping"),
         ("webex:\n  scopes: []\n", "webex.scopes", "is empty"),
         ("webex:\n  scopes: ['bad scope!']\n", "webex.scopes", "not a Webex scope"),

@@ -106,3 +106,32 @@ def test_naive_datetimes_are_refused() -> None:
         UTCDateTime().process_bind_param(
             datetime(2026, 1, 1), sa.create_engine("sqlite://").dialect
         )
+
+
+def test_api_tokens_made_before_scopes_keep_reading_status_only(database_url: str) -> None:
+    from alembic import command
+
+    from tokenbot.core.api_tokens import ApiTokenStore
+    from tokenbot.core.clock import FrozenClock
+    from tokenbot.core.hashing import sha256_hex
+
+    db = Database(database_url)
+    try:
+        with db.engine.begin() as connection:
+            config = alembic_config(connection)
+            command.upgrade(config, "0003")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO api_tokens (name, token_hash, created_at) "
+                    "VALUES ('grafana', :hash, :at)"
+                ),
+                {"hash": sha256_hex("tbt_old-token"), "at": NOW.replace(tzinfo=None)},
+            )
+        upgrade(database_url)
+        client = ApiTokenStore(db, clock=FrozenClock()).authenticate("tbt_old-token")
+        assert client is not None
+        assert client.scopes == ("status:read",) and client.accounts == ()
+        assert client.expires_at is None
+    finally:
+        db.dispose()

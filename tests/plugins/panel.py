@@ -56,8 +56,12 @@ def make_settings(
     redirect_uri: str = PANEL_REDIRECT_URI,
     public_url: str | None = None,
     env: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
-    """Load real settings pointed at the emulator, with the given integration and database."""
+    """Load real settings pointed at the emulator, with the given integration and database.
+
+    `extra` holds further sections merged in (e.g. ``{"broker": {"enabled": True}}``).
+    """
     from tokenbot.core.config import load_settings
 
     environ = {**(env or panel_env()), "WEBEX_CLIENT_ID": client_id}
@@ -77,6 +81,7 @@ def make_settings(
             },
             "database": {"url": database_url},
             "panel": panel,
+            **(extra or {}),
         },
     )
 

@@ -300,9 +300,16 @@ class Child:
 
 
 def spawn_child(
-    tmp_path: Path, name: str, config: dict[str, Any], *, key_spec: str, client_secret: str
+    tmp_path: Path,
+    name: str,
+    config: dict[str, Any],
+    *,
+    key_spec: str,
+    client_secret: str,
+    module: str = "tests.core._child",
+    extra_env: dict[str, str] | None = None,
 ) -> Child:
-    """Start `python -m tests.core._child` with `config`; secrets travel in its environment."""
+    """Start `python -m <module>` with `config`; secrets travel in its environment."""
     config_path = tmp_path / f"{name}.json"
     config_path.write_text(json.dumps({"name": name, **config}))
     root = Path(__file__).resolve().parents[2]
@@ -311,9 +318,10 @@ def spawn_child(
         "PYTHONPATH": str(root),
         "TOKENBOT_TEST_KEY_SPEC": key_spec,
         "TOKENBOT_TEST_CLIENT_SECRET": client_secret,
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.core._child", str(config_path)],
+        [sys.executable, "-m", module, str(config_path)],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
