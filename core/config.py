@@ -10,6 +10,8 @@ Secrets (environment only; a secret written in the YAML file is refused):
     TOKENBOT_SECRET_KEY                    Flask session key, at least 32 random bytes
     TOKENBOT_ENCRYPTION_KEYS               token encryption keys (see core.crypto)
     TOKENBOT_WEBHOOK_SECRET                webhook signing secret (bot.intake: webhook)
+    TOKENBOT_NOTIFY_SECRET                 signs lifecycle notifications (whsec_<base64>);
+    TOKENBOT_NOTIFY_SECRET_FILE            or a file holding it (notify.webhooks)
     TOKENBOT_DATABASE_URL                  overrides database.url (a URL can hold a password)
 
 Production refuses insecure settings. Demo mode (``mode: demo`` or ``demo=True``) instead
@@ -22,6 +24,8 @@ emulator through `overrides`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import difflib
 import ipaddress
@@ -40,11 +44,15 @@ from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.errors import ConfigError
 from tokenbot.core.logs import register_secret
 from tokenbot.core.settings import ENCRYPTION_KEYS_ENV
+from tokenbot.core.settings import NOTIFY_EVENT_TYPES
 from tokenbot.core.settings import SECTIONS
 from tokenbot.core.settings import BotSettings
 from tokenbot.core.settings import DatabaseSettings
 from tokenbot.core.settings import EmulatorSettings
 from tokenbot.core.settings import LoggingSettings
+from tokenbot.core.settings import NotifySettings
+from tokenbot.core.settings import NotifyWebex
+from tokenbot.core.settings import NotifyWebhook
 from tokenbot.core.settings import PanelSettings
 from tokenbot.core.settings import RefreshSettings
 from tokenbot.core.settings import Secret
@@ -57,18 +65,25 @@ __all__ = [
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",
+    "NotifySettings",
     "PanelSettings",
     "RefreshSettings",
     "Secret",
     "Settings",
     "WebexSettings",
+    "generate_notify_secret",
     "load_settings",
+    "notify_secret_key",
 ]
 
 CONFIG_ENV = "TOKENBOT_CONFIG"
 DEFAULT_CONFIG = "config.yaml"
 MIN_SECRET_KEY_BITS = 256
 MIN_WEBHOOK_SECRET_LENGTH = 16
+NOTIFY_SECRET_ENV = "TOKENBOT_NOTIFY_SECRET"
+NOTIFY_SECRET_FILE_ENV = "TOKENBOT_NOTIFY_SECRET_FILE"
+# Standard Webhooks: the key is 24 to 64 random bytes, written whsec_<base64>.
+NOTIFY_SECRET_BYTES = (24, 64)
 INSECURE_TRANSPORT_VARS = ("OAUTHLIB_INSECURE_TRANSPORT", "AUTHLIB_INSECURE_TRANSPORT")
 
 
@@ -81,6 +96,7 @@ _SECRET_KEYS = {
     "client_id": "WEBEX_CLIENT_ID",
     "client_secret": "WEBEX_CLIENT_SECRET",
     "webhook_secret": "TOKENBOT_WEBHOOK_SECRET",
+    "secret": NOTIFY_SECRET_ENV,
 }
 _SECRETISH = re.compile(r"(?i)secret|password|passwd|token|api_key|encryption_key")
 
@@ -236,6 +252,7 @@ class _Builder:
             logging=LoggingSettings(**values["logging"]),
             emulator=EmulatorSettings(**values["emulator"]),
             encryption_keys=self._encryption_keys(),
+            notify=self._notify(values["notify"], raw["notify"]),
             config_file=self.source,
             generated=tuple(self.generated),
             warnings=tuple(self.warnings),
@@ -277,6 +294,9 @@ class _Builder:
                 self._unknown(str(key), list(fields), prefix=f"{name}.")
         values: dict[str, Any] = {}
         for key, item in fields.items():
+            if "custom" in item.metadata:
+                values[key] = raw.get(key)  # structured: the section's own check reads it
+                continue
             default = item.default if item.default is not dataclasses.MISSING else None
             value = raw.get(key, default)
             if value is None and (default is None or str(item.type).endswith("| None")):
@@ -568,6 +588,117 @@ class _Builder:
                 )
         return BotSettings(**values, webhook_secret=secret)
 
+    def _notify(self, values: dict[str, Any], raw: Mapping[str, Any]) -> NotifySettings:
+        webhooks: list[NotifyWebhook] = []
+        listed = raw.get("webhooks") or []
+        if not isinstance(listed, list):
+            raise ConfigError(
+                "notify.webhooks",
+                f"expected a list of endpoints, got {_describe(listed)}",
+                hint="write it as - url: https://example.com/hooks/tokenbot",
+            )
+        for index, entry in enumerate(listed):
+            key = f"notify.webhooks[{index}]"
+            entry = {"url": entry} if isinstance(entry, str) else entry
+            if not isinstance(entry, Mapping):
+                raise ConfigError(key, f"expected a mapping with url, got {_describe(entry)}")
+            for name in entry:
+                if name not in ("url", "events"):
+                    self._unknown(str(name), ["url", "events"], prefix=f"{key}.")
+            url = self._coerce(f"{key}.url", "str", entry.get("url"), {})
+            self._url(f"{key}.url", url)
+            events = self._events(f"{key}.events", entry.get("events"))
+            webhooks.append(NotifyWebhook(url=url, events=events))
+        webex = self._notify_webex(raw.get("webex"))
+        secret = self._notify_secret(required=bool(webhooks))
+        values.update(webhooks=tuple(webhooks), webex=webex)
+        settings = NotifySettings(**values, secret=secret)
+        if settings.lease_seconds < 2 * settings.timeout_seconds:
+            raise ConfigError(
+                "notify.lease_seconds",
+                f"({settings.lease_seconds}) must be at least twice notify.timeout_seconds "
+                f"({settings.timeout_seconds:g})",
+                hint="a delivery's claim must outlive the POST it protects",
+            )
+        return settings
+
+    def _events(self, key: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        events: tuple[str, ...] = self._coerce(key, "tuple[str, ...]", value, {})
+        for name in events:
+            if name not in NOTIFY_EVENT_TYPES:
+                raise ConfigError(
+                    key,
+                    f"{name!r} is not an event type",
+                    hint=_suggest(name, list(NOTIFY_EVENT_TYPES)),
+                )
+        return events
+
+    def _notify_webex(self, value: Any) -> NotifyWebex | None:
+        if value is None:
+            return None
+        key = "notify.webex"
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, f"expected a mapping, got {_describe(value)}")
+        known = ["room_id", "person_email", "events"]
+        for name in value:
+            if name not in known:
+                self._unknown(str(name), known, prefix=f"{key}.")
+        room = value.get("room_id")
+        email = value.get("person_email")
+        if (room is None) == (email is None):
+            raise ConfigError(
+                key,
+                "needs exactly one of room_id and person_email",
+                hint="room_id posts into a space, person_email sends a direct message",
+            )
+        if room is not None:
+            room = self._coerce(f"{key}.room_id", "str", room, {})
+        if email is not None:
+            email = self._coerce(f"{key}.person_email", "str", email, {}).lower()
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise ConfigError(f"{key}.person_email", f"{email!r} is not an email address")
+        events = self._events(f"{key}.events", value.get("events"))
+        return NotifyWebex(room_id=room, person_email=email, events=events)
+
+    def _notify_secret(self, *, required: bool) -> Secret | None:
+        name = NOTIFY_SECRET_ENV
+        secret = self._secret(name)
+        path = self.env.get(NOTIFY_SECRET_FILE_ENV, "").strip()
+        if secret is not None and path:
+            raise ConfigError(
+                name,
+                f"is set together with {NOTIFY_SECRET_FILE_ENV}",
+                hint="set only one of them",
+            )
+        if path:
+            name = NOTIFY_SECRET_FILE_ENV
+            try:
+                text = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(name, f"cannot read {path}: {exc}") from None
+            secret = Secret(text) if text else None
+            if secret is None:
+                raise ConfigError(name, f"{path} is empty", hint="write whsec_<base64> into it")
+        make = "generate one with `tokenbot notify secret`"
+        if secret is None:
+            if not required:
+                return None
+            if not self.demo:
+                raise ConfigError(
+                    NOTIFY_SECRET_ENV,
+                    "is not set; notify.webhooks endpoints verify every event's signature with it",
+                    hint=f"set {NOTIFY_SECRET_ENV} or {NOTIFY_SECRET_FILE_ENV}: {make}",
+                )
+            self.generated.append(NOTIFY_SECRET_ENV)
+            self.warnings.append(
+                f"{NOTIFY_SECRET_ENV}: not set, generated for this process (demo mode)"
+            )
+            return Secret(generate_notify_secret())
+        notify_secret_key(secret.reveal(), name)  # raises ConfigError with the fix
+        return secret
+
     def _encryption_keys(self) -> Secret:
         spec = self._secret(ENCRYPTION_KEYS_ENV)
         if spec is None:
@@ -579,6 +710,30 @@ class _Builder:
             )
         TokenCipher.from_spec(spec.reveal())  # raises ConfigError naming the variable
         return spec
+
+
+def generate_notify_secret() -> str:
+    """Return a new Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def notify_secret_key(value: str, name: str = NOTIFY_SECRET_ENV) -> bytes:
+    """Return the HMAC key of a ``whsec_<base64>`` secret.
+
+    Raises:
+        ConfigError: naming `name`, when the value is not ``whsec_`` and 24-64 bytes of base64.
+    """
+    make = "generate one with `tokenbot notify secret`"
+    if not value.startswith("whsec_"):
+        raise ConfigError(name, "must start with whsec_ (a Standard Webhooks secret)", hint=make)
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(name, "is not valid base64 after whsec_", hint=make) from None
+    low, high = NOTIFY_SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise ConfigError(name, f"decodes to {len(key)} bytes; it needs {low} to {high}", hint=make)
+    return key
 
 
 def _entropy_bits(value: str) -> float:
@@ -601,6 +756,7 @@ def _register_with_redactor(settings: Settings) -> None:
         settings.panel.secret_key,
         settings.bot.webhook_secret,
         settings.encryption_keys,
+        settings.notify.secret,
     ):
         if secret is not None:
             register_secret(secret.reveal())

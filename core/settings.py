@@ -29,6 +29,10 @@ __all__ = [
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",
+    "NOTIFY_EVENT_TYPES",
+    "NotifySettings",
+    "NotifyWebex",
+    "NotifyWebhook",
     "PanelSettings",
     "RefreshSettings",
     "Secret",
@@ -191,6 +195,56 @@ class LoggingSettings:
     format: str = _choice("text", *FORMATS)
 
 
+# What `notify.webhooks[].events` and `notify.webex.events` may list (core.notify sends them).
+NOTIFY_EVENT_TYPES = (
+    "account.connected",
+    "account.refresh_failed",
+    "account.needs_reauth",
+    "account.recovered",
+    "account.refresh_token_expiring",
+    "account.disconnected",
+    "intake.down",
+    "intake.up",
+    "notify.test",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyWebhook:
+    """One endpoint that receives lifecycle events as signed Standard Webhooks POSTs."""
+
+    url: str
+    events: tuple[str, ...] = ()  # empty: every type
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyWebex:
+    """Where lifecycle events go as Webex messages (exactly one of room_id, person_email)."""
+
+    room_id: str | None = None
+    person_email: str | None = None
+    events: tuple[str, ...] = ()  # empty: every type
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    """Lifecycle notifications (core.notify) and re-login links (core.relink)."""
+
+    webhooks: tuple[NotifyWebhook, ...] = field(default=(), metadata={"custom": True})
+    webex: NotifyWebex | None = field(default=None, metadata={"custom": True})
+    interval_seconds: float = _num(10, 1, 3600)
+    timeout_seconds: float = _num(10, 1, 60)
+    lease_seconds: int = _num(60, 2, 3600)
+    give_up_hours: float = _num(24, 0.01, 7 * 24)
+    relink_minutes: int = _num(30, 1, 24 * 60)
+    secret: Secret | None = _env("TOKENBOT_NOTIFY_SECRET")
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether any endpoint or Webex target is configured."""
+        return bool(self.webhooks) or self.webex is not None
+
+
 @dataclass(frozen=True, slots=True)
 class EmulatorSettings:
     """Where the demo runs the Webex emulator."""
@@ -207,6 +261,7 @@ SECTIONS: dict[str, type[Any]] = {
     "bot": BotSettings,
     "logging": LoggingSettings,
     "emulator": EmulatorSettings,
+    "notify": NotifySettings,
 }
 
 
@@ -223,6 +278,7 @@ class Settings:
     logging: LoggingSettings
     emulator: EmulatorSettings
     encryption_keys: Secret
+    notify: NotifySettings = field(default_factory=NotifySettings)
     config_file: Path | None = None
     generated: tuple[str, ...] = ()  # environment variables generated for this demo process
     warnings: tuple[str, ...] = ()
@@ -250,7 +306,9 @@ class Settings:
                 if "env" in item.metadata:
                     values[item.name] = self._mask(item.metadata["env"], value)
                 elif isinstance(value, tuple):
-                    values[item.name] = list(value)
+                    values[item.name] = [_shown(v) for v in value]
+                elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                    values[item.name] = _shown(value)
                 else:
                     values[item.name] = value
             out[name] = values
@@ -266,6 +324,22 @@ class Settings:
             return "missing"
         state = "generated" if env_name in self.generated else "set"
         return f"{state} (sha256:{value.fingerprint})"
+
+
+def _shown(value: Any) -> Any:
+    # Endpoint URLs may carry a token in their query (many receivers work that way): show
+    # scheme, host and path only.
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return value
+    shown = dataclasses.asdict(value)
+    for key, item in shown.items():
+        if isinstance(item, tuple):
+            shown[key] = list(item)
+    if isinstance(shown.get("url"), str):
+        parts = urlsplit(shown["url"])
+        tail = "?..." if parts.query else ""
+        shown["url"] = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + tail
+    return shown
 
 
 def hide_password(url: str) -> str:
