@@ -33,6 +33,7 @@ from tokenbot.bot import create_webhook_app
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.config import Settings
+from tokenbot.core.jobs import IntervalJob
 from tokenbot.core.loopback import is_loopback_host
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
@@ -117,6 +118,7 @@ class TokenbotProcess:
         self._own_runtime = runtime is None
         self.runtime: Runtime | None = runtime
         self.scheduler: RefreshScheduler | None = None
+        self.jobs: list[IntervalJob] = []
         self.bot: Bot | None = None
         self.metrics = PanelMetrics()
         # Any: waitress's stubs leave out `effective_port` and type `trigger` as an int.
@@ -139,6 +141,14 @@ class TokenbotProcess:
                 clock=runtime.clock,
             )
             self.scheduler.start()
+            if self.settings.notify.enabled:
+                notify = IntervalJob(
+                    "notify",
+                    runtime.deliver_notifications,
+                    interval_seconds=self.settings.notify.interval_seconds,
+                )
+                notify.start()
+                self.jobs.append(notify)
         if "bot" in self.roles and self.settings.bot.enabled:
             self.bot = create_bot(
                 options=BotOptions.from_settings(self.settings),
@@ -291,6 +301,8 @@ class TokenbotProcess:
             self.bot.stop(max(0.1, deadline - time.monotonic()))
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
+        for job in self.jobs:
+            job.shutdown(wait=True)
         if self.runtime is not None and self._own_runtime:
             self.runtime.close()
         log.info("tokenbot stopped")
