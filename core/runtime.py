@@ -27,6 +27,7 @@ from tokenbot.core.notify import Outbox
 from tokenbot.core.notify import Sender
 from tokenbot.core.notify import WebhookSender
 from tokenbot.core.notify import targets_from
+from tokenbot.core.notify_webex import WebexSender
 from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.refresher import make_owner
@@ -228,6 +229,17 @@ def build_runtime(
     )
     outbox, dispatcher = _notifications(settings, database, clock, owner)
     store.rows.on_event = outbox.on_account_event
+    webex_target = settings.notify.webex
+    if webex_target is not None:
+        dispatcher.senders["webex"] = WebexSender(
+            store,
+            tokens,
+            api_base_url=settings.webex.api_base_url,
+            room_id=webex_target.room_id,
+            person_email=webex_target.person_email,
+            clock=clock,
+            timeout_seconds=settings.notify.timeout_seconds,
+        )
     return Runtime(
         outbox=outbox,
         dispatcher=dispatcher,
