@@ -53,6 +53,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "tokenbot.core.api_tokens",
     "tokenbot.core.botstate",
     "tokenbot.core.notify",
+    "tokenbot.core.relink",
 )
 
 

@@ -24,6 +24,9 @@ EXPECTED_POST_ENDPOINTS = {
     "dashboard.test",
     "dashboard.make_bot",
     "dashboard.disconnect",
+    "notify.send_test",
+    "relink.mint",
+    "relink.start",  # no panel session: the single-use link is the permission
 }
 
 
