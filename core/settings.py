@@ -146,6 +146,8 @@ class RefreshSettings:
     backoff_max_seconds: float = _num(3600, 0.1, 7 * 86400)
     min_token_validity_seconds: int = _num(60, 0, 86400)
     expiry_skew_seconds: int = _num(30, 30, 3600)
+    probe_interval_seconds: int = _num(3600, 0, 86400)  # 0: no health probe (core.probe)
+    probe_batch: int = _num(200, 1, 10_000)
 
 
 @dataclass(frozen=True, slots=True)
