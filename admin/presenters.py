@@ -85,6 +85,7 @@ def account_dict(view: AccountView, now: datetime) -> dict[str, Any]:
         "connected_at": iso(view.created_at),
         "obtained_at": iso(view.obtained_at),
         "last_refreshed_at": iso(view.last_refreshed_at),
+        "last_verified_at": iso(view.last_verified_at),
         "next_refresh_at": iso(view.next_refresh_at),
         "failure_count": view.failure_count,
         "last_error": view.last_error,
@@ -141,6 +142,7 @@ def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:
                 health=view.health(now),
                 access_expires_at=_timestamp(view.access_expires_at) if usable else None,
                 refresh_expires_at=_timestamp(view.refresh_expires_at) if usable else None,
+                last_verified_at=_timestamp(view.last_verified_at),
             )
 
 

@@ -113,6 +113,7 @@ class EventKind(enum.StrEnum):
     TESTED = "tested"
     BOT_IDENTITY_SET = "bot_identity_set"
     KEYS_ROTATED = "keys_rotated"
+    TOKEN_REJECTED = "token_rejected"
 
 
 def _str_enum(enum_class: type[enum.Enum]) -> sa.Enum:
@@ -167,6 +168,8 @@ class Account(Base):
     refresh_expires_at: Mapped[datetime | None]
     obtained_at: Mapped[datetime | None]
     last_refreshed_at: Mapped[datetime | None]
+    # When the health probe last saw Webex accept the access token (core.probe).
+    last_verified_at: Mapped[datetime | None]
     # The sweep's only query filters and sorts on this column.
     next_refresh_at: Mapped[datetime | None] = mapped_column(index=True)
     refresh_warned_at: Mapped[datetime | None]

@@ -30,6 +30,8 @@ from tokenbot.core.notify import targets_from
 from tokenbot.core.notify_webex import WebexSender
 from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.probe import ProbeReport
+from tokenbot.core.probe import probe_accounts
 from tokenbot.core.refresher import make_owner
 from tokenbot.core.rotation import verify_keys
 from tokenbot.core.store import TokenStore
@@ -121,6 +123,17 @@ class Runtime:
             if outcome.result != "fresh":
                 self.tokens.forget(outcome.account_id)  # this process uses the new token now
         return report
+
+    def probe(self) -> ProbeReport:
+        """Verify the active accounts' tokens at Webex (the probe job; core.probe)."""
+        return probe_accounts(
+            self.store,
+            self.tokens,
+            self.oauth,
+            clock=self.clock,
+            batch=self.settings.refresh.probe_batch,
+            stop=self.stopping,
+        )
 
     def close(self) -> None:
         """Release the database connections."""

@@ -149,6 +149,18 @@ class TokenbotProcess:
                 )
                 notify.start()
                 self.jobs.append(notify)
+            probe_every = self.settings.refresh.probe_interval_seconds
+            if probe_every:
+                probe = IntervalJob(
+                    "probe",
+                    runtime.probe,
+                    interval_seconds=probe_every,
+                    # Spread over the interval's tenth: instances do not probe in step.
+                    jitter_seconds=probe_every / 10,
+                    first_delay_seconds=min(60, probe_every),
+                )
+                probe.start()
+                self.jobs.append(probe)
         if "bot" in self.roles and self.settings.bot.enabled:
             self.bot = create_bot(
                 options=BotOptions.from_settings(self.settings),
