@@ -55,6 +55,8 @@ class BotOptions:
     webhook_path: str = "/webhooks/webex"
     webhook_name: str = "tokenbot"
     history_max: int = 50
+    webhook_check_seconds: float = 180.0
+    reconcile_interval_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         if self.intake not in {"webhook", "polling"}:
@@ -102,6 +104,8 @@ class BotOptions:
             "max_body_bytes",
             "max_event_age_seconds",
             "history_max",
+            "webhook_check_seconds",
+            "reconcile_interval_seconds",
         ):
             if getattr(bot, name, None) is not None:
                 values[name] = getattr(bot, name)

@@ -187,6 +187,8 @@ class BotSettings:
     poll_api_budget_per_minute: int = _num(120, 1, 100_000)
     max_body_bytes: int = _num(262_144, 1024, 1_048_576)
     max_event_age_seconds: float = _num(600, 0, 86_400)
+    webhook_check_seconds: float = _num(180, 10, 86_400)  # webhook intake: read its state
+    reconcile_interval_seconds: float = _num(600, 0, 86_400)  # read active spaces; 0: off
 
 
 @dataclass(frozen=True, slots=True)
