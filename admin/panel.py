@@ -52,6 +52,8 @@ class BotFacts(TypedDict, total=False):
     commands_handled: int
     errors: int
     last_error: str | None
+    webhook_status: str | None  # active / inactive / missing, as the intake healer last saw
+    webhook_reactivated_at: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,8 @@ def bot_card(
         "commands_handled": int(facts.get("commands_handled", 0) or 0),
         "errors": int(facts.get("errors", 0) or 0),
         "last_error": facts.get("last_error"),
+        "webhook_status": facts.get("webhook_status"),
+        "webhook_reactivated_at": facts.get("webhook_reactivated_at"),
         "identity": None
         if identity is None
         else {

@@ -88,6 +88,8 @@ def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
             "commands_handled": snapshot.counters.get("commands_total", 0),
             "errors": snapshot.counters.get("errors", 0),
             "last_error": snapshot.get("last_error"),
+            "webhook_status": snapshot.get("webhook_status"),
+            "webhook_reactivated_at": snapshot.get("webhook_reactivated_at"),
         }
 
     return read
@@ -171,6 +173,16 @@ class TokenbotProcess:
                 registry=self.metrics.registry,
                 timeout=self.settings.webex.timeout_seconds,
             )
+            outbox = runtime.outbox
+            if outbox is not None:
+                mode = self.settings.bot.intake
+
+                def intake_state(state: str, reason: str) -> object:
+                    return outbox.emit_state(
+                        "intake", state, f"intake.{state}", {"intake": mode, "reason": reason}
+                    )
+
+                self.bot.on_intake_state = intake_state
             self.bot.start()
         if "web" in self.roles:
             self._start_web(runtime)

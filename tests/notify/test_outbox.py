@@ -230,3 +230,16 @@ def test_signature_matches_the_specification_example() -> None:
         sign(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
         == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     )
+
+
+def test_intake_down_and_up_are_told_once_per_change(
+    store: TokenStore, clock: FrozenClock, receiver: Receiver, notify_secret: str
+) -> None:
+    outbox, dispatcher = _wire(store, clock, receiver, notify_secret)
+    told = [
+        outbox.emit_state("intake", state, f"intake.{state}", {"reason": "test"})
+        for state in ("up", "down", "down", "down", "up", "up")
+    ]
+    assert told == [False, True, False, False, True, False]  # a first "up" is the normal start
+    dispatcher.run()
+    assert receiver.types() == ["intake.down", "intake.up"]
