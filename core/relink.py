@@ -29,7 +29,7 @@ from sqlalchemy.orm import mapped_column
 from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
 from tokenbot.core.errors import AccountNotFound
-from tokenbot.core.errors import StoreError
+from tokenbot.core.errors import RelinkInvalid
 from tokenbot.core.hashing import sha256_hex
 from tokenbot.core.models import Account
 from tokenbot.core.models import Base
@@ -43,16 +43,6 @@ PATH_PREFIX = "/relink/"
 def relink_path(token: str) -> str:
     """Return the panel path of a link."""
     return PATH_PREFIX + token
-
-
-class RelinkInvalid(StoreError):
-    """A re-login link cannot be used: `reason` is unknown, used, expired or revoked."""
-
-    code = "relink_invalid"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"this re-login link is {reason}", hint="ask for a new link")
-        self.reason = reason
 
 
 class RelinkLink(Base):
