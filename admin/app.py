@@ -23,6 +23,8 @@ from tokenbot.admin import connect
 from tokenbot.admin import dashboard
 from tokenbot.admin import errors
 from tokenbot.admin import health
+from tokenbot.admin import notify
+from tokenbot.admin import relink
 from tokenbot.admin.hosts import allowed_hosts
 from tokenbot.admin.hosts import install_host_check
 from tokenbot.admin.metrics import PanelMetrics
@@ -147,6 +149,8 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(api_tokens_page.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(notify.bp)
+    app.register_blueprint(relink.bp)
     app.register_blueprint(connect.make_blueprint(config.redirect_path))
     app.jinja_env.filters["utc"] = utc_text
     app.jinja_env.filters["duration"] = duration_text

@@ -25,6 +25,7 @@ from tokenbot.admin.panel import panel
 from tokenbot.admin.principal import browser_binding
 from tokenbot.admin.principal import current_admin
 from tokenbot.admin.principal import login_required
+from tokenbot.admin.relink import relink_callback
 from tokenbot.core.errors import LoginStateInvalid
 from tokenbot.core.errors import OAuthError
 from tokenbot.core.logs import fingerprint
@@ -193,6 +194,9 @@ def make_blueprint(callback_path: str) -> Blueprint:
     @bp.get(callback_path)
     def callback() -> ResponseReturnValue:
         """Finish a Webex login: check the state, redeem the code, identify, store."""
+        relinked = relink_callback()  # a sign-in started from a re-login link (admin.relink)
+        if relinked is not None:
+            return relinked
         if current_admin() is None:
             # Never redirect with the code in ``next``; the login must be started again.
             return _failed(

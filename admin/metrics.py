@@ -44,6 +44,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _ACCESS_EXPIRY = "tokenbot_access_token_expiry_timestamp_seconds"
 _REFRESH_EXPIRY = "tokenbot_refresh_token_expiry_timestamp_seconds"
 _HANDOUTS = "tokenbot_access_token_handouts"
+_VERIFIED = "tokenbot_token_last_verified_timestamp_seconds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class TokenSample:
     health: str
     access_expires_at: float | None
     refresh_expires_at: float | None
+    last_verified_at: float | None = None
 
 
 class _TokenCollector(Collector):
@@ -65,6 +67,7 @@ class _TokenCollector(Collector):
         # inside create_app.
         yield GaugeMetricFamily(_ACCESS_EXPIRY, "", labels=["account_id"])
         yield GaugeMetricFamily(_REFRESH_EXPIRY, "", labels=["account_id"])
+        yield GaugeMetricFamily(_VERIFIED, "", labels=["account_id"])
         yield GaugeMetricFamily("tokenbot_accounts", "", labels=["status"])
 
     def collect(self) -> Iterator[Metric]:
@@ -78,6 +81,11 @@ class _TokenCollector(Collector):
             "When the account's refresh token expires, as a Unix timestamp.",
             labels=["account_id"],
         )
+        verified = GaugeMetricFamily(
+            _VERIFIED,
+            "When the health probe last saw Webex accept the account's token (Unix time).",
+            labels=["account_id"],
+        )
         by_health: dict[str, int] = {}
         for item in self._sample():
             label = [str(item.account_id)]
@@ -85,6 +93,8 @@ class _TokenCollector(Collector):
                 access.add_metric(label, item.access_expires_at)
             if item.refresh_expires_at is not None:
                 refresh.add_metric(label, item.refresh_expires_at)
+            if item.last_verified_at is not None:
+                verified.add_metric(label, item.last_verified_at)
             by_health[item.health] = by_health.get(item.health, 0) + 1
         accounts = GaugeMetricFamily(
             "tokenbot_accounts", "Connected accounts by status badge.", labels=["status"]
@@ -95,6 +105,7 @@ class _TokenCollector(Collector):
             accounts.add_metric([health], count)
         yield access
         yield refresh
+        yield verified
         yield accounts
 
 

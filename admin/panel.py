@@ -92,6 +92,7 @@ class BotFacts(TypedDict, total=False):
     spaces_watched: int | None
     api_budget_used: int | None
     api_budget_per_minute: int | None
+    webhook_reactivated_at: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,7 @@ def account_dict(view: AccountView, now: datetime) -> dict[str, Any]:
         "connected_at": iso(view.created_at),
         "obtained_at": iso(view.obtained_at),
         "last_refreshed_at": iso(view.last_refreshed_at),
+        "last_verified_at": iso(view.last_verified_at),
         "next_refresh_at": iso(view.next_refresh_at),
         "failure_count": view.failure_count,
         "last_error": view.last_error,
@@ -152,6 +153,8 @@ def bot_card(
             "devices": int(facts.get("websocket_devices", 0) or 0),
             "backfilled": int(facts.get("events_backfilled", 0) or 0),
         },
+        "webhook_status": facts.get("webhook_status"),
+        "webhook_reactivated_at": facts.get("webhook_reactivated_at"),
         "identity": None
         if identity is None
         else {
@@ -189,6 +192,7 @@ def token_samples(store: TokenStore, clock: Clock) -> Iterator[TokenSample]:
                 health=view.health(now),
                 access_expires_at=_timestamp(view.access_expires_at) if usable else None,
                 refresh_expires_at=_timestamp(view.refresh_expires_at) if usable else None,
+                last_verified_at=_timestamp(view.last_verified_at),
             )
 
 

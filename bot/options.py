@@ -87,6 +87,8 @@ class BotOptions:
     others_burst: float = 40
     others_per_minute: float = 60.0
     reminders_per_sender: int = 5
+    webhook_check_seconds: float = 180.0
+    reconcile_interval_seconds: float = 600.0
 
     @property
     def webhook_url(self) -> str | None:
@@ -131,5 +133,7 @@ class BotOptions:
             others_burst=bot.others_burst,
             others_per_minute=bot.others_per_minute,
             reminders_per_sender=bot.reminders_per_sender,
+            webhook_check_seconds=bot.webhook_check_seconds,
+            reconcile_interval_seconds=bot.reconcile_interval_seconds,
         )
         return replace(options, **overrides) if overrides else options

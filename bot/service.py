@@ -29,6 +29,8 @@ from tokenbot.bot.client import WebexClient
 from tokenbot.bot.command_context import CommandServices
 from tokenbot.bot.dispatch import Dispatcher
 from tokenbot.bot.flood import FloodControl
+from tokenbot.bot.heal import IntakeHealer
+from tokenbot.bot.heal import StateHook
 from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.intake import IntakeQueue
 from tokenbot.bot.intake import Screen
@@ -134,6 +136,9 @@ class Bot:
         self.poller: Poller | None = None
         self.upkeep: Upkeep | None = None
         self.websocket: WebsocketIntake | None = None  # set by create_bot for websocket intake
+        self.healer: IntakeHealer | None = None
+        # Told "down"/"up" by the healer; the process wires it to the notifications.
+        self.on_intake_state: StateHook | None = None
         self.started_at = clock.now()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -158,6 +163,15 @@ class Bot:
         # Registers our webhook as soon as there is a bot identity, and again when it changes.
         self.upkeep = self.build_upkeep()
         self.upkeep.start()
+        if self.options.intake == "webhook" and self.options.webhook_url is not None:
+            self.healer = IntakeHealer(
+                self,
+                check_seconds=self.options.webhook_check_seconds,
+                reconcile_seconds=self.options.reconcile_interval_seconds,
+                on_state=self.on_intake_state,
+                monotonic=self._monotonic,
+            )
+            self.healer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop intake, let queued messages finish, stop workers and reminders, flush counters.
@@ -171,6 +185,8 @@ class Bot:
 
         if self.upkeep is not None:
             self.upkeep.stop(left())
+        if self.healer is not None:
+            self.healer.stop(left())
         if self.poller is not None:
             self.poller.stop(left())
         if self.websocket is not None:

@@ -278,15 +278,23 @@ class BotStateStore:
 
     def save_cursor(self, cursor: RoomCursor) -> None:
         """Store a space's polling cursor (insert or replace)."""
-        with self._db.write(durable=False) as session:
-            row = session.get(BotCursor, cursor.room_id)
-            if row is None:
-                row = BotCursor(room_id=cursor.room_id)
-                session.add(row)
-            row.message_id = cursor.message_id
-            row.message_created = cursor.message_created
-            row.last_activity = cursor.last_activity
-            row.updated_at = self._clock.now()
+        # Two instances reconciling at once (webhook intake heals on each) may both insert a
+        # new space's cursor; the loser retries once and finds the row, as in `set_values`.
+        for attempt in range(2):
+            try:
+                with self._db.write(durable=False) as session:
+                    row = session.get(BotCursor, cursor.room_id)
+                    if row is None:
+                        row = BotCursor(room_id=cursor.room_id)
+                        session.add(row)
+                    row.message_id = cursor.message_id
+                    row.message_created = cursor.message_created
+                    row.last_activity = cursor.last_activity
+                    row.updated_at = self._clock.now()
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     # -- values and counters -----------------------------------------------------------------
 

@@ -22,6 +22,8 @@ emulator through `overrides`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import math
 import os
@@ -58,6 +60,7 @@ from tokenbot.core.settings import BrokerSettings
 from tokenbot.core.settings import DatabaseSettings
 from tokenbot.core.settings import EmulatorSettings
 from tokenbot.core.settings import LoggingSettings
+from tokenbot.core.settings import NotifySettings
 from tokenbot.core.settings import PanelSettings
 from tokenbot.core.settings import RefreshSettings
 from tokenbot.core.settings import Secret
@@ -72,6 +75,7 @@ __all__ = [
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",
+    "NotifySettings",
     "PanelSettings",
     "RefreshSettings",
     "Secret",
@@ -80,6 +84,7 @@ __all__ = [
     "config_schema",
     "load_database_url",
     "load_settings",
+    "notify_secret_key",
 ]
 
 CONFIG_ENV = "TOKENBOT_CONFIG"
@@ -87,6 +92,10 @@ DEFAULT_CONFIG = "config.yaml"
 ENV_PREFIX = "TOKENBOT_"
 MIN_SECRET_KEY_BITS = 256
 MIN_WEBHOOK_SECRET_LENGTH = 16
+NOTIFY_SECRET_ENV = "TOKENBOT_NOTIFY_SECRET"
+NOTIFY_SECRET_FILE_ENV = "TOKENBOT_NOTIFY_SECRET_FILE"
+# Standard Webhooks: the key is 24 to 64 random bytes, written whsec_<base64>.
+NOTIFY_SECRET_BYTES = (24, 64)
 INSECURE_TRANSPORT_VARS = ("OAUTHLIB_INSECURE_TRANSPORT", "AUTHLIB_INSECURE_TRANSPORT")
 _TOP_LEVEL = ("mode", *SECTIONS)
 _SECRETISH = re.compile(r"(?i)secret|password|passwd|token|api_key|encryption_key")
@@ -480,7 +489,20 @@ class _Loader:
             return ConfigError(self.named[where], message, hint=hint)
         if where in self.via:
             message = f"{message}; set by {self.via[where]}"
-        return ConfigError(".".join(where), message, hint=hint)
+        return ConfigError(_dotted(error["loc"], where), message, hint=hint)
+
+
+def _dotted(loc: tuple[int | str, ...], where: KeyPath) -> str:
+    """Name the key as a user writes it: an entry of a list of mappings as `webhooks[0]`."""
+    parts: list[str] = []
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            if parts and index < len(loc) - 1:
+                parts[-1] += f"[{part}]"
+            continue
+        parts.append(str(part))
+    extra = where[len([p for p in loc if not isinstance(p, int)]) :]
+    return ".".join([*parts, *extra])
 
 
 def _collected(problems: list[ConfigError]) -> ConfigError:
@@ -530,6 +552,12 @@ def _explain(
     if kind == "tokenbot":
         return str(context["message"]), context.get("hint")
     if kind == "extra_forbidden":
+        if where and _SECRETISH.search(where[-1]):
+            return (
+                "secrets come from environment variables only, never from the file",
+                "remove the key from the file (a notify endpoint is signed with "
+                "TOKENBOT_NOTIFY_SECRET)",
+            )
         return "unknown key", _suggest(where[-1], _known(model or Settings))
     if kind in ("int_type", "int_parsing", "int_from_float", "float_type", "float_parsing"):
         if isinstance(value, float) and not isinstance(value, bool) and math.isfinite(value):
@@ -633,9 +661,16 @@ class _Rules:
         )
         panel = s.panel.model_copy(update={"secret_key": self._secret_key(s.panel)})
         bot = self._bot(s.bot, s.panel)
+        notify = self._notify(s.notify)
         keys = self._encryption_keys(s.encryption_keys)
         settings = s.model_copy(
-            update={"webex": webex, "panel": panel, "bot": bot, "encryption_keys": keys}
+            update={
+                "webex": webex,
+                "panel": panel,
+                "bot": bot,
+                "notify": notify,
+                "encryption_keys": keys,
+            }
         )
         object.__setattr__(settings, "_generated", tuple(self.generated))
         object.__setattr__(settings, "_warnings", tuple(self.warnings))
@@ -721,6 +756,34 @@ class _Rules:
         secret = self._required("TOKENBOT_WEBHOOK_SECRET", secret)
         return bot.model_copy(update={"public_url": public_url, "webhook_secret": secret})
 
+    def _notify(self, notify: NotifySettings) -> NotifySettings:
+        for index, hook in enumerate(notify.webhooks):
+            self._http(f"notify.webhooks[{index}].url", hook.url)
+        secret = notify.secret
+        if secret:
+            try:
+                notify_secret_key(secret.reveal())
+            except ConfigError as exc:  # names the variable, never echoes the secret
+                self.problems.append(exc)
+            return notify
+        if not notify.webhooks or NOTIFY_SECRET_ENV in self.unusable:
+            return notify
+        if not self.demo:
+            self.problems.append(
+                ConfigError(
+                    NOTIFY_SECRET_ENV,
+                    "is not set; notify.webhooks endpoints verify every event's signature with it",
+                    hint=f"set {NOTIFY_SECRET_ENV} or {NOTIFY_SECRET_FILE_ENV}: generate one "
+                    "with `tokenbot notify secret`",
+                )
+            )
+            return notify
+        self.generated.append(NOTIFY_SECRET_ENV)
+        self.warnings.append(
+            f"{NOTIFY_SECRET_ENV}: not set, generated for this process (demo mode)"
+        )
+        return notify.model_copy(update={"secret": Secret(generate_notify_secret())})
+
     def _encryption_keys(self, spec: Secret) -> Secret:
         if spec:
             try:
@@ -729,6 +792,30 @@ class _Rules:
                 self.problems.append(exc)
             return spec
         return self._required(ENCRYPTION_KEYS_ENV, spec)
+
+
+def generate_notify_secret() -> str:
+    """Return a new Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def notify_secret_key(value: str, name: str = NOTIFY_SECRET_ENV) -> bytes:
+    """Return the HMAC key of a ``whsec_<base64>`` secret.
+
+    Raises:
+        ConfigError: naming `name`, when the value is not ``whsec_`` and 24-64 bytes of base64.
+    """
+    make = "generate one with `tokenbot notify secret`"
+    if not value.startswith("whsec_"):
+        raise ConfigError(name, "must start with whsec_ (a Standard Webhooks secret)", hint=make)
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(name, "is not valid base64 after whsec_", hint=make) from None
+    low, high = NOTIFY_SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise ConfigError(name, f"decodes to {len(key)} bytes; it needs {low} to {high}", hint=make)
+    return key
 
 
 def _entropy_bits(value: str) -> float:
@@ -751,6 +838,7 @@ def _register_with_redactor(settings: Settings) -> None:
         settings.panel.secret_key,
         settings.bot.webhook_secret,
         settings.encryption_keys,
+        settings.notify.secret,
     ):
         if secret:
             register_secret(secret.reveal())

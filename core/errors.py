@@ -19,6 +19,7 @@ The hierarchy (a test checks that this map and the classes agree):
     * LoginStateInvalid - an OAuth callback's state is not a pending login of this browser
     * TokenUnavailable - no access token with enough validity now
       * BrokerUnavailable - the broker has no usable token now: ask after `retry_after_seconds`
+    * RelinkInvalid - a re-login link is unknown, used, expired or replaced
   * OAuthError - a call to the Webex OAuth endpoints failed
     * FatalOAuthError - the grant or client was rejected: do not retry
     * TransientOAuthError - timeout, 5xx, 429: retry later
@@ -54,6 +55,7 @@ __all__ = [
     "OAuthAnswerLost",
     "OAuthError",
     "PersistenceFailed",
+    "RelinkInvalid",
     "RateLimited",
     "StaleWrite",
     "StoreError",
@@ -300,3 +302,13 @@ class RateLimited(WebexApiError):
     def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
         super().__init__(message, status=429, hint=hint)
         self.retry_after = retry_after
+
+
+class RelinkInvalid(StoreError):
+    """A re-login link cannot be used: `reason` is unknown, used, expired or revoked."""
+
+    code = "relink_invalid"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this re-login link is {reason}", hint="ask for a new link")
+        self.reason = reason

@@ -53,6 +53,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "tokenbot.core.api_tokens",
     "tokenbot.core.botstate",
     "tokenbot.core.listener_lease",
+    "tokenbot.core.notify",
+    "tokenbot.core.relink",
 )
 
 
@@ -113,6 +115,7 @@ class EventKind(enum.StrEnum):
     BOT_IDENTITY_SET = "bot_identity_set"
     KEYS_ROTATED = "keys_rotated"
     TOKEN_HANDED_OUT = "token_handed_out"  # the broker gave an API client the access token
+    TOKEN_REJECTED = "token_rejected"
 
 
 def _str_enum(enum_class: type[enum.Enum]) -> sa.Enum:
@@ -167,6 +170,8 @@ class Account(Base):
     refresh_expires_at: Mapped[datetime | None]
     obtained_at: Mapped[datetime | None]
     last_refreshed_at: Mapped[datetime | None]
+    # When the health probe last saw Webex accept the access token (core.probe).
+    last_verified_at: Mapped[datetime | None]
     # The sweep's only query filters and sorts on this column.
     next_refresh_at: Mapped[datetime | None] = mapped_column(index=True)
     refresh_warned_at: Mapped[datetime | None]

@@ -55,6 +55,7 @@ class AccountView:
     refresh_warned_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    last_verified_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Account) -> AccountView:
@@ -82,6 +83,7 @@ class AccountView:
             refresh_warned_at=row.refresh_warned_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            last_verified_at=row.last_verified_at,
         )
 
     def health(self, now: datetime) -> str:

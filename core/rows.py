@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from typing import cast
@@ -86,6 +87,8 @@ class RowAccess:
         self.clock = clock
         self.policy = policy
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        # Called with every history event inside its transaction (core.notify's outbox).
+        self.on_event: Callable[[Session, int, EventKind, str, datetime], None] | None = None
 
     def seal(self, person_id: str, column: str, plaintext: str) -> str:
         """Encrypt `plaintext` for `column` of the account of `person_id`."""
@@ -157,6 +160,8 @@ class RowAccess:
         )
         session.add(event)
         session.flush()
+        if self.on_event is not None:
+            self.on_event(session, account_id, kind, detail, now)
         return event
 
 

@@ -17,11 +17,21 @@ from datetime import timedelta
 from tokenbot.core.clock import Clock
 from tokenbot.core.clock import SystemClock
 from tokenbot.core.config import Settings
+from tokenbot.core.config import notify_secret_key
 from tokenbot.core.crypto import TokenCipher
 from tokenbot.core.db import Database
 from tokenbot.core.db import upgrade
+from tokenbot.core.notify import Dispatcher
+from tokenbot.core.notify import DispatchReport
+from tokenbot.core.notify import Outbox
+from tokenbot.core.notify import Sender
+from tokenbot.core.notify import WebhookSender
+from tokenbot.core.notify import targets_from
+from tokenbot.core.notify_webex import WebexSender
 from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.probe import ProbeReport
+from tokenbot.core.probe import probe_accounts
 from tokenbot.core.refresher import make_owner
 from tokenbot.core.rotation import verify_keys
 from tokenbot.core.store import TokenStore
@@ -35,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _PURGE_EVERY = timedelta(hours=1)
 _LOGINS_KEPT = timedelta(days=1)
+_NOTIFY_KEPT = timedelta(days=7)
 
 
 @dataclass(eq=False)
@@ -52,6 +63,8 @@ class Runtime:
         tokens: Valid access tokens on demand (refreshing inline when due).
         owner: This process's name in leases and events.
         stopping: Set when the process shuts down; a running sweep starts no new refresh.
+        outbox: Lifecycle notifications written with each state change (core.notify).
+        dispatcher: Delivers the outbox (any instance may run it).
     """
 
     settings: Settings
@@ -64,7 +77,23 @@ class Runtime:
     tokens: TokenService
     owner: str = field(default_factory=make_owner)
     stopping: threading.Event = field(default_factory=threading.Event)
+    outbox: Outbox | None = None
+    dispatcher: Dispatcher | None = None
     _purged_at: datetime | None = field(default=None, repr=False)
+    _notify_purged_at: datetime | None = field(default=None, repr=False)
+
+    def deliver_notifications(self) -> DispatchReport:
+        """Send every due notification (the notify job); forget week-old ones once an hour."""
+        if self.dispatcher is None or self.outbox is None:
+            return DispatchReport()
+        now = self.clock.now()
+        if self._notify_purged_at is None or now - self._notify_purged_at >= _PURGE_EVERY:
+            try:
+                self.outbox.purge(now - _NOTIFY_KEPT)
+            except Exception:  # housekeeping must never cost a delivery
+                log.exception("could not purge old notifications")
+            self._notify_purged_at = now
+        return self.dispatcher.run()
 
     def sweep(self) -> SweepReport:
         """Refresh every due account once, as the scheduler's job does.
@@ -94,6 +123,17 @@ class Runtime:
             if outcome.result != "fresh":
                 self.tokens.forget(outcome.account_id)  # this process uses the new token now
         return report
+
+    def probe(self) -> ProbeReport:
+        """Verify the active accounts' tokens at Webex (the probe job; core.probe)."""
+        return probe_accounts(
+            self.store,
+            self.tokens,
+            self.oauth,
+            clock=self.clock,
+            batch=self.settings.refresh.probe_batch,
+            stop=self.stopping,
+        )
 
     def close(self) -> None:
         """Release the database connections."""
@@ -128,6 +168,27 @@ def oauth_client_from(settings: Settings) -> WebexOAuthClient:
         timeout_seconds=webex.timeout_seconds,
         token_auth_method=webex.token_auth_method,
     )
+
+
+def _notifications(
+    settings: Settings, database: Database, clock: Clock, owner: str
+) -> tuple[Outbox, Dispatcher]:
+    """Build the outbox (always: it tracks announced states) and its dispatcher."""
+    notify = settings.notify
+    outbox = Outbox(database, targets_from(notify.webhooks, notify.webex), clock=clock)
+    senders: dict[str, Sender] = {}
+    if notify.secret is not None:
+        key = notify_secret_key(notify.secret.reveal())
+        senders["webhook"] = WebhookSender(key, timeout_seconds=notify.timeout_seconds)
+    dispatcher = Dispatcher(
+        outbox,
+        senders,
+        clock=clock,
+        owner=owner,
+        lease_seconds=notify.lease_seconds,
+        give_up_hours=notify.give_up_hours,
+    )
+    return outbox, dispatcher
 
 
 def build_runtime(
@@ -180,7 +241,22 @@ def build_runtime(
         owner_prefix="tokenbot",
         lease_seconds=settings.refresh.lease_seconds,
     )
+    outbox, dispatcher = _notifications(settings, database, clock, owner)
+    store.rows.on_event = outbox.on_account_event
+    webex_target = settings.notify.webex
+    if webex_target is not None:
+        dispatcher.senders["webex"] = WebexSender(
+            store,
+            tokens,
+            api_base_url=settings.webex.api_base_url,
+            room_id=webex_target.room_id,
+            person_email=webex_target.person_email,
+            clock=clock,
+            timeout_seconds=settings.notify.timeout_seconds,
+        )
     return Runtime(
+        outbox=outbox,
+        dispatcher=dispatcher,
         settings=settings,
         clock=clock,
         database=database,

@@ -69,6 +69,10 @@ __all__ = [
     "DatabaseSettings",
     "EmulatorSettings",
     "LoggingSettings",
+    "NOTIFY_EVENT_TYPES",
+    "NotifySettings",
+    "NotifyWebex",
+    "NotifyWebhook",
     "PanelSettings",
     "RefreshSettings",
     "Secret",
@@ -94,6 +98,7 @@ SECRET_ENV: dict[tuple[str, ...], str] = {
     ("webex", "client_secret"): "WEBEX_CLIENT_SECRET",
     ("panel", "secret_key"): "TOKENBOT_SECRET_KEY",
     ("bot", "webhook_secret"): "TOKENBOT_WEBHOOK_SECRET",
+    ("notify", "secret"): "TOKENBOT_NOTIFY_SECRET",
     ("encryption_keys",): ENCRYPTION_KEYS_ENV,
     ("database", "url"): DATABASE_URL_ENV,
 }
@@ -177,6 +182,13 @@ def _str_list(value: Any) -> Any:
     ):
         raise problem(f"expected a list of strings, got {describe(value)}")
     return tuple(item.strip() for item in value)
+
+
+def _list_of(value: Any) -> Any:
+    # Sections are strict (no silent coercion), so a YAML list becomes the tuple here.
+    if not isinstance(value, list | tuple):
+        raise problem(f"expected a list, got {describe(value)}")
+    return tuple(value)
 
 
 def _scope_list(value: Any) -> Any:
@@ -415,6 +427,15 @@ class RefreshSettings(_Section):
     expiry_skew_seconds: int = Field(
         30, ge=30, le=3600, description="Subtracted from every expiry (clock skew, latency)."
     )
+    probe_interval_seconds: int = Field(
+        3600,
+        ge=0,
+        le=86_400,
+        description="Health probe: verify each active token this often; 0: off.",
+    )
+    probe_batch: int = Field(
+        200, ge=1, le=10_000, description="Health probe: most accounts verified per run."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RefreshSettings:
@@ -558,6 +579,12 @@ class BotSettings(_Section):
     listener_lease_seconds: float = Field(
         30, ge=5, le=600, description="Websocket: how long the socket's holder may go silent."
     )
+    webhook_check_seconds: float = Field(
+        180, ge=10, le=86_400, description="Webhook intake: read its state at Webex this often."
+    )
+    reconcile_interval_seconds: float = Field(
+        600, ge=0, le=86_400, description="Read recently active spaces this often; 0: off."
+    )
 
     @field_validator("instance_group")
     @classmethod
@@ -665,6 +692,106 @@ class BrokerSettings(_Section):
         return tuple(out)
 
 
+# What `notify.webhooks[].events` and `notify.webex.events` may list (core.notify sends them).
+NOTIFY_EVENT_TYPES = (
+    "account.connected",
+    "account.refresh_failed",
+    "account.needs_reauth",
+    "account.recovered",
+    "account.refresh_token_expiring",
+    "account.disconnected",
+    "intake.down",
+    "intake.up",
+    "notify.test",
+)
+EventType = Literal[
+    "account.connected",
+    "account.refresh_failed",
+    "account.needs_reauth",
+    "account.recovered",
+    "account.refresh_token_expiring",
+    "account.disconnected",
+    "intake.down",
+    "intake.up",
+    "notify.test",
+]
+
+
+class NotifyWebhook(_Section):
+    """One endpoint that receives lifecycle events as signed Standard Webhooks POSTs."""
+
+    url: Url = Field(description="Where events are POSTed.")
+    events: Annotated[tuple[EventType, ...], BeforeValidator(_list_of)] = Field(
+        (), description="Only these types; empty: all."
+    )
+
+
+class NotifyWebex(_Section):
+    """Where lifecycle events go as Webex messages (exactly one of room_id, person_email)."""
+
+    room_id: Text | None = Field(None, description="Post into this space.")
+    person_email: Text | None = Field(None, description="Or send this person a direct message.")
+    events: Annotated[tuple[EventType, ...], BeforeValidator(_list_of)] = Field(
+        (), description="Only these types; empty: all."
+    )
+
+    @field_validator("person_email")
+    @classmethod
+    def _email(cls, email: str | None) -> str | None:
+        if email is None:
+            return None
+        email = email.lower()
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise problem(f"{email!r} is not an email address")
+        return email
+
+    @model_validator(mode="after")
+    def _one_target(self) -> NotifyWebex:
+        if (self.room_id is None) == (self.person_email is None):
+            raise problem(
+                "needs exactly one of room_id and person_email",
+                hint="room_id posts into a space, person_email sends a direct message",
+            )
+        return self
+
+
+class NotifySettings(_Section):
+    """Lifecycle notifications (core.notify) and re-login links (core.relink)."""
+
+    webhooks: Annotated[tuple[NotifyWebhook, ...], BeforeValidator(_list_of)] = Field(
+        (), description="Endpoints for signed lifecycle events (- url: https://...)."
+    )
+    webex: NotifyWebex | None = Field(None, description="Tell people in Webex too.")
+    interval_seconds: float = Field(10, ge=1, le=3600, description="How often the outbox is sent.")
+    timeout_seconds: float = Field(10, ge=1, le=60, description="Per delivery POST.")
+    lease_seconds: int = Field(
+        60, ge=2, le=3600, description="A delivery's claim; >= 2 x timeout_seconds."
+    )
+    give_up_hours: float = Field(
+        24, ge=0.01, le=7 * 24, description="Retry a failing delivery this long, then drop it."
+    )
+    relink_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="How long a re-login link stays valid."
+    )
+    secret: SkipJsonSchema[Secret | None] = None
+
+    @model_validator(mode="after")
+    def _lease_outlives_post(self) -> NotifySettings:
+        if self.lease_seconds < 2 * self.timeout_seconds:
+            raise problem(
+                f"({self.lease_seconds}) must be at least twice notify.timeout_seconds "
+                f"({self.timeout_seconds:g})",
+                hint="a delivery's claim must outlive the POST it protects",
+                field="lease_seconds",
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether any endpoint or Webex target is configured."""
+        return bool(self.webhooks) or self.webex is not None
+
+
 class LoggingSettings(_Section):
     """Log level and line format (core.logs.configure_logging)."""
 
@@ -691,6 +818,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "panel": PanelSettings,
     "bot": BotSettings,
     "broker": BrokerSettings,
+    "notify": NotifySettings,
     "logging": LoggingSettings,
     "emulator": EmulatorSettings,
 }
@@ -718,6 +846,7 @@ class Settings(BaseSettings):
     panel: PanelSettings = PanelSettings()
     bot: BotSettings = BotSettings()
     broker: BrokerSettings = BrokerSettings()
+    notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
     emulator: EmulatorSettings = EmulatorSettings()
     encryption_keys: SkipJsonSchema[Secret] = NO_SECRET
@@ -793,7 +922,9 @@ class Settings(BaseSettings):
                 if env_name and key != "url":
                     values[key] = self._mask(env_name, value)
                 elif isinstance(value, tuple):
-                    values[key] = list(value)
+                    values[key] = [_shown(item) for item in value]
+                elif isinstance(value, BaseModel):
+                    values[key] = _shown(value)
                 else:
                     values[key] = value
             out[name] = values
@@ -830,3 +961,16 @@ def hide_password(url: str) -> str:
     host = f"[{host}]" if ":" in host else host
     netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _shown(value: Any) -> Any:
+    """Plain data for `masked()`; an endpoint URL without its query (it may carry a token)."""
+    if not isinstance(value, BaseModel):
+        return value
+    shown = value.model_dump(mode="json")
+    url = shown.get("url")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        tail = "?..." if parts.query else ""
+        shown["url"] = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + tail
+    return shown

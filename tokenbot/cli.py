@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tokenbot.commands.keys:keys_group",
         "Create and rotate the keys in TOKENBOT_ENCRYPTION_KEYS.",
     ),
+    "notify": (
+        "tokenbot.commands.notify:notify_group",
+        "Lifecycle notifications: signing secret, test event, delivery log.",
+    ),
     "serve": (
         "tokenbot.commands.serve:serve_command",
         "Run tokenbot in production: migrations, then the panel, the refresher and the bot.",

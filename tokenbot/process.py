@@ -34,6 +34,7 @@ from tokenbot.bot.webhook_owners import WebhookJanitor
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
 from tokenbot.core.config import Settings
+from tokenbot.core.jobs import IntervalJob
 from tokenbot.core.loopback import is_loopback_host
 from tokenbot.core.records import AccountView
 from tokenbot.core.runtime import Runtime
@@ -131,6 +132,7 @@ def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
             "spaces_watched": snapshot.get("poll_spaces"),
             "api_budget_used": snapshot.get("poll_budget_used"),
             "api_budget_per_minute": snapshot.get("poll_budget_per_minute"),
+            "webhook_reactivated_at": snapshot.get("webhook_reactivated_at"),
         }
 
     return read
@@ -161,6 +163,7 @@ class TokenbotProcess:
         self._own_runtime = runtime is None
         self.runtime: Runtime | None = runtime
         self.scheduler: RefreshScheduler | None = None
+        self.jobs: list[IntervalJob] = []
         self.bot: Bot | None = None
         self.metrics = PanelMetrics()
         # Any: waitress's stubs leave out `effective_port` and type `trigger` as an int.
@@ -184,6 +187,26 @@ class TokenbotProcess:
                 clock=runtime.clock,
             )
             self.scheduler.start()
+            if self.settings.notify.enabled:
+                notify = IntervalJob(
+                    "notify",
+                    runtime.deliver_notifications,
+                    interval_seconds=self.settings.notify.interval_seconds,
+                )
+                notify.start()
+                self.jobs.append(notify)
+            probe_every = self.settings.refresh.probe_interval_seconds
+            if probe_every:
+                probe = IntervalJob(
+                    "probe",
+                    runtime.probe,
+                    interval_seconds=probe_every,
+                    # Spread over the interval's tenth: instances do not probe in step.
+                    jitter_seconds=probe_every / 10,
+                    first_delay_seconds=min(60, probe_every),
+                )
+                probe.start()
+                self.jobs.append(probe)
         if "bot" in self.roles and self.settings.bot.enabled:
             self.bot = create_bot(
                 options=BotOptions.from_settings(self.settings),
@@ -194,6 +217,16 @@ class TokenbotProcess:
                 registry=self.metrics.registry,
                 timeout=self.settings.webex.timeout_seconds,
             )
+            outbox = runtime.outbox
+            if outbox is not None:
+                mode = self.settings.bot.intake
+
+                def intake_state(state: str, reason: str) -> object:
+                    return outbox.emit_state(
+                        "intake", state, f"intake.{state}", {"intake": mode, "reason": reason}
+                    )
+
+                self.bot.on_intake_state = intake_state
             self.bot.start()
         if "web" in self.roles:
             self._start_web(runtime)
@@ -336,6 +369,8 @@ class TokenbotProcess:
             self.bot.stop(max(0.1, deadline - time.monotonic()))
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
+        for job in self.jobs:
+            job.shutdown(wait=True)
         if self.runtime is not None and self._own_runtime:
             self.runtime.close()
         log.info("tokenbot stopped")

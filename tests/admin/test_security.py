@@ -26,6 +26,9 @@ EXPECTED_POST_ENDPOINTS = {
     "api_tokens.create",
     "api_tokens.revoke",
     "api.access_token",
+    "notify.send_test",
+    "relink.mint",
+    "relink.start",  # no panel session: the single-use link is the permission
 }
 # Authenticated by bearer header only, never by the session cookie, so a cross-site form
 # cannot use it; tests/admin/test_broker.py shows that a session alone gets 401 there.

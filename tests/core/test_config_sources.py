@@ -15,6 +15,7 @@ from typing import get_origin
 import jsonschema
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from tokenbot.core.config import config_schema
 from tokenbot.core.config import load_database_url
@@ -360,6 +361,8 @@ def _every_key() -> list[tuple[str, str, Any]]:
 def _bad_text(key: str, info: Any) -> str:
     """A value the key refuses, written as someone would in the environment."""
     kinds = {info.annotation, *get_args(info.annotation)}
+    if any(isinstance(kind, type) and issubclass(kind, BaseModel) for kind in kinds):
+        return "not a mapping"
     if bool in kinds:
         return "maybe"
     if int in kinds or float in kinds:

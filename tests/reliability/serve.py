@@ -161,6 +161,7 @@ class Deployment:
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     public_url: str = field(default_factory=lambda: f"https://127.0.0.1:{free_port()}")
     config: dict[str, Any] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. TOKENBOT_NOTIFY_SECRET
     processes: list[ServeProcess] = field(default_factory=list)
 
     def secrets(self) -> dict[str, str]:
@@ -198,6 +199,7 @@ class Deployment:
         """Return an instance's environment: ours minus any tokenbot or Webex variable."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBEX_", "TOKENBOT_"))}
         env.update(self.secrets())
+        env.update(self.extra_env)
         env["TOKENBOT_CONFIG"] = str(config_path)
         env["PYTHONPATH"] = str(ROOT)
         return env

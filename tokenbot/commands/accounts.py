@@ -91,3 +91,46 @@ def disconnect_command(config_path: Path | None, account_id: int, yes: bool) -> 
         )
     click.echo(f"account {account_id} disconnected; its tokens are wiped")
     click.echo(done.summary())
+
+
+@accounts_group.command("relink")
+@config_option
+@click.argument("account_id", type=int)
+@click.option(
+    "--minutes",
+    type=click.IntRange(1, 24 * 60),
+    default=None,
+    help="How long the link works (default: notify.relink_minutes, 30).",
+)
+def relink_command(config_path: Path | None, account_id: int, minutes: int | None) -> None:
+    """Print a single-use re-login link for ACCOUNT_ID that keeps the account.
+
+    Whoever opens it signs in with Webex without a panel session; only the account's own
+    Webex person is accepted, and the new grant replaces the old one in place (same account
+    id, history and bot identity kept). A new link replaces older unused ones.
+    """
+    from tokenbot.core.relink import RelinkLinks
+    from tokenbot.core.relink import relink_path
+
+    with runtime_for(config_path) as runtime:
+        settings = runtime.settings
+        try:
+            view = runtime.store.get(account_id)
+        except AccountNotFound:
+            fail(
+                AccountNotFound(
+                    f"account {account_id} does not exist; `tokenbot accounts list` shows the ids"
+                )
+            )
+        valid = minutes or settings.notify.relink_minutes
+        token = RelinkLinks(runtime.database, clock=runtime.clock).mint(
+            account_id, minutes=valid, created_by="cli"
+        )
+    panel = settings.panel
+    base = panel.public_url or f"http://{panel.host}:{panel.port}"
+    click.echo(base.rstrip("/") + relink_path(token))
+    click.echo(
+        f"for {view.email}: works once, for {valid} minutes, only when signing in as that "
+        "Webex person",
+        err=True,
+    )
