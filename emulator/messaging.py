@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokenbot.emulator.contents import bind_files
+from tokenbot.emulator.contents import validate_attachments
 from tokenbot.emulator.errors import WebexError
 from tokenbot.emulator.events import dispatch
 from tokenbot.emulator.events import message_data
@@ -113,8 +115,7 @@ def post_message(state: EmulatorState, author: Person, body: dict[str, Any]) -> 
             raise WebexError(400, f"The {name} is too long: the limit is {MAX_BYTES} bytes.")
     if not isinstance(files, list) or len(files) > 1:
         raise WebexError(400, "Only one file is allowed per message.")
-    if not isinstance(attachments, list) or len(attachments) > 1:
-        raise WebexError(400, "Only one card per message is supported.")
+    attachments = validate_attachments(state, attachments)
     if not text and not markdown and not files and not attachments:
         raise WebexError(400, "Both text and file cannot be empty.")
     with state.lock:
@@ -138,6 +139,7 @@ def post_message(state: EmulatorState, author: Person, body: dict[str, Any]) -> 
                 text = rendered.text
         elif text and state.settings.mentions_in_text:
             mentioned, groups = find_mentions(text, resolve)
+        bind_files(state, author.uuid, room.uuid, [str(f) for f in files])
         now = state.clock.now()
         to_person = None
         if body.get("toPersonId") or body.get("toPersonEmail"):

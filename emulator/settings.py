@@ -46,6 +46,11 @@ class Settings:
     webhook_disable_threshold: int = 100
     webhook_disable_window: float = 300.0
     webhook_sha256_signature: bool = False
+    # Files and cards.
+    file_scan_seconds: float = 0.0
+    file_max_bytes: int = 100 * 1024 * 1024
+    card_max_bytes: int = 28672
+    card_max_actions: int = 5
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""
@@ -72,6 +77,8 @@ _POSITIVE = {
     "webhook_timeout",
     "webhook_disable_threshold",
     "webhook_disable_window",
+    "file_max_bytes",
+    "card_max_bytes",
 }
 
 
