@@ -36,6 +36,11 @@ class BotOptions:
         webhook_path: Where the webhook endpoint is mounted.
         webhook_name: The name marking webhooks this bot owns.
         history_max: The most messages `history N` shows.
+        file_max_bytes: The largest received file fetched (refused after `HEAD` beyond).
+        file_types: Media types received files may have (`image/*` patterns); empty: any.
+        file_fetch_budget_seconds: The longest a download waits out the malware scan (423).
+        file_allow_unscannable: Whether files Webex could not scan (428) are fetched.
+        card_input_max_bytes: The largest card submit (its inputs as JSON) accepted.
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
@@ -55,6 +60,11 @@ class BotOptions:
     webhook_path: str = "/webhooks/webex"
     webhook_name: str = "tokenbot"
     history_max: int = 50
+    file_max_bytes: int = 10 * 1024 * 1024
+    file_types: tuple[str, ...] = ()
+    file_fetch_budget_seconds: float = 60.0
+    file_allow_unscannable: bool = False
+    card_input_max_bytes: int = 4096
 
     def __post_init__(self) -> None:
         if self.intake not in {"webhook", "polling"}:
@@ -102,6 +112,11 @@ class BotOptions:
             "max_body_bytes",
             "max_event_age_seconds",
             "history_max",
+            "file_max_bytes",
+            "file_types",
+            "file_fetch_budget_seconds",
+            "file_allow_unscannable",
+            "card_input_max_bytes",
         ):
             if getattr(bot, name, None) is not None:
                 values[name] = getattr(bot, name)

@@ -538,6 +538,14 @@ class _Builder:
         for domain in values["allowed_domains"]:
             if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
                 raise ConfigError("bot.allowed_domains", f"{domain!r} is not a domain name")
+        values["file_types"] = tuple(t.strip().lower() for t in values["file_types"])
+        for kind in values["file_types"]:
+            if not re.fullmatch(r"[a-z0-9.+-]+/(\*|[a-z0-9.+-]+)", kind):
+                raise ConfigError(
+                    "bot.file_types",
+                    f"{kind!r} is not a media type",
+                    hint="e.g. image/* or text/csv",
+                )
         if values["public_url"]:
             self._url("bot.public_url", values["public_url"], https=values["intake"] == "webhook")
         secret = self._secret("TOKENBOT_WEBHOOK_SECRET")

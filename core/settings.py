@@ -181,6 +181,11 @@ class BotSettings:
     poll_api_budget_per_minute: int = _num(120, 1, 100_000)
     max_body_bytes: int = _num(262_144, 1024, 1_048_576)
     max_event_age_seconds: float = _num(600, 0, 86_400)
+    file_max_bytes: int = _num(10_485_760, 1024, 104_857_600)
+    file_types: tuple[str, ...] = ()
+    file_fetch_budget_seconds: float = _num(60, 1, 600)
+    file_allow_unscannable: bool = False
+    card_input_max_bytes: int = _num(4096, 64, 16_384)
 
 
 @dataclass(frozen=True, slots=True)
