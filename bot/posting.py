@@ -7,11 +7,21 @@ its id is not known yet) and by id after, so `is_own_post` recognizes it in both
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Any
+
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.identity import IdentityCache
 from tokenbot.bot.message import Message
 from tokenbot.bot.recognize import fingerprint
 from tokenbot.bot.reminders import Reminder
+from tokenbot.bot.replies import Card
+from tokenbot.bot.replies import File
+from tokenbot.bot.replies import Markdown
+from tokenbot.bot.replies import Reply
+from tokenbot.bot.replies import RunCommand
+from tokenbot.bot.replies import Text
 from tokenbot.bot.text import neutralize_mentions
 from tokenbot.bot.text import split_message
 from tokenbot.core.botstate import BotStateStore
@@ -45,6 +55,109 @@ class Poster:
                 raise
             self._state.finish_post(key, message.id)
             posted.append(message)
+        return posted
+
+    def send(
+        self, room_id: str, reply: Reply, *, parent_id: str | None = None, mentions: bool = True
+    ) -> list[Message]:
+        """Post one reply of any kind (split if long text), remembering each message as ours.
+
+        Args:
+            room_id: The space.
+            reply: Markdown (`str` or `Markdown`), `Text`, `Card` (with its fallback) or `File`.
+            parent_id: The thread.
+            mentions: False neutralizes mention markup (replies to anyone but the user).
+        """
+        if isinstance(reply, str | Markdown):
+            markdown = reply if isinstance(reply, str) else reply.markdown
+            return self.post(
+                room_id,
+                markdown if mentions else neutralize_mentions(markdown),
+                parent_id=parent_id,
+            )
+        if isinstance(reply, Text):
+            return [
+                self._one(room_id, part, parent_id=parent_id, text=part)
+                for part in split_message(reply.text)
+            ]
+        if isinstance(reply, Card):
+            fallback = reply.fallback if mentions else neutralize_mentions(reply.fallback)
+            (fallback,) = split_message(fallback)[:1]
+            attachments = [reply.attachment()]
+            return [
+                self._one(
+                    room_id,
+                    fallback,
+                    parent_id=parent_id,
+                    markdown=fallback,
+                    attachments=attachments,
+                )
+            ]
+        if isinstance(reply, File):
+            text = reply.text if reply.text is None or mentions else neutralize_mentions(reply.text)
+            return [self._file(room_id, reply, text, parent_id)]
+        if isinstance(reply, RunCommand):
+            raise TypeError("RunCommand is for card callbacks; the dispatcher runs it")
+        raise TypeError(f"not a reply: {type(reply).__name__}")
+
+    def _one(
+        self,
+        room_id: str,
+        shown: str,
+        *,
+        parent_id: str | None,
+        markdown: str | None = None,
+        text: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        file_path: str | None = None,
+    ) -> Message:
+        # `shown` is the text the message comes back with: its fingerprint marks it ours.
+        key = self._state.begin_post(room_id, fingerprint(room_id, shown))
+        try:
+            message = self._client.post_message(
+                room_id,
+                markdown,
+                parent_id=parent_id,
+                text=text,
+                attachments=attachments,
+                file_path=file_path,
+            )
+        except BaseException:
+            self._state.abandon_post(key)
+            raise
+        self._state.finish_post(key, message.id)
+        return message
+
+    def _file(self, room_id: str, reply: File, text: str | None, parent_id: str | None) -> Message:
+        # No text: a file-only message (the file's name is never posted as text, so a
+        # hostile name cannot read as a command).
+        shown = text or reply.name
+        if reply.path is not None:
+            path = str(self._named(reply.path, reply))
+            return self._one(room_id, shown, parent_id=parent_id, markdown=text, file_path=path)
+        with tempfile.TemporaryDirectory(prefix="tokenbot-reply-") as folder:
+            target = Path(folder) / reply.name
+            target.write_bytes(reply.data or b"")
+            return self._one(
+                room_id, shown, parent_id=parent_id, markdown=text, file_path=str(target)
+            )
+
+    @staticmethod
+    def _named(path: Path, reply: File) -> Path:
+        # The SDK names the upload after the path; a differently named path would mislabel it.
+        if path.name != reply.name:
+            raise ValueError(f"file reply {reply.name!r}: the path must end in that name")
+        return path
+
+    def reply_all(self, message: Message, replies: list[Reply]) -> list[Message]:
+        """Answer `message` in its thread with each reply as its own message, in order."""
+        me = self._identity.get()
+        mentions = me is not None and message.person_id == me.person_id
+        posted: list[Message] = []
+        for reply in replies:
+            posted.extend(
+                self.send(message.room_id, reply, parent_id=message.thread_id, mentions=mentions)
+            )
         return posted
 
     def reply(self, message: Message, markdown: str) -> list[Message]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from tokenbot.bot.command_context import CommandContext
+from tokenbot.bot.replies import Card
+from tokenbot.bot.replies import Replies
+from tokenbot.bot.replies import submit_action
 from tokenbot.bot.router import Router
 from tokenbot.core.durations import format_duration
 
@@ -14,10 +18,45 @@ __all__ = ["register"]
 def register(router: Router) -> None:
     """Add `status` to `router`."""
     router.command("status")(cmd_status)
+    router.card_callback(REFRESH, command="status")(refresh_now)
 
 
-def cmd_status(ctx: CommandContext) -> str:
-    """Show the bot identity's token: status, time left, last refresh."""
+REFRESH = "status.refresh"
+
+
+def cmd_status(ctx: CommandContext) -> Replies:
+    """Show the bot identity's token: status, time left, last refresh (a card, when it works)."""
+    text = status_text(ctx)
+    lines = text.splitlines()
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": "Token health", "weight": "Bolder", "size": "Medium"},
+    ]
+    # The card repeats the text lines without markdown markup (TextBlocks render little).
+    body.extend(
+        {"type": "TextBlock", "text": line.replace("**", "").replace("`", ""), "wrap": True}
+        for line in lines
+    )
+    actions = [submit_action("Refresh now", REFRESH)]
+    if ctx.options.intake == "polling":
+        body.append(
+            {
+                "type": "TextBlock",
+                "text": "Refresh now needs webhook intake (polling cannot see card presses).",
+                "wrap": True,
+            }
+        )
+    content = {"type": "AdaptiveCard", "version": "1.3", "body": body, "actions": actions}
+    return Card(content=content, fallback=text)
+
+
+def refresh_now(ctx: CommandContext) -> Replies:
+    """Refresh the bot identity's token through the store now, then show the new status."""
+    result = ctx.client.refresh_now()
+    return f"Refresh: `{result}`.\n\n" + status_text(ctx)
+
+
+def status_text(ctx: CommandContext) -> str:
+    """Return the status lines as markdown."""
     identity = ctx.fresh_identity()
     now = ctx.clock.now()
     left = _left(identity.access_expires_at, now)
