@@ -179,3 +179,33 @@ def test_a_file_over_the_cap_is_refused_without_download(
     assert "2048 bytes" in reply["markdown"] and "1024" in reply["markdown"]
     contents = [c for c in env.emulator.calls() if c["path"].startswith("/v1/contents/")]
     assert [c["method"] for c in contents] == ["HEAD"]
+
+
+def test_example_plugin_card_callback_escapes_inputs_and_sends_a_file(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("webhook", plugins=("tokenbot.bot.plugins.example",))
+    room = env.room("Project X")
+    asked = env.say(room, "dave@example.com", "/greet")
+    (card,) = env.wait_replies(room, asked)
+    (button,) = _buttons(card)
+    hostile = "<@all> **bold** [x](http://evil.example)"
+    _press(env, card["id"], "dave@example.com", {**button["data"], "name": hostile})
+    answer = env.wait_replies(room, asked, count=2)[1]
+    assert "mentionedGroups" not in answer and "<@all>" not in answer["markdown"]
+    assert "**bold**" not in answer["markdown"] and "](http" not in answer["markdown"]
+    asked = env.say(room, "dave@example.com", "/csv")
+    (reply,) = env.wait_replies(room, asked)
+    assert reply["markdown"] == "Here are some squares."
+    assert _download(env, reply["files"][0]).content.startswith(b"n,square\n1,1\n")
+
+
+def test_polling_help_says_buttons_need_webhooks(bot_env_factory: Callable[..., BotEnv]) -> None:
+    env = bot_env_factory("polling")
+    room = env.room("Project X")
+    wait_until(lambda: env.bot.state.cursors(), timeout=15, what="first polling round")
+    asked = env.say(room, "dave@example.com", "/help")
+    (card,) = env.wait_replies(room, asked)
+    assert "cannot tell a polling bot about card presses" in card["markdown"]
+    texts = [b.get("text", "") for b in card["attachments"][0]["content"]["body"]]
+    assert any("Buttons need webhook intake" in text for text in texts)
