@@ -22,6 +22,7 @@ def register(router: Router) -> None:
 
 
 REFRESH = "status.refresh"
+REFRESH_COOLDOWN_SECONDS = 60.0
 
 
 def cmd_status(ctx: CommandContext) -> Replies:
@@ -50,7 +51,17 @@ def cmd_status(ctx: CommandContext) -> Replies:
 
 
 def refresh_now(ctx: CommandContext) -> Replies:
-    """Refresh the bot identity's token through the store now, then show the new status."""
+    """Refresh the bot identity's token through the store now, then show the new status.
+
+    At most once a minute: every refresh mints a new access token, and Webex caps the live
+    tokens per user (~750), so a button pressed in a loop must not become a refresh loop.
+    """
+    last = ctx.fresh_identity().last_refreshed_at
+    if last is not None:
+        since = (ctx.clock.now() - last).total_seconds()
+        if since < REFRESH_COOLDOWN_SECONDS:
+            wait = int(REFRESH_COOLDOWN_SECONDS - since) + 1
+            return f"The token was refreshed {int(since)}s ago; try again in {wait}s."
     result = ctx.client.refresh_now()
     return f"Refresh: `{result}`.\n\n" + status_text(ctx)
 

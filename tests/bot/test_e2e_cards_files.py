@@ -140,6 +140,12 @@ def test_submits_that_must_do_nothing(env: BotEnv) -> None:
     )
     assert answer.status_code == 200 and answer.json() == {"status": "duplicate"}
     assert _posts(env) == before
+    # 4. Refresh now is not a refresh loop: a second press within a minute refreshes nothing.
+    refreshes = len(env.emulator.calls("/v1/access_token"))
+    _press(env, status["id"], "bob@example.com", refresh["data"])
+    third = env.wait_replies(room, asked, count=3)[2]
+    assert "try again in" in third["markdown"]
+    assert len(env.emulator.calls("/v1/access_token")) == refreshes
 
 
 def _send_file(env: BotEnv, room: str, email: str, text: str, name: str, data: bytes) -> str:
