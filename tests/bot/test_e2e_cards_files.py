@@ -64,12 +64,27 @@ def test_help_card_has_exactly_the_senders_commands_and_a_button_runs_one(env: B
     assert [b["title"] for b in buttons] == ["/help", "/ping", "/whoami"]
     assert "**Commands**" in card["markdown"]  # the text fallback, always
     ping = next(b for b in buttons if b["title"] == "/ping")
+    # Our card comes back by webhook and is fetched once (loop safety); let that pass first.
+    card_path = f"/v1/messages/{card['id']}"
+    wait_until(lambda: env.emulator.calls(card_path, "GET"), timeout=15, what="card fetched")
+    env.emulator.control("DELETE", "calls")
     _press(env, card["id"], "dave@example.com", ping["data"])
     replies = env.wait_replies(room, asked, count=2)
     assert replies[1]["markdown"] == "pong"  # in the same thread as /help and its card
-    # Calls for that submit: GET the action, the card message, the person; POST the answer.
-    (action_call,) = [c for c in env.emulator.calls() if c["path"].startswith("/v1/attachment")]
-    assert action_call["method"] == "GET"
+    # Webex calls for that submit: GET the action, the card message, the person; POST the answer.
+    # (Our reply comes back by webhook too and is fetched once: not the submit's call.)
+    pong_path = f"/v1/messages/{replies[1]['id']}"
+    calls = [
+        (c["method"], c["path"].split("/")[2])
+        for c in env.emulator.calls()
+        if c["path"] != pong_path
+    ]
+    assert calls == [
+        ("GET", "attachment"),
+        ("GET", "messages"),
+        ("GET", "people"),
+        ("POST", "messages"),
+    ]
     # `/help text` stays text.
     text = env.say(room, "dave@example.com", "/help text")
     (plain,) = env.wait_replies(room, text)
