@@ -136,6 +136,18 @@ class IntakeQueue:
         self._metrics.queue_depth.set(self._pool.pending())
         return accepted
 
+    def submit_card_action(self, action_id: str, *, intake: str) -> bool:
+        """Queue a card submit known by id (webhook, websocket); False when the queue is full."""
+        accepted = self._pool.submit(self.process_card_action, action_id, intake, self._monotonic())
+        self._metrics.queue_depth.set(self._pool.pending())
+        return accepted
+
+    def process_card_action(self, action_id: str, intake: str, received_at: float) -> str:
+        """Process a card submit now; return the outcome (never raises)."""
+        outcome = self._dispatcher.process_card_action(action_id, intake, received_at)
+        self._metrics.queue_depth.set(self._pool.pending())
+        return outcome
+
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message and process it now; return the outcome."""
         outcome = self._dispatcher.process_id(message_id, intake, received_at)
