@@ -76,7 +76,9 @@ class Screen:
             return "own_post" if self._state.is_own_post(message_id) else None
         if not self._router.open_commands(email=email, room_id=room_id, is_owner=False):
             return "no_command_open"
-        refused = self._flood.admit(email or person_id, room_id)
+        # By person id first: a card press's envelope carries no email, and one sender's
+        # messages and presses must spend from the same bucket.
+        refused = self._flood.admit(person_id or email, room_id)
         if refused is not None:
             self._metrics.throttled.labels(scope=refused).inc()
             self._books.count("messages", outcome="throttled")

@@ -245,3 +245,34 @@ def test_polling_help_says_buttons_need_webhooks(bot_env_factory: Callable[..., 
     assert "cannot tell a polling bot about card presses" in card["markdown"]
     texts = [b.get("text", "") for b in card["attachments"][0]["content"]["body"]]
     assert any("Buttons need webhook intake" in text for text in texts)
+
+
+def test_others_card_presses_pass_flood_control_before_any_webex_call(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    # One message and one press a sender may spend at once; the press beyond is silence.
+    env = bot_env_factory("webhook", sender_burst=2, sender_per_minute=0.1)
+    room = env.room("Project X")
+    asked = env.say(room, "dave@example.com", "/help")
+    (card,) = env.wait_replies(room, asked)
+    ping = next(b for b in _buttons(card) if b["title"] == "/ping")
+    _press(env, card["id"], "dave@example.com", ping["data"])
+    assert env.wait_replies(room, asked, count=2)[1]["markdown"] == "pong"
+    wait_until(
+        lambda: env.bot.metrics.registry.get_sample_value(
+            "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "own_post"}
+        ),
+        timeout=15,
+        what="own posts screened",
+    )
+    env.emulator.control("DELETE", "calls")
+    _press(env, card["id"], "dave@example.com", ping["data"])
+    wait_until(
+        lambda: env.bot.metrics.registry.get_sample_value(
+            "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "throttled"}
+        ),
+        timeout=15,
+        what="the press throttled",
+    )
+    # Not even the action was fetched: the envelope alone decided.
+    assert [c for c in env.emulator.calls() if c["path"].startswith("/v1/")] == []
