@@ -152,12 +152,51 @@ class WebexClient:
         """Fetch one message (webhook deliveries carry no text)."""
         return self.call(lambda api: Message.from_json(api.messages.get(message_id).json_data))
 
-    def post_message(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> Message:
-        """Post `markdown` into `room_id`, in the thread `parent_id` when given."""
-        fields: dict[str, Any] = {"roomId": room_id, "markdown": markdown}
+    def post_message(
+        self,
+        room_id: str,
+        markdown: str | None,
+        *,
+        parent_id: str | None = None,
+        text: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        file_path: str | None = None,
+    ) -> Message:
+        """Post into `room_id` (in the thread `parent_id`): markdown or text, a card, a file.
+
+        A local `file_path` goes as the SDK's multipart `files=[path]` upload.
+        """
+        fields: dict[str, Any] = {"roomId": room_id}
+        if markdown:
+            fields["markdown"] = markdown
+        if text:
+            fields["text"] = text
         if parent_id:
             fields["parentId"] = parent_id
+        if attachments:
+            fields["attachments"] = attachments
+        if file_path:
+            fields["files"] = [file_path]
         return self.call(lambda api: Message.from_json(api.messages.create(**fields).json_data))
+
+    def get_attachment_action(self, action_id: str) -> dict[str, Any]:
+        """Fetch a card submit with its inputs (the delivery carries none)."""
+        return self.call(lambda api: dict(api.attachment_actions.get(action_id).json_data))
+
+    def get_person(self, person_id: str) -> dict[str, Any]:
+        """Fetch a person (who pressed a button: only the id comes with the submit)."""
+        return self.call(lambda api: dict(api.people.get(person_id).json_data))
+
+    def bearer(self) -> str:
+        """Return the bot identity's current access token (for downloads outside the SDK)."""
+        return self._tokens.access_token(self._account_id())
+
+    def refresh_now(self) -> str:
+        """Refresh the bot identity's token through the store now; return the result name."""
+        force = getattr(self._tokens, "force_refresh", None)
+        if force is None:
+            return "unsupported"
+        return str(force(self._account_id()).result)
 
     def list_messages(
         self,

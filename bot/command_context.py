@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
 from typing import Any
 
 from tokenbot.bot.client import WebexClient
@@ -16,6 +19,11 @@ from tokenbot.bot.router import Command
 from tokenbot.bot.router import Router
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
+
+if TYPE_CHECKING:
+    from tokenbot.bot.files import FileFetcher
+    from tokenbot.bot.files import ReceivedFile
+    from tokenbot.bot.replies import Reply
 
 __all__ = ["CommandContext", "CommandServices"]
 
@@ -33,6 +41,7 @@ class CommandServices:
         identities: The bot identity, cached; `invalidate()` before reading it fresh.
         clock: The clock.
         options: The bot's settings.
+        files: Fetches received files for commands that take them (None: files are ignored).
     """
 
     client: WebexClient
@@ -43,6 +52,7 @@ class CommandServices:
     identities: IdentityCache
     clock: Clock
     options: BotOptions
+    files: FileFetcher | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,11 @@ class CommandContext:
         raw_args: The text after the command name, verbatim.
         identity: The user the bot acts as.
         is_owner: Whether that user typed the command.
+        files: The message's files, fetched to local temporary paths (commands that take
+            files); deleted after the command's replies are posted.
+        inputs: A card submit's inputs (card callbacks): untrusted strings, validated and
+            size-capped; show them through `markup.Markdown.format` (or as a plain `str`),
+            never as live markdown.
     """
 
     services: CommandServices
@@ -66,6 +81,8 @@ class CommandContext:
     raw_args: str
     identity: BotIdentity
     is_owner: bool
+    files: tuple[ReceivedFile, ...] = ()
+    inputs: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def client(self) -> WebexClient:
@@ -110,6 +127,10 @@ class CommandContext:
     def reply(self, markdown: str) -> None:
         """Post `markdown` into the command's thread now (split if long)."""
         self.services.poster.reply(self.message, markdown)
+
+    def send(self, *replies: Reply) -> None:
+        """Post replies of any kind (card, file, text...) into the command's thread now."""
+        self.services.poster.reply_all(self.message, list(replies))
 
     def post(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> None:
         """Post `markdown` into another space or thread (remembered as ours, like replies)."""

@@ -18,23 +18,38 @@ One message goes through `process`:
 from __future__ import annotations
 
 import difflib
+import json
 import logging
+import re
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from tokenbot.bot.args import parse_args
 from tokenbot.bot.bookkeeping import Bookkeeper
 from tokenbot.bot.bookkeeping import ErrorHook
 from tokenbot.bot.command_context import CommandContext
 from tokenbot.bot.command_context import CommandServices
+from tokenbot.bot.files import FileRefused
+from tokenbot.bot.files import ReceivedFile
 from tokenbot.bot.flood import Hints
+from tokenbot.bot.identity import BotIdentity
 from tokenbot.bot.markup import Markdown
+from tokenbot.bot.markup import escape_text
 from tokenbot.bot.markup import render_reply
 from tokenbot.bot.message import Message
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.recognize import recognize
+from tokenbot.bot.replies import CALLBACK_KEY
+from tokenbot.bot.replies import Replies
+from tokenbot.bot.replies import RunCommand
+from tokenbot.bot.replies import as_replies
 from tokenbot.bot.router import Command
+from tokenbot.bot.router import Handler
 from tokenbot.core.errors import CommandArgumentError
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import TokenbotError
@@ -132,8 +147,23 @@ class Dispatcher:
             )
             self._finish(message, command, "denied", text, received_at)
             return "denied"
+        return self._run(message, command, raw_args, me, is_owner, received_at)
+
+    def _run(
+        self,
+        message: Message,
+        command: Command,
+        raw_args: str,
+        me: BotIdentity,
+        is_owner: bool,
+        received_at: float,
+        *,
+        handler: Handler | None = None,
+        inputs: Mapping[str, str] | None = None,
+    ) -> str:
+        router = self._router
         try:
-            args = parse_args(command.args, raw_args)
+            args = parse_args(command.args, raw_args) if handler is None else {}
         except CommandArgumentError as error:
             # Our argument errors are Markdown with the sender's words as literals; any
             # other message (a plugin's) is shown as plain text.
@@ -142,45 +172,161 @@ class Dispatcher:
             )
             self._finish(message, command, "bad_arguments", text, received_at)
             return "bad_arguments"
-        context = CommandContext(
-            services=self._services,
-            message=message,
-            command=command,
-            args=args,
-            raw_args=raw_args,
-            identity=me,
-            is_owner=is_owner,
-        )
-        try:
-            result = command.handler(context)
-        except NeedsReauth:
-            self._metrics.commands.labels(command=command.name, outcome="needs_reauth").inc()
-            raise
-        except Exception as error:
-            error_id = secrets.token_hex(4)
-            log.exception("command %s failed (error id %s)", command.name, error_id)
-            self._on_error(
-                f"command {command.name} failed: {_error_name(error)} (error id {error_id})",
-                error_id,
+        with tempfile.TemporaryDirectory(prefix="tokenbot-files-") as folder:
+            try:
+                files = self._fetch_files(message, command, Path(folder))
+            except FileRefused as refused:
+                # Our words, but they may quote the file's name or type (the sender's): text.
+                text = Markdown("I did not take your file: {}.").format(escape_text(refused.reason))
+                self._finish(message, command, "file_refused", text, received_at)
+                return "file_refused"
+            context = CommandContext(
+                services=self._services,
+                message=message,
+                command=command,
+                args=args,
+                raw_args=raw_args,
+                identity=me,
+                is_owner=is_owner,
+                files=files,
+                inputs=dict(inputs or {}),
             )
-            text = Markdown("Something went wrong running {} (error id {}). It has been logged.")
-            text = text.format(router.prefix + command.name, error_id)
-            self._finish(message, command, "error", text, received_at)
-            return "error"
-        self._finish(message, command, "ok", result, received_at)
+            try:
+                result = as_replies((handler or command.handler)(context))
+            except NeedsReauth:
+                self._metrics.commands.labels(command=command.name, outcome="needs_reauth").inc()
+                raise
+            except Exception as error:
+                error_id = secrets.token_hex(4)
+                log.exception("command %s failed (error id %s)", command.name, error_id)
+                self._on_error(
+                    f"command {command.name} failed: {_error_name(error)} (error id {error_id})",
+                    error_id,
+                )
+                text = Markdown(
+                    "Something went wrong running {} (error id {}). It has been logged."
+                ).format(router.prefix + command.name, error_id)
+                self._finish(message, command, "error", text, received_at)
+                return "error"
+            runs = [reply for reply in result if isinstance(reply, RunCommand)]
+            result = [reply for reply in result if not isinstance(reply, RunCommand)]
+            # Replies go out while the received files still exist (echo sends one back).
+            self._finish(message, command, "ok", result, received_at)
+        for run in runs[:1]:
+            # A help button: that command, as if the submitter had typed it.
+            return self._typed(message, run.name, me, is_owner, received_at)
         return "ok"
+
+    def _typed(
+        self, message: Message, name: str, me: BotIdentity, is_owner: bool, received_at: float
+    ) -> str:
+        router = self._router
+        command = router.find(name)
+        if command is None:
+            self._finish(message, None, "unknown", self._unknown(message, name), received_at)
+            return "unknown"
+        if not router.may_run(
+            command, email=message.person_email, room_id=message.room_id, is_owner=is_owner
+        ):
+            text = Markdown("Sorry, you are not allowed to run {} here.").format(
+                router.prefix + command.name
+            )
+            self._finish(message, command, "denied", text, received_at)
+            return "denied"
+        return self._run(message, command, "", me, is_owner, received_at)
+
+    def _fetch_files(
+        self, message: Message, command: Command, folder: Path
+    ) -> tuple[ReceivedFile, ...]:
+        fetcher = self._services.files
+        if not command.takes_files or not message.files or fetcher is None:
+            return ()
+        # Webex allows one file per message; anything beyond is not ours to fetch.
+        return (fetcher.fetch(message.files[0], folder),)
+
+    # -- card submits ------------------------------------------------------------------------
+
+    def process_card_action(
+        self, action_id: str, intake: str, received_at: float | None = None
+    ) -> str:
+        """Act on a card submit known by id (webhook `attachmentActions`; websocket `cardAction`).
+
+        The hook for every intake that hears submits: the caller has already de-duplicated the
+        id (`state.claim_message`). Accepted only on a card this bot posted, from a person the
+        callback's command allows; anything else does nothing and posts nothing. Webex calls:
+        GET the action (its inputs), GET the card message (its thread), GET the person (the
+        email the access policy needs; not when the user pressed), then the replies.
+        """
+        received_at = self._monotonic() if received_at is None else received_at
+        try:
+            outcome = self._card_action(action_id, received_at)
+        except NeedsReauth as error:
+            outcome = self._needs_reauth(error, "process card submit")
+        except TokenbotError as error:
+            log.warning("could not process a card submit: %s", error)
+            outcome = "fetch_failed"
+        except Exception as error:  # the one error handler's last line: keep running
+            error_id = secrets.token_hex(4)
+            log.exception("bot failed on a card submit (error id %s)", error_id)
+            self._on_error(f"{type(error).__name__} (error id {error_id})", error_id)
+            outcome = "error"
+        self._metrics.deliveries.labels(intake=intake, outcome=f"card_{outcome}").inc()
+        self._books.count("card_actions", outcome=outcome)
+        return outcome
+
+    def _card_action(self, action_id: str, received_at: float) -> str:
+        me = self._identity.get()
+        if me is None:
+            return "no_identity"
+        client = self._services.client
+        action = client.get_attachment_action(action_id)
+        card_id = str(action.get("messageId") or "")
+        if not card_id or not self._services.state.is_own_post(card_id):
+            log.info("card submit on a card we did not post; ignored")
+            return "not_our_card"
+        inputs = validate_inputs(action.get("inputs"), self._services.options.card_input_max_bytes)
+        if inputs is None:
+            log.info("card submit with invalid or oversized inputs; ignored")
+            return "bad_inputs"
+        callback = self._router.find_callback(inputs.pop(CALLBACK_KEY, ""))
+        command = self._router.find(callback.command) if callback else None
+        if callback is None or command is None:
+            return "unknown_callback"
+        card = client.get_message(card_id)
+        room_id = str(action.get("roomId") or "")
+        if room_id != card.room_id:
+            return "not_our_card"
+        person_id = str(action.get("personId") or "")
+        is_owner = person_id == me.person_id
+        email = me.email if is_owner else str(_first(client.get_person(person_id), "emails"))
+        if not self._router.may_run(command, email=email, room_id=room_id, is_owner=is_owner):
+            log.info("card submit refused: the sender may not run %s", command.name)
+            return "denied"
+        submit = Message(
+            id=action_id,
+            room_id=room_id,
+            person_id=person_id,
+            person_email=email.lower(),
+            room_type=card.room_type,
+            parent_id=card.thread_id,
+            created=str(action.get("created") or ""),
+        )
+        return self._run(
+            submit, command, "", me, is_owner, received_at, handler=callback.handler, inputs=inputs
+        )
 
     def _finish(
         self,
         message: Message,
         command: Command | None,
         outcome: str,
-        reply: str | Markdown | None,
+        reply: Replies,
         received_at: float,
     ) -> None:
         name = command.name if command else "unknown"
-        if reply:
-            self._poster.reply(message, reply)
+        replies = as_replies(reply)
+        if replies:
+            self._poster.reply_all(message, replies)
         self._metrics.commands.labels(command=name, outcome=outcome).inc()
         self._metrics.latency.observe(self._monotonic() - received_at)
         self._books.count("commands", outcome=outcome)
@@ -211,6 +357,38 @@ class Dispatcher:
         )
         self._identity.invalidate()
         return "needs_reauth"
+
+
+_INPUT_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def validate_inputs(raw: object, max_bytes: int) -> dict[str, str] | None:
+    """Return a submit's inputs as short strings, or None when they are not acceptable.
+
+    Inputs are untrusted: an object of at most 50 keys (letters, digits, `_.-`, 64 chars at
+    most) whose values are strings, numbers or booleans, `max_bytes` in all as JSON.
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or len(raw) > 50:
+        return None
+    if len(json.dumps(raw, ensure_ascii=False).encode("utf-8")) > max_bytes:
+        return None
+    inputs: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not _INPUT_KEY.fullmatch(key):
+            return None
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, str | int | float):
+            return None
+        inputs[key] = str(value)
+    return inputs
+
+
+def _first(data: Mapping[str, Any], key: str) -> str:
+    values = data.get(key) or [""]
+    return str(values[0])
 
 
 def _error_name(error: BaseException) -> str:

@@ -127,10 +127,18 @@ class IntakeHealer:
             self._tell("down", "our webhook no longer exists at Webex; registering it again")
             return "missing", False
         status = str(ours.get("status") or "active")
-        if status == "active":
+        # The card-submit webhook (attachmentActions) is disabled by Webex the same way.
+        card_id = bot.state.value("card_webhook_id")
+        card = next((h for h in hooks if str(h.get("id")) == str(card_id)), None)
+        card_status = str(card.get("status") or "active") if card is not None else "active"
+        if status == "active" and card_status == "active":
             bot.state.set_values({"webhook_status": "active"})
             self._tell("up", "the webhook is active")
             return status, False
+        if status == "active":
+            log.warning("our card webhook is %s at Webex: re-activating", card_status)
+            bot.register_webhook()  # PUTs both webhooks with status=active
+            return status, True
         log.warning("our webhook is %s at Webex (deliveries kept failing): re-activating", status)
         self._tell("down", f"Webex set our webhook {status}")
         bot.register_webhook()  # PUT with status=active (bot.registration.ensure_webhook)

@@ -76,7 +76,9 @@ class Screen:
             return "own_post" if self._state.is_own_post(message_id) else None
         if not self._router.open_commands(email=email, room_id=room_id, is_owner=False):
             return "no_command_open"
-        refused = self._flood.admit(email or person_id, room_id)
+        # By person id first: a card press's envelope carries no email, and one sender's
+        # messages and presses must spend from the same bucket.
+        refused = self._flood.admit(person_id or email, room_id)
         if refused is not None:
             self._metrics.throttled.labels(scope=refused).inc()
             self._books.count("messages", outcome="throttled")
@@ -135,6 +137,18 @@ class IntakeQueue:
         )
         self._metrics.queue_depth.set(self._pool.pending())
         return accepted
+
+    def submit_card_action(self, action_id: str, *, intake: str) -> bool:
+        """Queue a card submit known by id (webhook, websocket); False when the queue is full."""
+        accepted = self._pool.submit(self.process_card_action, action_id, intake, self._monotonic())
+        self._metrics.queue_depth.set(self._pool.pending())
+        return accepted
+
+    def process_card_action(self, action_id: str, intake: str, received_at: float) -> str:
+        """Process a card submit now; return the outcome (never raises)."""
+        outcome = self._dispatcher.process_card_action(action_id, intake, received_at)
+        self._metrics.queue_depth.set(self._pool.pending())
+        return outcome
 
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message and process it now; return the outcome."""

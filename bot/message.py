@@ -37,6 +37,7 @@ class Message:
     parent_id: str | None = None
     created: str = ""
     mentioned_people: tuple[str, ...] = field(default=())
+    files: tuple[str, ...] = field(default=())
 
     @property
     def thread_id(self) -> str:
@@ -58,4 +59,5 @@ class Message:
             parent_id=data.get("parentId"),
             created=str(data.get("created") or ""),
             mentioned_people=tuple(data.get("mentionedPeople") or ()),
+            files=tuple(str(url) for url in data.get("files") or ()),
         )

@@ -55,6 +55,11 @@ class BotOptions:
         others_burst: Messages everyone but the user may send at once, in all spaces.
         others_per_minute: How fast that allowance refills.
         reminders_per_sender: Reminders one sender may have pending.
+        file_max_bytes: The largest received file fetched (refused after `HEAD` beyond).
+        file_types: Media types received files may have (`image/*` patterns); empty: any.
+        file_fetch_budget_seconds: The longest a download waits out the malware scan (423).
+        file_allow_unscannable: Whether files Webex could not scan (428) are fetched.
+        card_input_max_bytes: The largest card submit (its inputs as JSON) accepted.
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
@@ -89,6 +94,11 @@ class BotOptions:
     reminders_per_sender: int = 5
     webhook_check_seconds: float = 180.0
     reconcile_interval_seconds: float = 600.0
+    file_max_bytes: int = 10 * 1024 * 1024
+    file_types: tuple[str, ...] = ()
+    file_fetch_budget_seconds: float = 60.0
+    file_allow_unscannable: bool = False
+    card_input_max_bytes: int = 4096
 
     @property
     def webhook_url(self) -> str | None:
@@ -135,5 +145,10 @@ class BotOptions:
             reminders_per_sender=bot.reminders_per_sender,
             webhook_check_seconds=bot.webhook_check_seconds,
             reconcile_interval_seconds=bot.reconcile_interval_seconds,
+            file_max_bytes=bot.file_max_bytes,
+            file_types=bot.file_types,
+            file_fetch_budget_seconds=bot.file_fetch_budget_seconds,
+            file_allow_unscannable=bot.file_allow_unscannable,
+            card_input_max_bytes=bot.card_input_max_bytes,
         )
         return replace(options, **overrides) if overrides else options

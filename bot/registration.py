@@ -30,8 +30,9 @@ def ensure_webhook(
     name: str,
     target_url: str | None,
     secret: str | None,
+    resource: str = "messages",
 ) -> str | None:
-    """Make Webex deliver new messages to `target_url`; return the webhook id.
+    """Make Webex deliver new messages (or card submits) to `target_url`; return the webhook id.
 
     Args:
         client: The Webex client, on the token of the user the webhook is for.
@@ -39,22 +40,31 @@ def ensure_webhook(
         name: The name marking webhooks this bot owns.
         target_url: Where Webex should deliver; None (no public URL) registers nothing.
         secret: What deliveries are signed with; None or empty registers nothing.
+        resource: `messages`, or `attachmentActions` (card submits, which polling cannot see;
+            its id is recorded as `card_webhook_id`).
 
     Returns:
         The id of our webhook, or None when nothing was registered.
     """
+    cards = resource != "messages"
     if target_url is None or not secret:
-        state.set_values({"webhook_registered": False, "webhook_id": None})
+        state.set_values(
+            {"card_webhook_id": None}
+            if cards
+            else {"webhook_registered": False, "webhook_id": None}
+        )
         return None
     ours = [
         hook
         for hook in client.list_webhooks()
-        if hook.get("name") == name and hook.get("resource") == "messages"
+        if hook.get("name") == name and hook.get("resource") == resource
     ]
     keep = next((hook for hook in ours if hook.get("targetUrl") == target_url), None)
     keep = keep or (ours[0] if ours else None)
     if keep is None:
-        hook = client.create_webhook(name=name, target_url=target_url, secret=secret)
+        hook = client.create_webhook(
+            name=name, target_url=target_url, secret=secret, resource=resource
+        )
         log.info("webhook created for %s", target_url)
     else:
         hook = client.update_webhook(
@@ -66,6 +76,9 @@ def ensure_webhook(
         client.delete_webhook(str(other["id"]))
         log.info("stale webhook removed (%s)", other.get("targetUrl"))
     webhook_id = str(hook["id"])
+    if cards:
+        state.set_values({"card_webhook_id": webhook_id})
+        return webhook_id
     state.set_values(
         {
             "webhook_registered": True,
@@ -92,7 +105,9 @@ class RegisteredWebhook:
         *,
         ttl: float = _WEBHOOK_ID_TTL,
         monotonic: Callable[[], float] = time.monotonic,
+        key: str = "webhook_id",
     ) -> None:
+        self._key = key
         self._state = state
         self._ttl = ttl
         self._monotonic = monotonic
@@ -103,7 +118,7 @@ class RegisteredWebhook:
         now = self._monotonic()
         cached = self._cached
         if cached is None or now - cached[0] > self._ttl:
-            value = self._state.value("webhook_id")
+            value = self._state.value(self._key)
             cached = (now, str(value) if value else None)
             self._cached = cached
         return cached[1]

@@ -22,10 +22,12 @@ from tokenbot.bot.args import usage
 
 if TYPE_CHECKING:
     from tokenbot.bot.command_context import CommandContext
+    from tokenbot.bot.replies import Replies
 
-__all__ = ["Access", "AccessPolicy", "Command", "Handler", "Router"]
+__all__ = ["Access", "AccessPolicy", "CardCallback", "Command", "Handler", "Router"]
 
-Handler = Callable[["CommandContext"], "str | None"]
+# A handler answers with a reply, several, or None (`bot.replies`: markdown str, Text, Card, ...).
+Handler = Callable[["CommandContext"], "Replies"]
 # everyone: any sender; allowed: the user and people the policy allows; owner: the user only.
 Access = Literal["everyone", "allowed", "owner"]
 
@@ -96,6 +98,7 @@ class Command:
         args: The argument spec, parsed before the handler runs.
         access: `everyone`, `allowed` (the user plus the policy) or `owner` (the user only).
         policy: A policy for this command instead of the router's default one.
+        takes_files: The handler wants the message's files, fetched (`ctx.files`).
     """
 
     name: str
@@ -105,6 +108,7 @@ class Command:
     args: tuple[Arg, ...] = ()
     access: Access = "allowed"
     policy: AccessPolicy | None = field(default=None)
+    takes_files: bool = False
 
     @property
     def summary(self) -> str:
@@ -115,6 +119,15 @@ class Command:
         """Return `/name <args>` for the help and for argument errors."""
         spec = usage(self.args)
         return f"{prefix}{self.name} {spec}".rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class CardCallback:
+    """What a card's button runs: a handler, guarded by the access rule of `command`."""
+
+    name: str
+    command: str
+    handler: Handler
 
 
 class Router:
@@ -132,6 +145,7 @@ class Router:
         self.policy = policy or AccessPolicy()
         self._by_name: dict[str, Command] = {}
         self._commands: list[Command] = []
+        self._callbacks: dict[str, CardCallback] = {}
 
     def add(self, command: Command) -> Command:
         """Register `command` under its name and aliases; a taken name is an error."""
@@ -155,6 +169,7 @@ class Router:
         args: Sequence[Arg] = (),
         access: Access = "allowed",
         policy: AccessPolicy | None = None,
+        takes_files: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function as a command; its docstring becomes the help."""
 
@@ -168,11 +183,32 @@ class Router:
                     args=tuple(args),
                     access=access,
                     policy=policy,
+                    takes_files=takes_files,
                 )
             )
             return handler
 
         return decorate
+
+    def card_callback(self, name: str, *, command: str) -> Callable[[Handler], Handler]:
+        """Register the decorated function for card submits whose data names `name`.
+
+        A button made with `replies.submit_action(title, name, ...)` reaches it. The submit is
+        accepted only on a card this bot posted, from someone who may run `command` (its access
+        rule and policy decide); `ctx.inputs` holds the card's inputs, validated and capped.
+        """
+
+        def decorate(handler: Handler) -> Handler:
+            if name in self._callbacks:
+                raise ValueError(f"card callback {name!r} is already taken")
+            self._callbacks[name] = CardCallback(name=name, command=command, handler=handler)
+            return handler
+
+        return decorate
+
+    def find_callback(self, name: str) -> CardCallback | None:
+        """Return the card callback registered as `name`."""
+        return self._callbacks.get(name)
 
     def find(self, name: str) -> Command | None:
         """Return the command called `name` (or aliased so), case-insensitively."""

@@ -48,6 +48,18 @@ class PeopleApi(Protocol):
         """Return the token's user."""
         ...
 
+    def get(self, person_id: str, /) -> ApiObject:
+        """Return one person."""
+        ...
+
+
+class AttachmentActionsApi(Protocol):
+    """`api.attachment_actions` (card submits; Webex has no list of them)."""
+
+    def get(self, action_id: str, /) -> ApiObject:
+        """Return one submit with its inputs."""
+        ...
+
 
 class MessagesApi(Protocol):
     """`api.messages`."""
@@ -131,6 +143,11 @@ class WebexApi(Protocol):
     @property
     def webhooks(self) -> WebhooksApi:
         """Return the webhook endpoints."""
+        ...
+
+    @property
+    def attachment_actions(self) -> AttachmentActionsApi:
+        """Return the attachment action (card submit) endpoints."""
         ...
 
 

@@ -28,6 +28,7 @@ from tokenbot.bot.bookkeeping import Bookkeeper
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.command_context import CommandServices
 from tokenbot.bot.dispatch import Dispatcher
+from tokenbot.bot.files import FileFetcher
 from tokenbot.bot.flood import FloodControl
 from tokenbot.bot.heal import IntakeHealer
 from tokenbot.bot.heal import StateHook
@@ -110,6 +111,14 @@ class Bot:
             identities=identity,
             clock=clock,
             options=options,
+            files=FileFetcher(
+                api_base_url=options.api_base_url,
+                token=lambda: client.bearer(),
+                max_bytes=options.file_max_bytes,
+                types=options.file_types,
+                budget_seconds=options.file_fetch_budget_seconds,
+                allow_unscannable=options.file_allow_unscannable,
+            ),
         )
         self.dispatcher = Dispatcher(
             self.services,
@@ -133,6 +142,7 @@ class Bot:
         self.janitor = janitor
         self.accounts = accounts
         self.webhook = RegisteredWebhook(state, monotonic=monotonic)
+        self.card_webhook = RegisteredWebhook(state, monotonic=monotonic, key="card_webhook_id")
         self.poller: Poller | None = None
         self.upkeep: Upkeep | None = None
         self.websocket: WebsocketIntake | None = None  # set by create_bot for websocket intake
@@ -266,7 +276,17 @@ class Bot:
             target_url=options.webhook_url,
             secret=options.webhook_secret,
         )
+        # Card submits come only by webhook (or websocket): Webex has no list to poll.
+        ensure_webhook(
+            self.client,
+            self.state,
+            name=options.webhook_name,
+            target_url=options.webhook_url,
+            secret=options.webhook_secret,
+            resource="attachmentActions",
+        )
         self.webhook.forget()
+        self.card_webhook.forget()
         return webhook_id
 
     def check_webhook(self) -> str:
@@ -276,6 +296,18 @@ class Bot:
     def registered_webhook_id(self) -> str | None:
         """Return the id of the webhook we registered (cached briefly), or None."""
         return self.webhook.id()
+
+    def registered_card_webhook_id(self) -> str | None:
+        """Return the id of our `attachmentActions` webhook (cached briefly), or None."""
+        return self.card_webhook.id()
+
+    def submit_card_action(self, action_id: str, *, intake: str) -> bool:
+        """Queue a card submit known by id; False when the queue is full.
+
+        The hook for the websocket intake's `cardAction` (de-duplicate with
+        `state.claim_message(action_id, ...)` first, as the webhook does).
+        """
+        return self.intake.submit_card_action(action_id, intake=intake)
 
     # -- posting and books -------------------------------------------------------------------
 

@@ -129,7 +129,10 @@ def accept_delivery(bot: Bot, payload: object) -> tuple[int, str]:
     message_id = payload["data"].get("id")
     if not isinstance(message_id, str) or not message_id:
         return 400, "malformed"
-    if payload.get("resource") != "messages" or payload.get("event") != "created":
+    resource = payload.get("resource")
+    if resource == "attachmentActions" and payload.get("event") == "created":
+        return _accept_card_action(bot, payload, message_id)
+    if resource != "messages" or payload.get("event") != "created":
         return 200, "not_a_new_message"
     registered = bot.registered_webhook_id()
     if registered and payload.get("id") not in (None, registered):
@@ -153,6 +156,32 @@ def accept_delivery(bot: Bot, payload: object) -> tuple[int, str]:
     urgent = bot.is_owner(str(data.get("personId") or ""))
     if not bot.submit_id(message_id, intake="webhook", urgent=urgent):
         bot.state.release_message(message_id)
+        return 503, "queue_full"
+    return 202, "accepted"
+
+
+def _accept_card_action(bot: Bot, payload: dict[str, object], action_id: str) -> tuple[int, str]:
+    """Queue a card submit (`attachmentActions`/`created`): checked, de-duplicated like messages."""
+    registered = bot.registered_card_webhook_id()
+    if registered and payload.get("id") not in (None, registered):
+        log.warning("card submit from a webhook we did not register; ignored")
+        return 403, "unknown_webhook"
+    data = payload["data"]
+    if _too_old(bot, data.get("created") if isinstance(data, dict) else None):
+        log.warning("delivery of an old card submit ignored (replay?)")
+        return 200, "stale"
+    # Presses by anyone but the user pass the same screen as their messages, before any Webex
+    # call (the envelope has no email: the sender's bucket is keyed by person id).
+    fields = data if isinstance(data, dict) else {}
+    skipped = bot.screen(
+        action_id, str(fields.get("personId") or ""), "", str(fields.get("roomId") or "")
+    )
+    if skipped is not None:
+        return 200, skipped
+    if not bot.state.claim_message(action_id, source="webhook"):
+        return 200, "duplicate"
+    if not bot.intake.submit_card_action(action_id, intake="webhook"):
+        bot.state.release_message(action_id)
         return 503, "queue_full"
     return 202, "accepted"
 

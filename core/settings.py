@@ -649,6 +649,35 @@ class BotSettings(_Section):
                 raise problem(f"{domain!r} is not a domain name")
         return cleaned
 
+    file_max_bytes: int = Field(
+        10_485_760,
+        ge=1024,
+        le=104_857_600,
+        description="Received files: larger ones are refused before download.",
+    )
+    file_types: StrList = Field(
+        (),
+        description="Received files: allowed media types (image/*, text/csv); empty: any.",
+    )
+    file_fetch_budget_seconds: float = Field(
+        60, ge=1, le=600, description="Received files: most time spent waiting out the scan."
+    )
+    file_allow_unscannable: bool = Field(
+        False, description="Received files: fetch files Webex could not scan (428)."
+    )
+    card_input_max_bytes: int = Field(
+        4096, ge=64, le=16_384, description="Card submits: larger inputs are refused."
+    )
+
+    @field_validator("file_types")
+    @classmethod
+    def _file_types(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(kind.strip().lower() for kind in kinds)
+        for kind in cleaned:
+            if not re.fullmatch(r"[a-z0-9.+-]+/(\*|[a-z0-9.+-]+)", kind):
+                raise problem(f"{kind!r} is not a media type", hint="e.g. image/* or text/csv")
+        return cleaned
+
 
 def _ascii_only(addresses: tuple[str, ...]) -> None:
     # Unicode lower-casing folds look-alikes onto ASCII (U+212A KELVIN SIGN becomes "k"), and

@@ -22,6 +22,7 @@ from tokenbot.emulator.mercury import install as install_mercury
 from tokenbot.emulator.middleware import EmulatorMiddleware
 from tokenbot.emulator.oauth import bp as oauth_bp
 from tokenbot.emulator.rest import BLUEPRINTS
+from tokenbot.emulator.rest.attachment_actions import control_bp as control_cards_bp
 from tokenbot.emulator.rest.auth import RateLimited
 from tokenbot.emulator.rest.auth import state
 from tokenbot.emulator.state import EmulatorState
@@ -38,7 +39,7 @@ def create_app(state: EmulatorState) -> Flask:
     app = Flask("emulator", template_folder=str(_HERE / "templates"), static_folder=None)
     app.extensions["webex_emulator"] = state
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for bp in [oauth_bp, *BLUEPRINTS, control_bp, chat_bp]:
+    for bp in [oauth_bp, *BLUEPRINTS, control_bp, control_cards_bp, chat_bp]:
         app.register_blueprint(bp)
     app.register_error_handler(WebexError, _webex_error)
     app.register_error_handler(OAuthError, oauth_error_response)

@@ -20,7 +20,9 @@ from tokenbot.emulator.model import Integration
 from tokenbot.emulator.render import message_json
 from tokenbot.emulator.render import person_json
 from tokenbot.emulator.render import webhook_json
+from tokenbot.emulator.rest.attachment_actions import downloads
 from tokenbot.emulator.rest.auth import state
+from tokenbot.emulator.rest.contents import take_json_file
 from tokenbot.emulator.settings import SettingError
 from tokenbot.emulator.tokens import issue_grant
 from tokenbot.emulator.tokens import revoke_grants
@@ -173,6 +175,7 @@ def post_as_person() -> Response:
         person = st.person_by_email(str(body.pop("personEmail", "")))
         if person is None:
             raise ControlError("personEmail must name a sandbox person")
+        take_json_file(body, person.uuid)
         message = post_message(st, person, body)
         return json_response(message_json(st, message, created=True))
 
@@ -332,5 +335,6 @@ def room_messages(room_id: str) -> Response:
             item = message_json(st, message)
             item["seq"] = message.seq
             item["personDisplayName"] = st.people[message.person_uuid].display_name
+            item["downloads"] = downloads(st, message.files)
             items.append(item)
     return json_response({"items": items, "roomId": make_id("ROOM", room.uuid)})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokenbot.emulator.contents import bind_files
+from tokenbot.emulator.contents import validate_attachments
 from tokenbot.emulator.errors import WebexError
 from tokenbot.emulator.events import dispatch
 from tokenbot.emulator.events import message_data
@@ -19,7 +21,6 @@ from tokenbot.emulator.render import room_json
 from tokenbot.emulator.state import EmulatorState
 
 MAX_BYTES = 7439
-CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 NO_ROOM = "Could not find a room with provided ID."
 ONE_DESTINATION = (
     "Exactly one of the destination fields must not be empty (roomId, toPersonEmail, toPersonId)"
@@ -163,14 +164,7 @@ def post_message(state: EmulatorState, author: Person, body: dict[str, Any]) -> 
             raise WebexError(400, f"The {name} is too long: the limit is {MAX_BYTES} bytes.")
     if not isinstance(files, list) or len(files) > 1:
         raise WebexError(400, "Only one file is allowed per message.")
-    if not isinstance(attachments, list) or len(attachments) > 1:
-        raise WebexError(400, "Only one card per message is supported.")
-    for card in attachments:
-        kind = card.get("contentType") if isinstance(card, dict) else None
-        if kind != CARD_TYPE:
-            raise WebexError(400, f"Invalid attachment contentType {kind!r}: use {CARD_TYPE!r}.")
-        if not isinstance(card.get("content"), dict):
-            raise WebexError(400, "An attachment needs its card as a JSON object in content.")
+    attachments = validate_attachments(state, attachments)
     if not text and not markdown and not files and not attachments:
         raise WebexError(400, "Both text and file cannot be empty.")
     with state.lock:
@@ -194,6 +188,7 @@ def post_message(state: EmulatorState, author: Person, body: dict[str, Any]) -> 
                 text = rendered.text
         elif text and state.settings.mentions_in_text:
             mentioned, groups = find_mentions(text, resolve)
+        bind_files(state, author.uuid, room.uuid, [str(f) for f in files])
         now = state.clock.now()
         to_person = None
         if body.get("toPersonId") or body.get("toPersonEmail"):

@@ -68,6 +68,11 @@ class Settings:
     mercury_answer_pings: bool = True
     mercury_deliver_after_expiry: bool = False
     mercury_drop_while_offline: bool = False
+    # Files and cards.
+    file_scan_seconds: float = 0.0
+    file_max_bytes: int = 100 * 1024 * 1024
+    card_max_bytes: int = 28672
+    card_max_actions: int = 5
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""
@@ -99,6 +104,8 @@ _POSITIVE = {
     "webhook_disable_window",
     "wdm_device_cap",
     "mercury_auth_timeout",
+    "file_max_bytes",
+    "card_max_bytes",
 }
 
 

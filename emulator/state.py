@@ -35,7 +35,9 @@ from tokenbot.emulator.seed import load_seed
 from tokenbot.emulator.settings import Settings
 
 if TYPE_CHECKING:
+    from tokenbot.emulator.contents import Content
     from tokenbot.emulator.delivery import DeliveryWorker
+    from tokenbot.emulator.rest.attachment_actions import AttachmentAction
 
 
 class EmulatorState:
@@ -93,6 +95,9 @@ class EmulatorState:
             self.codes: dict[str, AuthCode] = {}
             self.consents: dict[str, Consent] = {}
             self.deliveries: list[dict[str, Any]] = []
+            # Files and card submits (emulator/contents.py, rest/attachment_actions.py).
+            self.contents: dict[str, Content] = {}
+            self.attachment_actions: dict[str, AttachmentAction] = {}
             self._seq = itertools.count(1)
             for spec in self.seed["people"]:
                 self._seed_person(spec, now)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from tokenbot.emulator.rest.attachment_actions import bp as attachment_actions_bp
 from tokenbot.emulator.rest.authorizations import bp as authorizations_bp
+from tokenbot.emulator.rest.contents import bp as contents_bp
 from tokenbot.emulator.rest.memberships import bp as memberships_bp
 from tokenbot.emulator.rest.messages import bp as messages_bp
 from tokenbot.emulator.rest.people import bp as people_bp
@@ -20,6 +22,8 @@ BLUEPRINTS = [
     teams_bp,
     team_memberships_bp,
     authorizations_bp,
+    contents_bp,
+    attachment_actions_bp,
 ]
 
 __all__ = ["BLUEPRINTS"]

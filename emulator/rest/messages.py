@@ -24,6 +24,7 @@ from tokenbot.emulator.rest.auth import caller
 from tokenbot.emulator.rest.auth import guard
 from tokenbot.emulator.rest.auth import state
 from tokenbot.emulator.rest.body import json_body
+from tokenbot.emulator.rest.contents import take_upload
 from tokenbot.emulator.rest.paging import decode_cursor
 from tokenbot.emulator.rest.paging import items_body
 from tokenbot.emulator.rest.paging import max_param
@@ -122,6 +123,7 @@ def create() -> Response:
     who = caller()
     who.require(WRITE)
     body = json_body()
+    take_upload(body, who.person.uuid)
     st = state()
     with st.lock:
         message = post_message(st, who.person, body)

@@ -83,6 +83,8 @@ async function poll() {
       when.className = "muted";
       when.textContent = " " + m.created.slice(11, 19);
       li.append(who, text, when);
+      for (const file of m.downloads || []) li.appendChild(renderFile(file));
+      for (const card of m.attachments || []) li.appendChild(renderCard(m, card.content || {}));
       list.appendChild(li);
       lastSeq = Math.max(lastSeq, m.seq);
     }
@@ -93,18 +95,120 @@ async function poll() {
   }
 }
 
+// Files: a download link through the control API (the page holds no Webex token).
+function renderFile(file) {
+  const link = document.createElement("a");
+  link.className = "file";
+  link.href = file.url;
+  link.download = file.name;
+  link.textContent = "📎 " + file.name;
+  return link;
+}
+
+// Cards, simply: text blocks, text and choice inputs, containers, and submit buttons.
+// Every string is set as textContent: a card's text is never live HTML here.
+function renderCard(message, card) {
+  const box = document.createElement("form");
+  box.className = "card";
+  const inputs = [];
+  const walk = (items, into) => {
+    for (const item of items || []) {
+      if (item.type === "TextBlock") {
+        const p = document.createElement("p");
+        p.textContent = item.text || "";
+        if (item.weight === "Bolder") p.style.fontWeight = "bold";
+        into.appendChild(p);
+      } else if (item.type === "Input.Text") {
+        const label = document.createElement("label");
+        label.textContent = (item.label || item.id) + " ";
+        const input = document.createElement("input");
+        input.name = item.id;
+        input.placeholder = item.placeholder || "";
+        input.value = item.value || "";
+        label.appendChild(input);
+        into.appendChild(label);
+        inputs.push(input);
+      } else if (item.type === "Input.ChoiceSet") {
+        const label = document.createElement("label");
+        label.textContent = (item.label || item.id) + " ";
+        const select = document.createElement("select");
+        select.name = item.id;
+        for (const choice of item.choices || []) {
+          const option = document.createElement("option");
+          option.value = choice.value;
+          option.textContent = choice.title;
+          select.appendChild(option);
+        }
+        if (item.value) select.value = item.value;
+        label.appendChild(select);
+        into.appendChild(label);
+        inputs.push(select);
+      } else if (item.type === "ColumnSet") {
+        for (const column of item.columns || []) walk(column.items, into);
+      } else if (item.type === "Container") {
+        walk(item.items, into);
+      }
+    }
+  };
+  walk(card.body, box);
+  const bar = document.createElement("div");
+  bar.className = "card-actions";
+  for (const action of card.actions || []) {
+    if (action.type !== "Action.Submit") continue;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = action.title || "Submit";
+    button.addEventListener("click", async () => {
+      const values = {};
+      for (const input of inputs) values[input.name] = input.value;
+      try {
+        await api("attachment-actions", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({
+            messageId: message.id,
+            personEmail: person,
+            inputs: Object.assign(values, action.data || {}),
+          }),
+        });
+        setStatus("Submitted: " + button.textContent);
+      } catch (error) {
+        setStatus("Not submitted: " + error.message);
+      }
+    });
+    bar.appendChild(button);
+  }
+  box.appendChild(bar);
+  return box;
+}
+
+const readFile = (file) =>
+  new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+
 $("send").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = $("text");
   const markdown = input.value.trim();
-  if (!markdown || !room) return;
+  const picked = $("file").files[0];
+  if ((!markdown && !picked) || !room) return;
   try {
+    const body = { roomId: room.id, personEmail: person };
+    if (markdown) body.markdown = markdown;
+    if (picked) {
+      body.file = { name: picked.name, contentType: picked.type, base64: await readFile(picked) };
+    }
     await api("messages", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ roomId: room.id, personEmail: person, markdown }),
+      body: JSON.stringify(body),
     });
     input.value = "";
+    $("file").value = "";
     poll();
   } catch (error) {
     setStatus("Not sent: " + error.message);

@@ -254,6 +254,10 @@ def test_bot_card(
     assert 'data-bot="errors" class="warn">3<' in card
     assert "boom (id 1a2b)" in card
     assert "scheduler running" in page
+    assert "cards_note" not in card  # webhook intake hears card presses
+    status["intake_mode"] = "polling"
+    card = client.get("/").get_data(as_text=True).split('id="bot-card"')[1]
+    assert "polling bot to see card presses" in card.split("</section>")[0]
 
 
 def test_bot_card_on_the_websocket(

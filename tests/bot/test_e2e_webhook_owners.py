@@ -19,11 +19,14 @@ from tokenbot.process import bot_status_reader
 DEAD_TARGET = "http://127.0.0.1:9/webhooks/webex"  # the discard port: nothing listens
 
 
-def _hooks(env: BotEnv, email: str) -> list[dict[str, Any]]:
+def _hooks(env: BotEnv, email: str, resource: str | None = "messages") -> list[dict[str, Any]]:
+    # Ours are two per owner: `messages`, and `attachmentActions` (card submits); None: both.
     return [
         hook
         for hook in env.emulator.control("GET", "webhooks")["items"]
-        if hook["ownerEmail"] == email and hook["targetUrl"] == env.webhook_url
+        if hook["ownerEmail"] == email
+        and hook["targetUrl"] == env.webhook_url
+        and resource in (None, hook["resource"])
     ]
 
 
@@ -32,6 +35,9 @@ def test_a_new_bot_identity_removes_the_former_ones_webhook(
 ) -> None:
     env = bot_env_factory("webhook")
     assert [h["status"] for h in _hooks(env, "alice@example.com")] == ["active"]
+    assert [h["status"] for h in _hooks(env, "alice@example.com", "attachmentActions")] == [
+        "active"
+    ]
     bob = connect_minted(
         env.store,
         env.oauth,
@@ -43,7 +49,10 @@ def test_a_new_bot_identity_removes_the_former_ones_webhook(
     )
     env.store.set_bot_identity(bob.id)
     wait_until(
-        lambda: _hooks(env, "bob@example.com") and not _hooks(env, "alice@example.com"),
+        lambda: (
+            len(_hooks(env, "bob@example.com", None)) == 2
+            and not _hooks(env, "alice@example.com", None)
+        ),
         timeout=15,
         what="the webhook to move from alice to bob",
     )

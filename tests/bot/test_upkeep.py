@@ -19,7 +19,9 @@ from tokenbot.core.clock import FrozenClock
 
 def _hooks(env: BotEnv) -> list[tuple[str, str]]:
     return [
-        (h["ownerEmail"], h["targetUrl"]) for h in env.emulator.control("GET", "webhooks")["items"]
+        (h["ownerEmail"], h["targetUrl"])
+        for h in env.emulator.control("GET", "webhooks")["items"]
+        if h["resource"] == "messages"
     ]
 
 

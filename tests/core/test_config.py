@@ -460,3 +460,18 @@ def test_loading_registers_secrets_with_the_log_redactor(tmp_path: Path) -> None
     for name in ("WEBEX_CLIENT_SECRET", "TOKENBOT_SECRET_KEY", "TOKENBOT_ENCRYPTION_KEYS"):
         assert GOOD_ENV[name] not in redact(f"oops {GOOD_ENV[name]}")
     assert KEY_SPEC.split(":")[1] not in redact(KEY_SPEC.split(":")[1])
+
+
+def test_file_and_card_settings(tmp_path: Path) -> None:
+    settings = _load(
+        tmp_path,
+        "bot:\n  file_max_bytes: 2048\n  file_types: [Image/*, text/csv]\n"
+        "  file_allow_unscannable: true\n  card_input_max_bytes: 100\n",
+    )
+    assert settings.bot.file_max_bytes == 2048
+    assert settings.bot.file_types == ("image/*", "text/csv")
+    assert settings.bot.file_allow_unscannable is True
+    assert settings.bot.file_fetch_budget_seconds == 60
+    error = _error(tmp_path, "bot:\n  file_types: [pdf]\n")
+    assert error.key == "bot.file_types" and "media type" in str(error)
+    assert _error(tmp_path, "bot:\n  file_max_bytes: 10\n").key == "bot.file_max_bytes"

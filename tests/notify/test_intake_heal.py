@@ -19,7 +19,9 @@ COMMANDS = 20
 
 def _ours(env: BotEnv) -> dict[str, object]:
     (hook,) = [
-        h for h in env.emulator.control("GET", "webhooks")["items"] if h["name"] == "tokenbot"
+        h
+        for h in env.emulator.control("GET", "webhooks")["items"]
+        if h["name"] == "tokenbot" and h["resource"] == "messages"
     ]
     return dict(hook)
 
@@ -71,3 +73,23 @@ def test_a_disabled_webhook_is_reactivated_and_every_command_answered_once(
         if m.get("personEmail") == OWNER_EMAIL and m.get("parentId") in set(asked)
     ]
     assert len(replies) == COMMANDS  # every command answered exactly once
+
+
+def test_a_disabled_card_webhook_is_reactivated_too(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("webhook", webhook_check_seconds=3600, reconcile_interval_seconds=0)
+    healer = env.bot.healer
+    assert healer is not None
+    wait_until(
+        lambda: env.bot.state.value("card_webhook_id"), timeout=15, what="card webhook registered"
+    )
+    card_id = str(env.bot.state.value("card_webhook_id"))
+    state = env.emulator.server.state
+    with state.lock:  # Webex disabled it after failed deliveries
+        (hook,) = [h for h in state.webhooks.values() if h.id == card_id]
+        hook.status = "inactive"
+    report = healer.run_once(force=True)
+    assert report.reactivated
+    (listed,) = [h for h in env.emulator.control("GET", "webhooks")["items"] if h["id"] == card_id]
+    assert listed["status"] == "active"

@@ -81,6 +81,7 @@ class FakeClient:
     rooms: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     posted: list[Message] = field(default_factory=list)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_with: Exception | None = None
     on_post: Callable[[Message], None] | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -100,8 +101,11 @@ class FakeClient:
             raise self.fail_with
         return self.messages[message_id]
 
-    def post_message(self, room_id: str, markdown: str, *, parent_id: str | None = None) -> Message:
-        """Post as the owner."""
+    def post_message(
+        self, room_id: str, markdown: str | None, *, parent_id: str | None = None, **extra: Any
+    ) -> Message:
+        """Post as the owner (`extra`: text, attachments, file_path, kept in `extras`)."""
+        markdown = markdown or extra.get("text") or ""
         if self.fail_with is not None:
             raise self.fail_with
         with self._lock:
@@ -121,6 +125,7 @@ class FakeClient:
         with self._lock:
             self.messages[message.id] = message
             self.posted.append(message)
+            self.extras[message.id] = extra
         return message
 
     def list_messages(self, room_id: str, *, limit: int, **_: Any) -> list[Message]:
@@ -147,7 +152,7 @@ class FakeClient:
         return [dict(hook) for hook in self.webhooks]
 
     def create_webhook(
-        self, *, name: str, target_url: str, secret: str, **_: Any
+        self, *, name: str, target_url: str, secret: str, resource: str = "messages"
     ) -> dict[str, Any]:
         """Create a webhook."""
         hook = {
@@ -155,7 +160,7 @@ class FakeClient:
             "name": name,
             "targetUrl": target_url,
             "secret": secret,
-            "resource": "messages",
+            "resource": resource,
             "event": "created",
         }
         self.webhooks.append(hook)
