@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-__all__ = ["Database", "alembic_config", "upgrade"]
+__all__ = ["Database", "Migration", "SchemaStatus", "alembic_config", "schema_status", "upgrade"]
 
 # Execution option that tells the `begin` hook which BEGIN a SQLite transaction needs.
 log = logging.getLogger(__name__)
@@ -199,6 +200,64 @@ def upgrade(url: str) -> None:
             connection.commit()
     finally:
         database.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One migration script: its revision id and the first line of its docstring."""
+
+    revision: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """Where a database's schema stands against the migrations this tokenbot ships.
+
+    `current` is the revision recorded in the database (None: never migrated); `migrations`
+    lists every shipped migration, oldest first; `pending` those not applied yet. `unknown`
+    is true when the database records a revision this code does not ship (a newer tokenbot
+    migrated it).
+    """
+
+    current: str | None
+    head: str
+    migrations: tuple[Migration, ...]
+    pending: tuple[Migration, ...]
+    unknown: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        """Tell whether the database is at the newest shipped revision."""
+        return self.current == self.head
+
+
+def schema_status(url: str) -> SchemaStatus:
+    """Read the database's schema revision and compare it with the shipped migrations.
+
+    Read-only: it takes no lock and changes nothing (`upgrade` does the changing).
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    ordered = list(reversed(list(scripts.walk_revisions())))
+    migrations = tuple(
+        Migration(script.revision, (script.doc or "").strip().splitlines()[0] if script.doc else "")
+        for script in ordered
+    )
+    head = scripts.get_current_head() or ""
+    database = Database(url)
+    try:
+        with database.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        database.dispose()
+    known = [m.revision for m in migrations]
+    unknown = current is not None and current not in known
+    applied = known.index(current) + 1 if current in known else 0
+    pending = () if unknown else migrations[applied:]
+    return SchemaStatus(current, head, migrations, tuple(pending), unknown)
 
 
 def alembic_config(connection: Connection | None = None) -> Any:
