@@ -50,6 +50,7 @@ from urllib.parse import urlunsplit
 import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
@@ -303,6 +304,14 @@ class Outbox:
 
         Returns whether an event was written (False: that state was already announced).
         """
+        try:
+            return self._emit_state(subject, state, event_type, data)
+        except IntegrityError:
+            # Another instance recorded this subject's first state at the same moment (both
+            # found no row and inserted one): now the row exists, so the second try locks it.
+            return self._emit_state(subject, state, event_type, data)
+
+    def _emit_state(self, subject: str, state: str, event_type: str, data: dict[str, Any]) -> bool:
         now = self.clock.now()
         with self.db.write() as session:
             row = session.get(NotifyState, subject, with_for_update=True)
