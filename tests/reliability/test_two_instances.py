@@ -110,7 +110,11 @@ def test_two_instances_refresh_each_account_once_and_answer_each_command_once(
     statuses: dict[str, Counter[int]] = {}
     for each in sent:
         statuses.setdefault(each.delivery.message_id, Counter())[each.status] += 1
-    assert all(s == Counter({202: 1, 200: 1}) for s in statuses.values()), statuses
+    # Each delivery reached both instances: at most one took it on (202), the other saw the
+    # claim (200 duplicate). Both may answer 200 when the intake healer's reconciliation round
+    # (webhook mode, issue 15) claimed the command first from the polling cursors: the
+    # database decided once either way, and the replies below prove one answer per command.
+    assert all(s[202] <= 1 and s[202] + s[200] == 2 for s in statuses.values()), statuses
     answers = replies_by_thread(emulator, room_id)
     assert set(answers) == {m["id"] for m in messages}
     assert [i for i, found in answers.items() if len(found) != 1] == []
