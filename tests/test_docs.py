@@ -35,7 +35,8 @@ TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::([\w:]+)`")
 URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
 # Places that exist only on a developer's machine or beside the checkout, never in a clone.
 OUTSIDE = re.compile(
-    r"/work/|\.\./shared\b|\bshared/reference\b|\b(?:DESIGN|STYLE)\.md\b"
+    # (`[/]` keeps this pattern itself from reading as such a reference to a plain grep.)
+    r"/work/|\.\./shared\b|\bshared[/]reference\b|\b(?:DESIGN|STYLE)\.md\b"
     r"|\bsecurity-reliability\.md\b|\bstyle-anchors\.md\b|\bwebex-websocket-cards-files\.md\b"
 )
 
