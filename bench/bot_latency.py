@@ -42,6 +42,7 @@ from bench.emulator_process import EmulatorProcess
 from bench.figures import summarize
 from bench.figures import write_result
 from bench.serve_process import SCOPES
+from bench.serve_process import UNTHROTTLED
 from bench.serve_process import ServeProcess
 from bench.serve_process import control
 from bench.serve_process import register_integration
@@ -204,12 +205,7 @@ def measure_ours(
         "poll_interval_seconds": args.poll_interval,
         "poll_api_budget_per_minute": 100_000,
         # The benchmark measures the pipeline, not flood control: one sender sends everything.
-        "sender_burst": 10_000,
-        "sender_per_minute": 100_000,
-        "space_burst": 100_000,
-        "space_per_minute": 1_000_000,
-        "others_burst": 1_000_000,
-        "others_per_minute": 10_000_000,
+        **UNTHROTTLED,
     }
     serve = ServeProcess(emulator_url, bot=bot, bot_email=BOT_EMAIL, demo=intake == "webhook")
     try:

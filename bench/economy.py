@@ -33,6 +33,7 @@ from collections import Counter
 from typing import Any
 
 from bench.figures import write_result
+from bench.serve_process import UNTHROTTLED
 from bench.wan import BOT_EMAIL
 from bench.wan import OTHER
 from bench.wan import TEAM
@@ -68,12 +69,7 @@ def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dic
     bot = {
         "allowed_emails": [ALLOWED],
         "allowed_spaces": [crowd.rooms[TEAM]],
-        "sender_burst": 10_000,
-        "sender_per_minute": 100_000,
-        "space_burst": 100_000,
-        "space_per_minute": 1_000_000,
-        "others_burst": 1_000_000,
-        "others_per_minute": 10_000_000,
+        **UNTHROTTLED,
     }
     serve = start_bot(emulator.url, intake, bot)
     try:

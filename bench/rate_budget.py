@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from bench.figures import write_result
+from bench.serve_process import UNTHROTTLED
 from bench.serve_process import control
 from bench.wan import BOT_EMAIL
 from bench.wan import SENDERS
@@ -50,12 +51,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bot = {
             "allowed_emails": SENDERS,
             "queue_size": args.queue_size,
-            "sender_burst": 10_000,
-            "sender_per_minute": 100_000,
-            "space_burst": 100_000,
-            "space_per_minute": 1_000_000,
-            "others_burst": 1_000_000,
-            "others_per_minute": 10_000_000,
+            **UNTHROTTLED,
         }
         serve = start_bot(emulator.url, args.intake, bot)
         try:

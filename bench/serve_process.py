@@ -68,6 +68,19 @@ def register_integration(emulator_url: str) -> tuple[str, str]:
     return client_id, client_secret
 
 
+# Flood control out of the way (bot settings): for benchmarks that drive the bot from one or a
+# few senders and measure the pipeline, the budget or the calls per message. bench.fairness
+# measures flood control itself, with the defaults.
+UNTHROTTLED: dict[str, float] = {
+    "sender_burst": 10_000,
+    "sender_per_minute": 100_000,
+    "space_burst": 100_000,
+    "space_per_minute": 1_000_000,
+    "others_burst": 1_000_000,
+    "others_per_minute": 10_000_000,
+}
+
+
 class ServeProcess:
     """`tokenbot serve` in a child process with a real config.
 

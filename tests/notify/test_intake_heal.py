@@ -12,6 +12,7 @@ from collections.abc import Callable
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
+from tests.reliability.chat import UNTHROTTLED
 from tokenbot.process import bot_status_reader
 
 COMMANDS = 20
@@ -34,9 +35,7 @@ def test_a_disabled_webhook_is_reactivated_and_every_command_answered_once(
         "webhook",
         webhook_check_seconds=3600,
         reconcile_interval_seconds=0,
-        sender_burst=10_000,
-        space_burst=10_000,
-        others_burst=10_000,
+        **UNTHROTTLED,
     )
     healer = env.bot.healer
     assert healer is not None
