@@ -816,6 +816,11 @@ class NotifySettings(_Section):
     relink_minutes: int = Field(
         30, ge=1, le=24 * 60, description="How long a re-login link stays valid."
     )
+    include_relink_link: bool = Field(
+        False,
+        description="Put a fresh single-use re-login link (relink_url) in account.needs_reauth "
+        "and account.refresh_token_expiring events; everyone who receives them can use it.",
+    )
     secret: SkipJsonSchema[Secret | None] = None
 
     @model_validator(mode="after")
