@@ -223,7 +223,8 @@ class TokenbotProcess:
                 timeout=self.settings.webex.timeout_seconds,
             )
             if runtime.outbox is not None:
-                self.bot.on_intake_state = intake_state_hook(runtime.outbox, self.bot.options.intake)
+                hook = intake_state_hook(runtime.outbox, self.bot.options.intake)
+                self.bot.on_intake_state = hook
             self.bot.start()
         if "web" in self.roles:
             self._start_web(runtime)

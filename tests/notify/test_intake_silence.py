@@ -14,11 +14,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from tests.notify.receiver import Receiver
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
 from tests.reliability.chat import UNTHROTTLED
-from tests.notify.receiver import Receiver
 from tokenbot.core.botstate import ProcessedMessage
 from tokenbot.core.clock import SystemClock
 from tokenbot.core.config import notify_secret_key
