@@ -124,6 +124,13 @@ def create_app(
     metrics.watch_tokens(sample)
     metrics.watch_refreshes(refresh_counters, RESULTS)
     metrics.watch_handouts(handout_counters, HANDOUT_RESULTS)
+    if bot_status is not None:
+
+        def intake() -> tuple[str | None, int]:
+            facts = the_panel.bot_facts() or {}
+            return facts.get("intake_state"), int(facts.get("intake_missed", 0) or 0)
+
+        metrics.watch_intake(intake)
 
     # First: a request for another host name (DNS rebinding) gets no further than this.
     install_host_check(app, allowed_hosts(settings.panel))

@@ -156,6 +156,35 @@ class _HandoutCollector(Collector):
         yield family
 
 
+_INTAKE_STATES = ("up", "down", "silent")
+
+
+class _IntakeCollector(Collector):
+    def __init__(self, read: Callable[[], tuple[str | None, int]]) -> None:
+        self._read = read
+
+    def describe(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("tokenbot_bot_intake_state", "", labels=["state"])
+        yield CounterMetricFamily("tokenbot_bot_intake_missed", "")
+
+    def collect(self) -> Iterator[Metric]:
+        state, missed = self._read()
+        gauge = GaugeMetricFamily(
+            "tokenbot_bot_intake_state",
+            "1 for the bot intake's current state (up; down: webhook inactive or missing; "
+            "silent: active at Webex, yet messages reach only the reconciliation).",
+            labels=["state"],
+        )
+        for name in _INTAKE_STATES:
+            gauge.add_metric([name], 1.0 if state == name else 0.0)
+        yield gauge
+        yield CounterMetricFamily(
+            "tokenbot_bot_intake_missed",
+            "Messages the intake should have delivered that only the reconciliation found.",
+            value=missed,
+        )
+
+
 class PanelMetrics:
     """Token gauges and refresh counts in `self.registry`, where the bot adds its metrics."""
 
@@ -164,6 +193,7 @@ class PanelMetrics:
         self._token_collector: _TokenCollector | None = None
         self._refresh_collector: _RefreshCollector | None = None
         self._handout_collector: _HandoutCollector | None = None
+        self._intake_collector: _IntakeCollector | None = None
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         build = Info("tokenbot_build", "The running tokenbot build.", registry=self.registry)
@@ -193,6 +223,13 @@ class PanelMetrics:
             self.registry.unregister(self._handout_collector)
         self._handout_collector = _HandoutCollector(counts, results)
         self.registry.register(self._handout_collector)
+
+    def watch_intake(self, read: Callable[[], tuple[str | None, int]]) -> None:
+        """Publish the bot intake's state and misses from `read()` (the bot state), per scrape."""
+        if self._intake_collector is not None:
+            self.registry.unregister(self._intake_collector)
+        self._intake_collector = _IntakeCollector(read)
+        self.registry.register(self._intake_collector)
 
     def render(self) -> bytes:
         """Return the Prometheus text exposition of everything in the registry."""

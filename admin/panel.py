@@ -93,6 +93,12 @@ class BotFacts(TypedDict, total=False):
     api_budget_used: int | None
     api_budget_per_minute: int | None
     webhook_reactivated_at: str | None
+    # The intake's health as the healer sees it: up, down (webhook inactive or missing) or
+    # silent (active at Webex, yet messages reach only the reconciliation; bot.silence).
+    intake_state: str | None
+    intake_state_reason: str | None
+    intake_state_since: str | None
+    intake_missed: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,10 @@ def bot_card(
         },
         "webhook_status": facts.get("webhook_status"),
         "webhook_reactivated_at": facts.get("webhook_reactivated_at"),
+        "intake_state": facts.get("intake_state") or None,
+        "intake_state_reason": facts.get("intake_state_reason"),
+        "intake_state_since": _moment(facts.get("intake_state_since")),
+        "intake_missed": int(facts.get("intake_missed", 0) or 0),
         "identity": None
         if identity is None
         else {

@@ -10,6 +10,11 @@ round reads the recently active spaces from the polling cursors (the poller's ow
 its call budget), so messages whose delivery failed are answered. The message claims
 de-duplicate: a message a webhook delivered and the reconciliation read again is answered once.
 The first round only sets the cursors (history before the bot started is not replayed).
+
+The background rounds also tell whether the intake is *silent* (`bot.silence`): messages the
+intake should have delivered, found only by the reconciliation, while the intake delivered
+nothing. The intake state (``up``, ``down``, ``silent``) is kept in the bot state, so every
+instance and the panel see one answer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tokenbot.bot.loop import Repeater
+from tokenbot.bot.message import Message
+from tokenbot.bot.silence import SilenceWatch
 from tokenbot.core.errors import TokenbotError
 
 if TYPE_CHECKING:
@@ -31,7 +38,7 @@ __all__ = ["HealReport", "IntakeHealer", "StateHook"]
 
 log = logging.getLogger(__name__)
 
-# (state, reason): "down" or "up"; the process wires it to the notification outbox.
+# (state, reason): "down", "silent" or "up"; the process wires it to the notification outbox.
 StateHook = Callable[[str, str], object]
 
 
@@ -52,7 +59,9 @@ class IntakeHealer:
         bot: The bot (its client, state, identity, registration and intake).
         check_seconds: Pause between two webhook checks.
         reconcile_seconds: Pause between two background reconciliations (0: only after heals).
-        on_state: Told "down"/"up" when the intake breaks or heals (notifications).
+        on_state: Told "down"/"silent"/"up" when the intake breaks or heals (notifications).
+        silence_grace_seconds: How late a delivery may be before its absence counts.
+        silence_misses: Missed messages (no delivery between) that make the intake silent.
         monotonic: Time source of the schedule (tests pass a fake).
     """
 
@@ -63,6 +72,8 @@ class IntakeHealer:
         check_seconds: float = 180,
         reconcile_seconds: float = 600,
         on_state: StateHook | None = None,
+        silence_grace_seconds: float = 120,
+        silence_misses: int = 2,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot = bot
@@ -72,7 +83,16 @@ class IntakeHealer:
         self._monotonic = monotonic
         self._checked_at: float | None = None
         self._reconciled_at: float | None = None
-        self.poller: Poller = bot.build_poller(monotonic=monotonic)
+        self.silence = SilenceWatch(
+            bot.state,
+            bot.clock,
+            is_owner=bot.is_owner,
+            grace_seconds=silence_grace_seconds,
+            misses=silence_misses,
+            set_state=self._tell,
+        )
+        self._evidence = False
+        self.poller: Poller = bot.build_poller(monotonic=monotonic, submit=self._submit)
         tick = min(x for x in (check_seconds, reconcile_seconds or check_seconds) if x > 0)
         self._loop = Repeater("bot-intake-heal", max(1.0, tick / 4), self.run_once)
 
@@ -103,14 +123,44 @@ class IntakeHealer:
             self.reconcile_seconds > 0 and now - self._reconciled_at >= self.reconcile_seconds
         )
         reconciled = None
+        if reactivated:
+            self.silence.restart()  # what the outage held is no evidence of silence
         if reactivated or due or force:
-            report = self.poller.poll_once()
-            if report.skipped != "no_identity":  # without an identity, try again next tick
-                self._reconciled_at = now
-            reconciled = report.messages_queued
-            if reconciled:
-                log.info("reconciliation queued %d message(s) missed by the intake", reconciled)
+            self._evidence = (
+                self.silence.enabled
+                and not reactivated
+                and self.bot.state.value("intake_state") != "down"
+            )
+            try:
+                if self._evidence:
+                    self.silence.begin_round()
+                report = self.poller.poll_once()
+                if self._evidence and report.skipped is None:
+                    self.silence.end_round()
+            except Exception:  # the watch must never stop the reconciliation or the healing
+                log.exception("silent-intake check failed")
+                report = None
+            finally:
+                self._evidence = False
+            if report is not None:
+                if report.skipped != "no_identity":  # without an identity, try next tick
+                    self._reconciled_at = now
+                reconciled = report.messages_queued
+                if reconciled:
+                    log.info("reconciliation queued %d message(s) missed by the intake", reconciled)
+        if self.silence.enabled:
+            try:
+                self.silence.check_deliveries()  # database only: no Webex call
+            except Exception:
+                log.exception("silent-intake check failed")
         return HealReport(checked, status, reactivated, reconciled)
+
+    def _submit(self, message: Message) -> bool:
+        """Queue one message the reconciliation claimed, noting it for the silence watch."""
+        outcome = self.bot.intake.admit_message(message, intake="polling")
+        if self._evidence:
+            self.silence.admitted(message, outcome)
+        return outcome != "queue_full"
 
     def _check(self) -> tuple[str | None, bool]:
         bot = self.bot
@@ -133,7 +183,8 @@ class IntakeHealer:
         card_status = str(card.get("status") or "active") if card is not None else "active"
         if status == "active" and card_status == "active":
             bot.state.set_values({"webhook_status": "active"})
-            self._tell("up", "the webhook is active")
+            # Active at Webex says nothing about a silent intake: only a delivery clears that.
+            self._tell("up", "the webhook is active", routine=True)
             return status, False
         if status == "active":
             log.warning("our card webhook is %s at Webex: re-activating", card_status)
@@ -151,7 +202,27 @@ class IntakeHealer:
         self._tell("up", "the webhook was re-activated")
         return status, True
 
-    def _tell(self, state: str, reason: str) -> None:
+    def _tell(self, state: str, reason: str, *, routine: bool = False) -> None:
+        """Record the intake state (bot card) and tell the hook (notifications, de-duplicated).
+
+        `routine`: an "up" from a webhook check, which leaves a silent intake silent.
+        """
+        try:
+            current = self.bot.state.value("intake_state")
+            if routine and current == "silent":
+                return
+            if current != state:
+                self.bot.state.set_values(
+                    {
+                        "intake_state": state,
+                        "intake_state_reason": reason,
+                        "intake_state_since": self.bot.clock.now().isoformat(),
+                    }
+                )
+                if current == "down" and state == "up":
+                    self.silence.restart()  # re-registered: a fresh evidence window
+        except Exception:
+            log.exception("could not record the intake state %s", state)
         if self.on_state is None:
             return
         try:

@@ -125,18 +125,26 @@ class IntakeQueue:
 
     def submit_message(self, message: Message, *, intake: str) -> bool:
         """Screen and queue a fetched message (polling); False when the queue is full."""
+        return self.admit_message(message, intake=intake) != "queue_full"
+
+    def admit_message(self, message: Message, *, intake: str) -> str:
+        """Screen and queue a fetched message; return ``queued``, ``queue_full`` or why skipped.
+
+        The reconciliation tells from it which messages the intake should have delivered
+        (those the screen lets through: the intake would have claimed them).
+        """
         skipped = self.screen.check(
             message.id, message.person_id, message.person_email, message.room_id
         )
         if skipped is not None:
             self._metrics.deliveries.labels(intake=intake, outcome=skipped).inc()
-            return True
+            return skipped
         urgent = self.screen.is_owner(message.person_id)
         accepted = self._pool.submit(
             self.process, message, intake, self._monotonic(), urgent=urgent
         )
         self._metrics.queue_depth.set(self._pool.pending())
-        return accepted
+        return "queued" if accepted else "queue_full"
 
     def submit_card_action(self, action_id: str, *, intake: str) -> bool:
         """Queue a card submit known by id (webhook, websocket); False when the queue is full."""

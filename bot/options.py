@@ -94,6 +94,8 @@ class BotOptions:
     reminders_per_sender: int = 5
     webhook_check_seconds: float = 180.0
     reconcile_interval_seconds: float = 600.0
+    silence_misses: int = 2
+    silence_grace_seconds: float = 120.0
     file_max_bytes: int = 10 * 1024 * 1024
     file_types: tuple[str, ...] = ()
     file_fetch_budget_seconds: float = 60.0
@@ -145,6 +147,8 @@ class BotOptions:
             reminders_per_sender=bot.reminders_per_sender,
             webhook_check_seconds=bot.webhook_check_seconds,
             reconcile_interval_seconds=bot.reconcile_interval_seconds,
+            silence_misses=bot.silence_misses,
+            silence_grace_seconds=bot.silence_grace_seconds,
             file_max_bytes=bot.file_max_bytes,
             file_types=bot.file_types,
             file_fetch_budget_seconds=bot.file_fetch_budget_seconds,

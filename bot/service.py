@@ -179,6 +179,8 @@ class Bot:
                 check_seconds=self.options.webhook_check_seconds,
                 reconcile_seconds=self.options.reconcile_interval_seconds,
                 on_state=self.on_intake_state,
+                silence_grace_seconds=self.options.silence_grace_seconds,
+                silence_misses=self.options.silence_misses,
                 monotonic=self._monotonic,
             )
             self.healer.start()
@@ -205,14 +207,19 @@ class Bot:
         self.reminders.stop(left())
         self.flush(force=True)
 
-    def build_poller(self, *, monotonic: Callable[[], float] = time.monotonic) -> Poller:
-        """Return a poller (not started) feeding this bot's intake queue."""
+    def build_poller(
+        self,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        submit: Callable[[Message], bool] | None = None,
+    ) -> Poller:
+        """Return a poller (not started) feeding this bot's intake queue (or `submit`)."""
         options = self.options
         return Poller(
             self.client,
             self.state,
             self.identity,
-            functools.partial(self.intake.submit_message, intake="polling"),
+            submit or functools.partial(self.intake.submit_message, intake="polling"),
             on_error=self.record_error,
             clock=self.clock,
             interval_seconds=options.poll_interval_seconds,

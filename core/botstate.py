@@ -178,6 +178,19 @@ class BotStateStore:
         with self._db.read() as session:
             return session.get(ProcessedMessage, message_id) is not None
 
+    def claimed_since(self, since: datetime, sources: Collection[str]) -> bool:
+        """Tell whether a message was claimed by one of `sources` at or after `since`."""
+        with self._db.read() as session:
+            found = session.execute(
+                sa.select(ProcessedMessage.message_id)
+                .where(
+                    ProcessedMessage.processed_at >= since,
+                    ProcessedMessage.source.in_(tuple(sources)),
+                )
+                .limit(1)
+            ).first()
+            return found is not None
+
     def prune(self, older_than: timedelta) -> int:
         """Forget processed and posted ids older than `older_than`; return how many."""
         now = self._clock.now()
@@ -351,6 +364,12 @@ class BotStateStore:
             except IntegrityError:
                 if attempt:
                     raise
+
+    def counter(self, name: str) -> int:
+        """Return a counter's total (0 when it was never counted)."""
+        with self._db.read() as session:
+            row = session.get(BotCounter, name)
+            return int(row.value) if row is not None else 0
 
     def record_error(self, message: str, *, error_id: str | None = None) -> None:
         """Keep the last error (no secrets: callers pass codes and ids) and count it."""

@@ -79,6 +79,7 @@ __all__ = [
     "WebhookSender",
     "account_event_type",
     "display_url",
+    "intake_state_hook",
     "sign",
     "targets_from",
 ]
@@ -719,6 +720,22 @@ class Dispatcher:
                 _iso(values["next_attempt_at"]),
             )
         return outcome
+
+
+def intake_state_hook(outbox: Outbox, mode: str) -> Callable[[str, str], bool]:
+    """Return the bot's intake-state hook: ``down``/``silent``/``up`` as intake events.
+
+    A silent intake is announced as ``intake.down`` with ``data.state = "silent"`` (a receiver
+    that alerts on the intake going down alerts on it too); the state is its own in
+    `notify_states`, so silent -> down -> up are three announcements, each once.
+    """
+
+    def tell(state: str, reason: str) -> bool:
+        event_type = "intake.up" if state == "up" else "intake.down"
+        data = {"intake": mode, "state": state, "reason": redact(reason)[:_MAX_ERROR_CHARS]}
+        return outbox.emit_state("intake", state, event_type, data)
+
+    return tell
 
 
 def targets_from(webhooks: Iterable[Any], webex: Any) -> list[Target]:

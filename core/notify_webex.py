@@ -55,6 +55,12 @@ def message_text(event_type: str, data: dict[str, Any]) -> str:
         "intake.up": "tokenbot: the bot's message intake works again.",
         "notify.test": "tokenbot: a test notification. If you read this, Webex notifications work.",
     }
+    if event_type == "intake.down" and data.get("state") == "silent":
+        texts[event_type] = (
+            "tokenbot: the bot's message intake is silent: Webex says it delivers, yet messages "
+            "reach the bot only through the slow reconciliation (check the webhook's address "
+            "and any proxy in front of tokenbot)."
+        )
     text = texts.get(event_type, f"tokenbot: {event_type}")
     if link:
         text += f" Log in again here: {link}"

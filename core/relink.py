@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -24,6 +25,7 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
 from tokenbot.core.clock import Clock
@@ -34,10 +36,20 @@ from tokenbot.core.hashing import sha256_hex
 from tokenbot.core.models import Account
 from tokenbot.core.models import Base
 
-__all__ = ["RelinkInvalid", "RelinkLink", "RelinkLinks", "RelinkView", "relink_path"]
+__all__ = [
+    "RELINK_EVENTS",
+    "RelinkInvalid",
+    "RelinkLink",
+    "RelinkLinks",
+    "RelinkView",
+    "notification_links",
+    "relink_path",
+]
 
 TOKEN_BYTES = 32
 PATH_PREFIX = "/relink/"
+# The notifications that ask for a new login carry a link when `notify.include_relink_link`.
+RELINK_EVENTS = ("account.needs_reauth", "account.refresh_token_expiring")
 
 
 def relink_path(token: str) -> str:
@@ -93,32 +105,42 @@ class RelinkLinks:
         Raises:
             AccountNotFound: No account has this id.
         """
+        with self.db.write() as session:
+            return self.mint_in(session, account_id, minutes=minutes, created_by=created_by)
+
+    def mint_in(
+        self, session: Session, account_id: int, *, minutes: float = 30, created_by: str = ""
+    ) -> str:
+        """Like `mint`, in the caller's transaction (a notification written with its change).
+
+        Raises:
+            AccountNotFound: No account has this id.
+        """
         now = self.clock.now()
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        with self.db.write() as session:
-            account = session.get(Account, account_id)
-            if account is None:
-                raise AccountNotFound(f"no account with id {account_id}")
-            session.execute(
-                sa.update(RelinkLink)
-                .where(
-                    RelinkLink.account_id == account_id,
-                    RelinkLink.used_at.is_(None),
-                    RelinkLink.revoked_at.is_(None),
-                )
-                .values(revoked_at=now),
-                execution_options={"synchronize_session": False},
+        account = session.get(Account, account_id)
+        if account is None:
+            raise AccountNotFound(f"no account with id {account_id}")
+        session.execute(
+            sa.update(RelinkLink)
+            .where(
+                RelinkLink.account_id == account_id,
+                RelinkLink.used_at.is_(None),
+                RelinkLink.revoked_at.is_(None),
             )
-            session.add(
-                RelinkLink(
-                    token_hash=sha256_hex(token),
-                    account_id=account_id,
-                    person_id=account.person_id,
-                    created_by=created_by[:255],
-                    created_at=now,
-                    expires_at=now + timedelta(minutes=minutes),
-                )
+            .values(revoked_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        session.add(
+            RelinkLink(
+                token_hash=sha256_hex(token),
+                account_id=account_id,
+                person_id=account.person_id,
+                created_by=created_by[:255],
+                created_at=now,
+                expires_at=now + timedelta(minutes=minutes),
             )
+        )
         return token
 
     def check(self, token: str) -> RelinkView:
@@ -245,3 +267,27 @@ class RelinkLinks:
             raise RelinkInvalid("revoked")
         if self.clock.now() >= link.expires_at:
             raise RelinkInvalid("expired")
+
+
+def notification_links(
+    links: RelinkLinks, *, base_url: str, minutes: float
+) -> Callable[[Session, int, str], dict[str, Any]]:
+    """Return the outbox's `extra_data`: a fresh link in the events that ask for a login.
+
+    The link is minted in the transaction that records the account's change, so the event and
+    its link exist together or not at all. It is a capability (whoever holds it may sign in
+    with Webex AS the account's person and nobody else): it lives in the event's body until
+    the outbox forgets it, is never logged, and works once, for `minutes`.
+    """
+
+    def data(session: Session, account_id: int, event_type: str) -> dict[str, Any]:
+        if event_type not in RELINK_EVENTS:
+            return {}
+        token = links.mint_in(session, account_id, minutes=minutes, created_by="notify")
+        expires = links.clock.now() + timedelta(minutes=minutes)
+        return {
+            "relink_url": base_url.rstrip("/") + relink_path(token),
+            "relink_expires_at": expires.isoformat().replace("+00:00", "Z"),
+        }
+
+    return data

@@ -33,6 +33,8 @@ from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.probe import ProbeReport
 from tokenbot.core.probe import probe_accounts
 from tokenbot.core.refresher import make_owner
+from tokenbot.core.relink import RelinkLinks
+from tokenbot.core.relink import notification_links
 from tokenbot.core.rotation import verify_keys
 from tokenbot.core.store import TokenStore
 from tokenbot.core.sweep import SweepReport
@@ -175,7 +177,15 @@ def _notifications(
 ) -> tuple[Outbox, Dispatcher]:
     """Build the outbox (always: it tracks announced states) and its dispatcher."""
     notify = settings.notify
-    outbox = Outbox(database, targets_from(notify.webhooks, notify.webex), clock=clock)
+    extra = None
+    if notify.include_relink_link:
+        links = RelinkLinks(database, clock=clock)
+        extra = notification_links(
+            links, base_url=settings.panel.url, minutes=notify.relink_minutes
+        )
+    outbox = Outbox(
+        database, targets_from(notify.webhooks, notify.webex), clock=clock, extra_data=extra
+    )
     senders: dict[str, Sender] = {}
     if notify.secret is not None:
         key = notify_secret_key(notify.secret.reveal())

@@ -585,6 +585,20 @@ class BotSettings(_Section):
     reconcile_interval_seconds: float = Field(
         600, ge=0, le=86_400, description="Read recently active spaces this often; 0: off."
     )
+    silence_misses: int = Field(
+        2,
+        ge=0,
+        le=1000,
+        description="Webhook intake: messages only the reconciliation found, with no delivery "
+        "between, that make the intake 'silent'; 0: off.",
+    )
+    silence_grace_seconds: float = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="How late a delivery may be (and how long after a start) before it counts "
+        "as missed.",
+    )
 
     @field_validator("instance_group")
     @classmethod
@@ -801,6 +815,11 @@ class NotifySettings(_Section):
     )
     relink_minutes: int = Field(
         30, ge=1, le=24 * 60, description="How long a re-login link stays valid."
+    )
+    include_relink_link: bool = Field(
+        False,
+        description="Put a fresh single-use re-login link (relink_url) in account.needs_reauth "
+        "and account.refresh_token_expiring events; everyone who receives them can use it.",
     )
     secret: SkipJsonSchema[Secret | None] = None
 

@@ -126,8 +126,10 @@ class DeliveryWorker:
             webhook = state.webhooks.get(job.webhook_uuid)
             if webhook is None or webhook.status != "active":
                 return
-            url = webhook.target_url
             settings = state.settings
+            if settings.webhook_drop_deliveries:
+                return  # swallowed on the way: no failure counts, the webhook stays active
+            url = webhook.target_url
             timeout, retries, backoff = (
                 settings.webhook_timeout,
                 settings.webhook_retries,

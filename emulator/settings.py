@@ -57,6 +57,9 @@ class Settings:
     webhook_disable_threshold: int = 100
     webhook_disable_window: float = 300.0
     webhook_sha256_signature: bool = False
+    # Accept events but never POST them, and record nothing (a proxy that swallows deliveries,
+    # a targetUrl at an old address that answers 200): the webhook stays `active`.
+    webhook_drop_deliveries: bool = False
     # Websocket intake: U2C catalog, WDM devices and Mercury (emulator/README.md).
     wdm_require_spark_all: bool = True
     wdm_device_cap: int = 100

@@ -36,6 +36,7 @@ from tokenbot.core.clock import Clock
 from tokenbot.core.config import Settings
 from tokenbot.core.jobs import IntervalJob
 from tokenbot.core.loopback import is_loopback_host
+from tokenbot.core.notify import intake_state_hook
 from tokenbot.core.records import AccountView
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
@@ -133,6 +134,10 @@ def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
             "api_budget_used": snapshot.get("poll_budget_used"),
             "api_budget_per_minute": snapshot.get("poll_budget_per_minute"),
             "webhook_reactivated_at": snapshot.get("webhook_reactivated_at"),
+            "intake_state": snapshot.get("intake_state"),
+            "intake_state_reason": snapshot.get("intake_state_reason"),
+            "intake_state_since": snapshot.get("intake_state_since"),
+            "intake_missed": snapshot.counters.get("intake_missed", 0),
         }
 
     return read
@@ -217,16 +222,9 @@ class TokenbotProcess:
                 registry=self.metrics.registry,
                 timeout=self.settings.webex.timeout_seconds,
             )
-            outbox = runtime.outbox
-            if outbox is not None:
-                mode = self.settings.bot.intake
-
-                def intake_state(state: str, reason: str) -> object:
-                    return outbox.emit_state(
-                        "intake", state, f"intake.{state}", {"intake": mode, "reason": reason}
-                    )
-
-                self.bot.on_intake_state = intake_state
+            if runtime.outbox is not None:
+                hook = intake_state_hook(runtime.outbox, self.bot.options.intake)
+                self.bot.on_intake_state = hook
             self.bot.start()
         if "web" in self.roles:
             self._start_web(runtime)

@@ -68,3 +68,33 @@ def test_an_error_shows_its_time_and_reads_as_past_once_the_bot_works_again(
     resolved = _card(panel_settings, panel_runtime, panel_admins, facts)
     assert "error-text" not in resolved
     assert "working again since" in resolved
+
+
+def test_a_silent_intake_shows_on_the_card_in_the_api_and_in_metrics(
+    panel_settings: Any, panel_runtime: Any, panel_admins: Any
+) -> None:
+    facts = {
+        "intake_mode": "webhook",
+        "webhook_registered": True,
+        "webhook_status": "active",
+        "intake_state": "silent",
+        "intake_state_reason": "silent: 3 messages reached Webex but not the intake",
+        "intake_state_since": "2026-01-01T00:00:00+00:00",
+        "intake_missed": 3,
+    }
+    card = _card(panel_settings, panel_runtime, panel_admins, facts)
+    assert 'data-bot="intake_state" class="warn"' in card and "silent since" in card
+    assert '<dd data-bot="intake_missed">3</dd>' in card
+    app = create_app(panel_settings, panel_runtime, admins=panel_admins, bot_status=lambda: facts)
+    app.config["TESTING"] = True
+    client = PanelClient(app.test_client())
+    assert client.login().status_code == 303
+    bot = client.get("/api/v1/status").get_json()["bot"]
+    assert bot["intake_state"] == "silent" and bot["intake_missed"] == 3
+    assert bot["intake_state_since"] == "2026-01-01T00:00:00Z"
+    metrics = client.client.get("/metrics").get_data(as_text=True)
+    assert 'tokenbot_bot_intake_state{state="silent"} 1.0' in metrics
+    assert 'tokenbot_bot_intake_state{state="up"} 0.0' in metrics
+    assert "tokenbot_bot_intake_missed_total 3.0" in metrics
+    facts["intake_state"] = "up"
+    assert "silent since" not in _card(panel_settings, panel_runtime, panel_admins, facts)

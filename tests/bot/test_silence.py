@@ -1,0 +1,84 @@
+"""The silence watch's rule on a real bot state (SQLite), with a frozen clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tokenbot.bot.message import Message
+from tokenbot.bot.silence import SilenceWatch
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.clock import FrozenClock
+
+
+def _message(clock: FrozenClock, number: int, person: str, age_seconds: float = 30) -> Message:
+    moment = clock.now() - timedelta(seconds=age_seconds)
+    created = f"{moment:%Y-%m-%dT%H:%M:%S}.000Z"
+    return Message(f"m{number}", "room", person, f"{person}@example.com", created=created)
+
+
+def _watch(state: BotStateStore, clock: FrozenClock, told: list[str]) -> SilenceWatch:
+    return SilenceWatch(
+        state,
+        clock,
+        is_owner=lambda person: person == "me",
+        grace_seconds=10,
+        misses=2,
+        set_state=lambda state, _reason: told.append(state),
+    )
+
+
+def test_others_messages_are_no_evidence_while_flood_control_dropped_some(
+    bot_state: BotStateStore, frozen_clock: FrozenClock
+) -> None:
+    told: list[str] = []
+    watch = _watch(bot_state, frozen_clock, told)
+    frozen_clock.advance(120)
+    watch.begin_round()
+    bot_state.add_counters({"messages_throttled": 3})  # the webhook dropped some unclaimed
+    for number in (1, 2):
+        watch.admitted(_message(frozen_clock, number, "bob"), "queued")
+    watch.end_round()
+    assert told == [] and bot_state.counter("intake_missed") == 0
+
+    frozen_clock.advance(120)  # no throttling since: others' messages count again
+    watch.begin_round()
+    for number in (3, 4):
+        watch.admitted(_message(frozen_clock, number, "bob"), "queued")
+    watch.end_round()
+    assert told == ["silent"] and bot_state.counter("intake_missed") == 2
+
+
+def test_screened_young_and_pre_start_messages_are_no_misses(
+    bot_state: BotStateStore, frozen_clock: FrozenClock
+) -> None:
+    told: list[str] = []
+    watch = _watch(bot_state, frozen_clock, told)
+    frozen_clock.advance(120)
+    watch.begin_round()
+    watch.admitted(_message(frozen_clock, 1, "me"), "own_post")  # the webhook screens these
+    watch.admitted(_message(frozen_clock, 2, "me", age_seconds=2), "queued")  # may be in flight
+    watch.admitted(_message(frozen_clock, 3, "me", age_seconds=200), "queued")  # before start
+    watch.end_round()
+    assert told == [] and bot_state.counter("intake_missed") == 0
+
+
+def test_a_delivery_in_the_round_ends_the_streak(
+    bot_state: BotStateStore, frozen_clock: FrozenClock
+) -> None:
+    told: list[str] = []
+    watch = _watch(bot_state, frozen_clock, told)
+    frozen_clock.advance(120)
+    watch.begin_round()
+    watch.admitted(_message(frozen_clock, 1, "me"), "queued")
+    watch.end_round()
+    frozen_clock.advance(120)
+    watch.begin_round()
+    assert bot_state.claim_message("delivered", source="webhook")
+    watch.admitted(_message(frozen_clock, 2, "me"), "queued")
+    watch.end_round()
+    frozen_clock.advance(120)
+    watch.begin_round()
+    watch.admitted(_message(frozen_clock, 3, "me"), "queued")
+    watch.end_round()
+    assert told == []  # 3 misses, but a delivery between the first and the others
+    assert bot_state.counter("intake_missed") == 3
