@@ -585,6 +585,19 @@ class BotSettings(_Section):
     reconcile_interval_seconds: float = Field(
         600, ge=0, le=86_400, description="Read recently active spaces this often; 0: off."
     )
+    late_command_seconds: float = Field(
+        3600,
+        ge=0,
+        le=86_400,
+        description="A command reached this long after it was sent is not run; its sender "
+        "is asked to send it again. 0: no limit.",
+    )
+    reauth_waiting_max: int = Field(
+        200,
+        ge=0,
+        le=10_000,
+        description="Messages kept while the identity needs re-login, answered after it.",
+    )
 
     @field_validator("instance_group")
     @classmethod
