@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
@@ -32,12 +34,14 @@ def _own_posts_screened(env: BotEnv, count: int = 1) -> None:
     """Wait until `count` of our own posts came back by webhook and were dropped."""
     wait_until(
         lambda: (
-            env.bot.metrics.registry.get_sample_value(
-                "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "own_post"}
+            (
+                env.bot.metrics.registry.get_sample_value(
+                    "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "own_post"}
+                )
+                or 0
             )
-            or 0
-        )
-        >= count,
+            >= count
+        ),
         what="our own posts screened",
     )
 
@@ -213,13 +217,21 @@ def test_polling_reads_what_was_sent_while_the_identity_needed_relogin(
     assert _markdowns(env, room, second) == ["while the login was dead"]
 
 
+@pytest.mark.parametrize(
+    "delivered", [False, True], ids=["socket-closed-4401", "activity-delivered-fetch-refused"]
+)
 def test_websocket_backfills_what_was_sent_while_the_identity_needed_relogin(
-    bot_env_factory: Callable[..., BotEnv],
+    bot_env_factory: Callable[..., BotEnv], delivered: bool
 ) -> None:
     env = bot_env_factory("websocket")
+    # Mercury closes a socket whose token died (4401) before sending it anything more; with
+    # `delivered`, the activity arrives first and its message fetch meets the dead token.
+    env.emulator.settings(mercury_deliver_after_expiry=delivered)
     wait_until(
-        lambda: env.bot.state.value("websocket_state") == "connected"
-        and env.bot.state.value("poll_watermark"),
+        lambda: (
+            env.bot.state.value("websocket_state") == "connected"
+            and env.bot.state.value("poll_watermark")
+        ),
         what="the websocket connected and backfilled once",
     )
     room = env.room("Team Space")
