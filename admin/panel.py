@@ -93,6 +93,8 @@ class BotFacts(TypedDict, total=False):
     api_budget_used: int | None
     api_budget_per_minute: int | None
     webhook_reactivated_at: str | None
+    # Messages that met the dead token, answered after the identity's re-login.
+    waiting_for_relogin: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,7 @@ def bot_card(
         },
         "webhook_status": facts.get("webhook_status"),
         "webhook_reactivated_at": facts.get("webhook_reactivated_at"),
+        "waiting_for_relogin": int(facts.get("waiting_for_relogin", 0) or 0),
         "identity": None
         if identity is None
         else {
