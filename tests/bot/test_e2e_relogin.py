@@ -94,10 +94,12 @@ def test_webhook_commands_and_presses_meeting_a_dead_token_are_answered_once_aft
     wait_until(lambda: _waiting(env.bot) == 5, what="five kept for after the re-login")
     assert env.replies(room, first) == [] and env.replies(room, mine) == []
 
+    reconnected = time.monotonic()
     env.connect_alice()
     wait_until(lambda: len(env.replies(room, first)) >= 2, what="the thread's two answers")
     wait_until(lambda: len(env.replies(room, mine)) >= 1, what="the user's own answer")
     wait_until(lambda: len(env.replies(room, asked_help)) >= 2, what="the press's answer")
+    print(f"\nkept commands answered {time.monotonic() - reconnected:.1f} s after the Reconnect")
     assert env.bot.pool.wait_idle(10)
     time.sleep(2.5)  # a replayer round more: nothing is answered twice
     assert env.bot.pool.wait_idle(10)
