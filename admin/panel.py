@@ -99,6 +99,8 @@ class BotFacts(TypedDict, total=False):
     intake_state_reason: str | None
     intake_state_since: str | None
     intake_missed: int
+    # Messages that met the dead token, answered after the identity's re-login.
+    waiting_for_relogin: int
 
 
 @dataclass(frozen=True, slots=True)

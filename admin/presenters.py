@@ -159,6 +159,7 @@ def bot_card(
         "intake_state_reason": facts.get("intake_state_reason"),
         "intake_state_since": _moment(facts.get("intake_state_since")),
         "intake_missed": int(facts.get("intake_missed", 0) or 0),
+        "waiting_for_relogin": int(facts.get("waiting_for_relogin", 0) or 0),
         "identity": None
         if identity is None
         else {

@@ -13,6 +13,13 @@ One message goes through `process`:
    command gets one short "unknown command" hint, without their words, then silence.
 4. One error handler: log with an error id, reply with the id, report to the error hook, keep
    running.
+
+Two things come late. A message (or card press) that met a bot identity needing re-login before
+its command started is kept by id (`core.reauth_waiting`) and processed again once the login is
+renewed (`bot.replay`); one whose command had started is not (a reminder set twice would be
+worse than a reply lost). And a command reached more than `bot.late_command_seconds` after it
+was sent (by its Webex `created`) is not run, since running a `remind` hours late could do
+harm: its sender is asked, in its thread, to send it again.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import logging
 import re
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -42,6 +50,7 @@ from tokenbot.bot.markup import Markdown
 from tokenbot.bot.markup import escape_text
 from tokenbot.bot.markup import render_reply
 from tokenbot.bot.message import Message
+from tokenbot.bot.message import webex_time
 from tokenbot.bot.metrics import BotMetrics
 from tokenbot.bot.recognize import recognize
 from tokenbot.bot.replies import CALLBACK_KEY
@@ -53,6 +62,7 @@ from tokenbot.bot.router import Handler
 from tokenbot.core.errors import CommandArgumentError
 from tokenbot.core.errors import NeedsReauth
 from tokenbot.core.errors import TokenbotError
+from tokenbot.core.reauth_waiting import WaitingCommands
 
 __all__ = ["Dispatcher"]
 
@@ -67,6 +77,7 @@ class Dispatcher:
         books: Counts every outcome.
         metrics: The Prometheus side of the outcomes.
         on_error: The bot's error hook.
+        waiting: Keeps what met a dead token, for after the re-login; None: nothing is kept.
         monotonic: Measures latency (tests pass a fake).
     """
 
@@ -77,6 +88,7 @@ class Dispatcher:
         books: Bookkeeper,
         metrics: BotMetrics,
         on_error: ErrorHook,
+        waiting: WaitingCommands | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._services = services
@@ -88,12 +100,22 @@ class Dispatcher:
         self._on_error = on_error
         self._monotonic = monotonic
         self._hints = Hints()
+        self._waiting = waiting
+        # Whether the current thread's command has started (a handler was called): what met
+        # a dead token after that point is not kept for a second run.
+        self._local = threading.local()
 
-    def process_id(self, message_id: str, intake: str, received_at: float) -> str:
-        """Fetch a message (deliveries carry no text) and process it; return the outcome."""
+    def process_id(
+        self, message_id: str, intake: str, received_at: float, *, urgent: bool = False
+    ) -> str:
+        """Fetch a message (deliveries carry no text) and process it; return the outcome.
+
+        `urgent`: the user's own message (kept first when the token is dead).
+        """
         try:
             message = self._services.client.get_message(message_id)
         except NeedsReauth as error:
+            self._keep(message_id, "message", intake, urgent=urgent)
             return self._needs_reauth(error, "fetch message")
         except TokenbotError as error:
             log.warning("could not fetch message for processing: %s", error)
@@ -105,9 +127,14 @@ class Dispatcher:
     def process(self, message: Message, intake: str, received_at: float | None = None) -> str:
         """Decide what `message` is and act on it; return the outcome (never raises)."""
         received_at = self._monotonic() if received_at is None else received_at
+        self._local.started = False
         try:
             outcome = self._process(message, received_at)
         except NeedsReauth as error:
+            if not self._local.started:
+                me = self._identity.get()
+                owner = me is not None and message.person_id == me.person_id
+                self._keep(message.id, "message", intake, urgent=owner)
             outcome = self._needs_reauth(error, "process message")
         except Exception as error:  # the one error handler's last line: keep running
             error_id = secrets.token_hex(4)
@@ -162,6 +189,13 @@ class Dispatcher:
         inputs: Mapping[str, str] | None = None,
     ) -> str:
         router = self._router
+        if self._too_late(message):
+            text = Markdown(
+                "I could not answer {} when it was sent (my login was being renewed, or I was "
+                "offline), and it is too old to run now. Please send it again."
+            ).format(router.prefix + command.name)
+            self._finish(message, command, "too_late", text, received_at)
+            return "too_late"
         try:
             args = parse_args(command.args, raw_args) if handler is None else {}
         except CommandArgumentError as error:
@@ -191,6 +225,7 @@ class Dispatcher:
                 files=files,
                 inputs=dict(inputs or {}),
             )
+            self._local.started = True
             try:
                 result = as_replies((handler or command.handler)(context))
             except NeedsReauth:
@@ -258,9 +293,12 @@ class Dispatcher:
         email the access policy needs; not when the user pressed), then the replies.
         """
         received_at = self._monotonic() if received_at is None else received_at
+        self._local.started = False
         try:
             outcome = self._card_action(action_id, received_at)
         except NeedsReauth as error:
+            if not self._local.started:
+                self._keep(action_id, "card", intake)
             outcome = self._needs_reauth(error, "process card submit")
         except TokenbotError as error:
             log.warning("could not process a card submit: %s", error)
@@ -348,6 +386,25 @@ class Dispatcher:
         close = difflib.get_close_matches(name.lower(), names, n=1)
         hint = Markdown(" Did you mean {}?").format(prefix + close[0]) if close else Markdown("")
         return Markdown("Unknown command {}.").format(prefix + name) + hint + " " + helping
+
+    def _too_late(self, message: Message) -> bool:
+        """Tell whether a command came too long after it was sent to be run now."""
+        window = self._services.options.late_command_seconds
+        sent = webex_time(message.created)
+        if not window or sent is None:
+            return False
+        return (self._services.clock.now() - sent).total_seconds() > window
+
+    def _keep(self, item_id: str, kind: str, intake: str, *, urgent: bool = False) -> None:
+        """Keep what met a dead token, to process it after the re-login; never raises."""
+        if self._waiting is None:
+            return
+        try:
+            kept = self._waiting.keep(item_id, kind=kind, intake=intake, urgent=urgent)
+        except Exception:  # the database is down too: the message is lost, the bot goes on
+            log.exception("could not keep a %s for after the re-login", kind)
+            return
+        self._books.count("reauth_waiting", outcome="kept" if kept else "not_kept")
 
     def _needs_reauth(self, error: NeedsReauth, doing: str) -> str:
         log.error("bot identity needs a new login (%s): %s", doing, error)

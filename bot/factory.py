@@ -21,6 +21,7 @@ from tokenbot.core.clock import Clock
 from tokenbot.core.db import Database
 from tokenbot.core.intake import choose_intake
 from tokenbot.core.listener_lease import NamedLeases
+from tokenbot.core.reauth_waiting import WaitingCommands
 from tokenbot.core.store import TokenStore
 from tokenbot.core.token_service import TokenService
 
@@ -83,6 +84,7 @@ def create_bot(
         clock=clock,
         janitor=janitor,
         accounts=store,
+        waiting=WaitingCommands(database, clock, limit=options.reauth_waiting_max),
     )
     if options.intake == "websocket":
         from tokenbot.bot.websocket_intake import WebsocketIntake

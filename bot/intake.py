@@ -12,6 +12,7 @@ where no command is open to them, and other people's messages beyond flood contr
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -118,7 +119,11 @@ class IntakeQueue:
         `urgent` (the user's own message) jumps the queue.
         """
         accepted = self._pool.submit(
-            self.process_id, message_id, intake, self._monotonic(), urgent=urgent
+            functools.partial(self.process_id, urgent=urgent),
+            message_id,
+            intake,
+            self._monotonic(),
+            urgent=urgent,
         )
         self._metrics.queue_depth.set(self._pool.pending())
         return accepted
@@ -158,9 +163,11 @@ class IntakeQueue:
         self._metrics.queue_depth.set(self._pool.pending())
         return outcome
 
-    def process_id(self, message_id: str, intake: str, received_at: float) -> str:
+    def process_id(
+        self, message_id: str, intake: str, received_at: float, *, urgent: bool = False
+    ) -> str:
         """Fetch a message and process it now; return the outcome."""
-        outcome = self._dispatcher.process_id(message_id, intake, received_at)
+        outcome = self._dispatcher.process_id(message_id, intake, received_at, urgent=urgent)
         self._metrics.queue_depth.set(self._pool.pending())
         return outcome
 

@@ -5,9 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-__all__ = ["Message", "fold_email"]
+__all__ = ["Message", "fold_email", "webex_time"]
+
+
+def webex_time(text: object) -> datetime | None:
+    """Read a Webex timestamp (`2026-01-01T10:00:00.123Z`, milliseconds optional), or None."""
+    if not isinstance(text, str):
+        return None
+    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, layout).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def fold_email(email: str) -> str:
@@ -23,7 +37,8 @@ class Message:
     """One Webex message, as `GET /v1/messages/{id}` describes it.
 
     `created` stays the string Webex sent (`2026-01-01T10:00:00.123Z`): it orders messages of a
-    room and is compared only with other Webex timestamps, never with our own clock.
+    room by comparison with other Webex timestamps. Only two generous checks hold it against our
+    own clock: the webhook's replay window and the dispatcher's `bot.late_command_seconds`.
     """
 
     id: str

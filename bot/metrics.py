@@ -16,7 +16,7 @@ class BotMetrics:
     """Counters and histograms of the bot.
 
     - `tokenbot_bot_commands_total{command,outcome}`: outcome is ok, denied, bad_arguments,
-      unknown, error or needs_reauth.
+      unknown, error, needs_reauth or too_late (reached after `bot.late_command_seconds`).
     - `tokenbot_bot_deliveries_total{intake,outcome}`: what intake did with each event.
     - `tokenbot_bot_command_latency_seconds`: from intake (delivery received or message
       fetched by the poller) to the last reply part posted.

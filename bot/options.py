@@ -60,6 +60,10 @@ class BotOptions:
         file_fetch_budget_seconds: The longest a download waits out the malware scan (423).
         file_allow_unscannable: Whether files Webex could not scan (428) are fetched.
         card_input_max_bytes: The largest card submit (its inputs as JSON) accepted.
+        late_command_seconds: A command the bot gets to later than this after it was sent
+            (its Webex `created`) is not run; the sender is told to send it again. 0: no limit.
+        reauth_waiting_max: The most messages and card presses kept while the identity needs
+            re-login (answered once it works again).
     """
 
     api_base_url: str = "https://webexapis.com/v1/"
@@ -101,6 +105,8 @@ class BotOptions:
     file_fetch_budget_seconds: float = 60.0
     file_allow_unscannable: bool = False
     card_input_max_bytes: int = 4096
+    late_command_seconds: float = 3600.0
+    reauth_waiting_max: int = 200
 
     @property
     def webhook_url(self) -> str | None:
@@ -154,5 +160,7 @@ class BotOptions:
             file_fetch_budget_seconds=bot.file_fetch_budget_seconds,
             file_allow_unscannable=bot.file_allow_unscannable,
             card_input_max_bytes=bot.card_input_max_bytes,
+            late_command_seconds=bot.late_command_seconds,
+            reauth_waiting_max=bot.reauth_waiting_max,
         )
         return replace(options, **overrides) if overrides else options

@@ -12,6 +12,8 @@ Each part does one job and gets only what it needs:
 - `polling.Poller`, `upkeep.Upkeep`, `registration.ensure_webhook`: the intake's background
   work (finding new messages; keeping the webhook registered and old ids pruned; with
   `webhook_owners.WebhookJanitor`, deleting our webhooks of accounts the bot no longer acts as).
+- `replay.Replayer`: after a re-login, answers what met the dead token (kept by the dispatcher
+  in `core.reauth_waiting`).
 
 Every part reports a failure it survived through one hook, `Bot.record_error`.
 """
@@ -45,12 +47,14 @@ from tokenbot.bot.registration import RegisteredWebhook
 from tokenbot.bot.registration import check_webhook
 from tokenbot.bot.registration import ensure_webhook
 from tokenbot.bot.reminders import Reminders
+from tokenbot.bot.replay import Replayer
 from tokenbot.bot.router import Router
 from tokenbot.bot.upkeep import Upkeep
 from tokenbot.bot.webhook_owners import AccountLister
 from tokenbot.bot.webhook_owners import WebhookJanitor
 from tokenbot.core.botstate import BotStateStore
 from tokenbot.core.clock import Clock
+from tokenbot.core.reauth_waiting import WaitingCommands
 
 if TYPE_CHECKING:
     from tokenbot.bot.websocket_intake import WebsocketIntake
@@ -78,6 +82,7 @@ class Bot:
         monotonic: Callable[[], float] = time.monotonic,
         janitor: WebhookJanitor | None = None,
         accounts: AccountLister | None = None,
+        waiting: WaitingCommands | None = None,
     ) -> None:
         self.options = options
         self.client = client
@@ -125,6 +130,7 @@ class Bot:
             books=self.books,
             metrics=metrics,
             on_error=self.record_error,
+            waiting=waiting,
             monotonic=monotonic,
         )
         self.screener = Screen(
@@ -149,6 +155,13 @@ class Bot:
         self.healer: IntakeHealer | None = None
         # Told "down"/"up" by the healer; the process wires it to the notifications.
         self.on_intake_state: StateHook | None = None
+        # What met a dead token, answered after the re-login (`create_bot` sets the store).
+        self.waiting = waiting
+        self.replayer = (
+            Replayer(waiting, identity, self.pool, self.intake, monotonic=monotonic)
+            if waiting is not None
+            else None
+        )
         self.started_at = clock.now()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -184,6 +197,8 @@ class Bot:
                 monotonic=self._monotonic,
             )
             self.healer.start()
+        if self.replayer is not None:
+            self.replayer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop intake, let queued messages finish, stop workers and reminders, flush counters.
@@ -203,6 +218,8 @@ class Bot:
             self.poller.stop(left())
         if self.websocket is not None:
             self.websocket.stop(left())
+        if self.replayer is not None:
+            self.replayer.stop(left())
         self.pool.stop(left())
         self.reminders.stop(left())
         self.flush(force=True)

@@ -14,8 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import UTC
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask import Blueprint
@@ -25,6 +23,7 @@ from flask import jsonify
 from flask import request
 
 from tokenbot.bot.message import fold_email
+from tokenbot.bot.message import webex_time
 
 if TYPE_CHECKING:
     from tokenbot.bot.service import Bot
@@ -195,15 +194,8 @@ def _too_old(bot: Bot, created: object) -> bool:
     limit = bot.options.max_event_age_seconds
     if not limit:
         return False
-    if not isinstance(created, str):
-        return True
-    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            moment = datetime.strptime(created, layout).replace(tzinfo=UTC)
-            break
-        except ValueError:
-            continue
-    else:
+    moment = webex_time(created)
+    if moment is None:
         return True
     return (bot.clock.now() - moment).total_seconds() > limit
 

@@ -52,6 +52,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "tokenbot.core.admin_login_throttle",
     "tokenbot.core.api_tokens",
     "tokenbot.core.botstate",
+    "tokenbot.core.reauth_waiting",
     "tokenbot.core.listener_lease",
     "tokenbot.core.notify",
     "tokenbot.core.relink",

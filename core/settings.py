@@ -599,6 +599,19 @@ class BotSettings(_Section):
         description="How late a delivery may be (and how long after a start) before it counts "
         "as missed.",
     )
+    late_command_seconds: float = Field(
+        3600,
+        ge=0,
+        le=86_400,
+        description="A command reached this long after it was sent is not run; its sender "
+        "is asked to send it again. 0: no limit.",
+    )
+    reauth_waiting_max: int = Field(
+        200,
+        ge=0,
+        le=10_000,
+        description="Messages kept while the identity needs re-login, answered after it.",
+    )
 
     @field_validator("instance_group")
     @classmethod

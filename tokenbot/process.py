@@ -37,6 +37,7 @@ from tokenbot.core.config import Settings
 from tokenbot.core.jobs import IntervalJob
 from tokenbot.core.loopback import is_loopback_host
 from tokenbot.core.notify import intake_state_hook
+from tokenbot.core.reauth_waiting import WaitingCommands
 from tokenbot.core.records import AccountView
 from tokenbot.core.runtime import Runtime
 from tokenbot.core.runtime import build_runtime
@@ -106,12 +107,18 @@ def install_webhook_cleanup(settings: Settings, runtime: Runtime) -> None:
     runtime.store.before_disconnect(remove)
 
 
-def bot_status_reader(state: BotStateStore) -> Callable[[], BotFacts]:
-    """Return the panel's bot-card reader: from the database, so any process can show it."""
+def bot_status_reader(
+    state: BotStateStore, waiting: WaitingCommands | None = None
+) -> Callable[[], BotFacts]:
+    """Return the panel's bot-card reader: from the database, so any process can show it.
+
+    `waiting`: the messages kept for after the identity's re-login (their count is shown).
+    """
 
     def read() -> BotFacts:
         snapshot = state.snapshot()
         return {
+            "waiting_for_relogin": waiting.count() if waiting is not None else 0,
             "intake_mode": snapshot.get("mode", "unknown"),
             # Registered means Webex delivers: not when it says the webhook is inactive.
             "webhook_registered": bool(snapshot.get("webhook_registered", False))
@@ -236,7 +243,10 @@ class TokenbotProcess:
             self.settings,
             runtime,
             scheduler_alive=scheduler.alive if scheduler is not None else None,
-            bot_status=bot_status_reader(BotStateStore(runtime.database, runtime.clock)),
+            bot_status=bot_status_reader(
+                BotStateStore(runtime.database, runtime.clock),
+                WaitingCommands(runtime.database, runtime.clock),
+            ),
             metrics=self.metrics,
         )
         app: WSGIApp = panel

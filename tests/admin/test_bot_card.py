@@ -6,6 +6,9 @@ from typing import Any
 
 from tests.plugins.panel import PanelClient
 from tokenbot.admin import create_app
+from tokenbot.core.botstate import BotStateStore
+from tokenbot.core.reauth_waiting import WaitingCommands
+from tokenbot.process import bot_status_reader
 
 
 def _card(panel_settings: Any, panel_runtime: Any, panel_admins: Any, facts: dict[str, Any]) -> str:
@@ -98,3 +101,17 @@ def test_a_silent_intake_shows_on_the_card_in_the_api_and_in_metrics(
     assert "tokenbot_bot_intake_missed_total 3.0" in metrics
     facts["intake_state"] = "up"
     assert "silent since" not in _card(panel_settings, panel_runtime, panel_admins, facts)
+
+
+def test_messages_waiting_for_the_relogin_are_counted_on_the_card(
+    panel_settings: Any, panel_runtime: Any, panel_admins: Any
+) -> None:
+    database, clock = panel_runtime.database, panel_runtime.clock
+    read = bot_status_reader(BotStateStore(database, clock), WaitingCommands(database, clock))
+    assert "Waiting for re-login" not in _card(panel_settings, panel_runtime, panel_admins, read())
+    waiting = WaitingCommands(database, clock)
+    for item in ("MSG-1", "MSG-2"):
+        assert waiting.keep(item, kind="message", intake="webhook")
+    card = _card(panel_settings, panel_runtime, panel_admins, read())
+    assert "Waiting for re-login" in card
+    assert "2 messages, answered after Reconnect" in card

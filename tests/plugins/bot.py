@@ -237,7 +237,7 @@ def make_bot(
     """Build bots on the fake client (stopped after the test); options may be overridden."""
     bots: list[Bot] = []
 
-    def build(*, start: bool = False, **overrides: Any) -> Bot:
+    def build(*, start: bool = False, waiting: Any = None, **overrides: Any) -> Bot:
         values: dict[str, Any] = {
             "api_base_url": "http://127.0.0.1:9/v1/",
             "intake": "webhook",
@@ -258,6 +258,7 @@ def make_bot(
             router=router,
             metrics=BotMetrics(),
             clock=frozen_clock,
+            waiting=waiting,
         )
         bots.append(bot)
         if start:
