@@ -37,17 +37,25 @@ def test_help_is_answered_over_the_websocket_with_no_webhook(
     [socket] = _connected(env)
     assert socket["email"] == OWNER_EMAIL and socket["deviceName"] == "tokenbot-default"
     room = env.room("Team Space")
+    # After the connect's backfill, so the command can only come over the socket.
+    wait_until(lambda: env.bot.state.value("poll_watermark"), what="the backfill's first round")
     asked = env.say(room, "bob@example.com", "/help")
     (reply,) = env.wait_replies(room, asked)
     assert "**Commands**" in reply["markdown"]
     assert env.emulator.control("GET", "webhooks")["items"] == []
     assert env.bot.state.snapshot().get("mode") == "websocket"
     assert len(_ours(env)) == 1
+    # The delivery is counted once the reply's POST has returned: just after it is visible.
+    delivered = 'tokenbot_bot_deliveries_total{intake="websocket",outcome="ok"} 1.0'
+    wait_until(
+        lambda: delivered in generate_latest(env.bot.metrics.registry).decode(),
+        timeout=10,
+        what="the websocket delivery counted",
+    )
     scraped = generate_latest(env.bot.metrics.registry).decode()
     for line in (
         "tokenbot_bot_websocket_connected 1.0",
         "tokenbot_bot_websocket_devices 1.0",
-        'tokenbot_bot_deliveries_total{intake="websocket",outcome="ok"} 1.0',
     ):
         assert line in scraped, line
     assert "tokenbot_bot_websocket_last_frame_seconds" in scraped
