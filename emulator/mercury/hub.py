@@ -327,15 +327,24 @@ class MercuryHub:
             self.close(connection, code, reason)
         return len(victims)
 
-    def replay(self, email: str, count: int) -> int:
-        """Send a person's last `count` activity frames again (Mercury delivers at least once).
+    def replay(self, email: str, count: int, verb: str | None = None) -> int:
+        """Send a person's last `count` activity frames (of `verb`) again.
 
-        The frames go out unchanged (same envelope id and sequence number) on the person's
-        open sockets; return how many were sent.
+        Mercury delivers at least once: the frames go out unchanged (same envelope id and
+        sequence number) on the person's open sockets; return how many were sent.
         """
         person = self.state.person_by_email(email)
         if person is None:
             return 0
+
+        def chosen(device: Device) -> list[dict[str, Any]]:
+            frames = [
+                f
+                for f in device.recent
+                if verb is None or f["data"].get("activity", {}).get("verb") == verb
+            ]
+            return frames[-count:]
+
         with self.lock:
             work = [
                 (c, frame)
@@ -343,7 +352,7 @@ class MercuryHub:
                 if c.authorized and c.person_uuid == person.uuid
                 for device in [self.devices.get(c.device_uuid)]
                 if device is not None
-                for frame in list(device.recent)[-count:]
+                for frame in chosen(device)
             ]
         return sum(self.send(connection, frame) for connection, frame in work)
 

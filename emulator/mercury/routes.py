@@ -377,11 +377,17 @@ def control_close() -> Response:
 
 @control_bp.post("/websockets/replay")
 def control_replay() -> Response:
-    """Send a person's last activity frames again, unchanged: `{email, count}` (default 1)."""
+    """Send a person's last activity frames again, unchanged: `{email, count, verb}`.
+
+    `count` defaults to 1; `verb` (e.g. `cardAction`) picks only activities of that verb.
+    """
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict) or not isinstance(body.get("email"), str):
         return json_response({"error": "the body must be a JSON object with an email"}, 400)
     count = body.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 20:
         return json_response({"error": "count must be an integer from 1 to 20"}, 400)
-    return json_response({"sent": hub_of(state()).replay(body["email"], count)})
+    verb = body.get("verb")
+    if verb is not None and not isinstance(verb, str):
+        return json_response({"error": "verb must be a string"}, 400)
+    return json_response({"sent": hub_of(state()).replay(body["email"], count, verb)})

@@ -244,7 +244,7 @@ def test_polling_help_says_buttons_need_webhooks(bot_env_factory: Callable[..., 
     (card,) = env.wait_replies(room, asked)
     assert "cannot tell a polling bot about card presses" in card["markdown"]
     texts = [b.get("text", "") for b in card["attachments"][0]["content"]["body"]]
-    assert any("Buttons need webhook intake" in text for text in texts)
+    assert any("Buttons need webhook or websocket intake" in text for text in texts)
 
 
 def test_others_card_presses_pass_flood_control_before_any_webex_call(
@@ -262,12 +262,14 @@ def test_others_card_presses_pass_flood_control_before_any_webex_call(
     # of its id is fetched once to be recognized, and that call must not land below.
     wait_until(
         lambda: (
-            env.bot.metrics.registry.get_sample_value(
-                "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "own_post"}
+            (
+                env.bot.metrics.registry.get_sample_value(
+                    "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "own_post"}
+                )
+                or 0
             )
-            or 0
-        )
-        >= 2,
+            >= 2
+        ),
         timeout=15,
         what="both own posts screened",
     )
