@@ -404,7 +404,9 @@ class MercuryHub:
         if verb is None or (verb == "cardAction" and action is None):
             return
         state = self.state
-        published = iso(state.clock.now())
+        # A submit's activity is published when the submit was created (the JS SDK reads the
+        # event's `created` from `published`).
+        published = iso(action.created if action is not None else state.clock.now())
         body = activity(
             self.base_url,
             verb,
