@@ -68,6 +68,18 @@ class Activity:
     room_id: str | None
     actor_uuid: str | None
     actor_email: str | None
+    # A `cardAction` (a card submit): the submit's REST id, `ATTACHMENT_ACTION/<activity id>`,
+    # and the card's, `MESSAGE/<parent id>`, both in the conversation's cluster (the JS SDK's
+    # attachment-actions plugin).
+    action_id: str | None = None
+    card_id: str | None = None
+
+    @property
+    def person_id(self) -> str | None:
+        """Return the actor's REST person id (people ids always name the `us` cluster)."""
+        if self.actor_uuid is None or not _UUID.fullmatch(self.actor_uuid):
+            return None
+        return hydra_id("PEOPLE", self.actor_uuid, "us")
 
 
 def parse_activity(activity: Any, host_clusters: Mapping[str, str]) -> Activity | None:
@@ -83,12 +95,18 @@ def parse_activity(activity: Any, host_clusters: Mapping[str, str]) -> Activity 
     cluster = cluster_of(target, host_clusters)
     activity_uuid = activity.get("id")
     room_uuid = target.get("id")
-    message_id = room_id = None
+    parent = activity.get("parent")
+    parent_uuid = parent.get("id") if isinstance(parent, dict) else None
+    message_id = room_id = action_id = card_id = None
     if cluster is not None:
         if isinstance(activity_uuid, str) and _UUID.fullmatch(activity_uuid):
             message_id = hydra_id("MESSAGE", activity_uuid, cluster)
+            if verb == "cardAction":
+                action_id = hydra_id("ATTACHMENT_ACTION", activity_uuid, cluster)
         if isinstance(room_uuid, str) and _UUID.fullmatch(room_uuid):
             room_id = hydra_id("ROOM", room_uuid, cluster)
+        if verb == "cardAction" and isinstance(parent_uuid, str) and _UUID.fullmatch(parent_uuid):
+            card_id = hydra_id("MESSAGE", parent_uuid, cluster)
     actor_uuid = actor.get("entryUUID") or actor.get("id")
     email = actor.get("emailAddress")
     return Activity(
@@ -97,4 +115,6 @@ def parse_activity(activity: Any, host_clusters: Mapping[str, str]) -> Activity 
         room_id=room_id,
         actor_uuid=str(actor_uuid) if isinstance(actor_uuid, str) else None,
         actor_email=email.lower() if isinstance(email, str) else None,
+        action_id=action_id,
+        card_id=card_id,
     )

@@ -328,10 +328,42 @@ class Bot:
     def submit_card_action(self, action_id: str, *, intake: str) -> bool:
         """Queue a card submit known by id; False when the queue is full.
 
-        The hook for the websocket intake's `cardAction` (de-duplicate with
-        `state.claim_message(action_id, ...)` first, as the webhook does).
+        The caller screened and claimed it (`take_card_action` does both).
         """
         return self.intake.submit_card_action(action_id, intake=intake)
+
+    def take_card_action(
+        self,
+        action_id: str,
+        *,
+        card_id: str,
+        person_id: str,
+        email: str,
+        room_id: str,
+        intake: str,
+    ) -> str:
+        """Screen, claim and queue a card submit from its event (webhook or websocket).
+
+        Costs no Webex call. Return `accepted`, or why not: `card_not_our_card` (the card the
+        event names is not one we posted), the screen's reasons (`throttled`,
+        `no_command_open`), `duplicate` (this or another intake, here or on another instance,
+        took the same submit already), `queue_full` (released again: the sender may retry).
+        The dispatcher checks the card again on the fetched submit.
+        """
+        if not card_id or not self.state.is_own_post(card_id):
+            self.books.count("card_actions", outcome="not_our_card")
+            return "card_not_our_card"
+        # Presses by anyone but the user pass the same screen as their messages, keyed by
+        # person id (a webhook envelope has no email): one sender, one bucket.
+        skipped = self.screen(action_id, person_id, email, room_id)
+        if skipped is not None:
+            return skipped
+        if not self.state.claim_message(action_id, source=intake):
+            return "duplicate"
+        if not self.submit_card_action(action_id, intake=intake):
+            self.state.release_message(action_id)
+            return "queue_full"
+        return "accepted"
 
     # -- posting and books -------------------------------------------------------------------
 

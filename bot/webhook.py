@@ -169,20 +169,17 @@ def _accept_card_action(bot: Bot, payload: dict[str, object], action_id: str) ->
     if _too_old(bot, data.get("created") if isinstance(data, dict) else None):
         log.warning("delivery of an old card submit ignored (replay?)")
         return 200, "stale"
-    # Presses by anyone but the user pass the same screen as their messages, before any Webex
-    # call (the envelope has no email: the sender's bucket is keyed by person id).
     fields = data if isinstance(data, dict) else {}
-    skipped = bot.screen(
-        action_id, str(fields.get("personId") or ""), "", str(fields.get("roomId") or "")
+    outcome = bot.take_card_action(
+        action_id,
+        card_id=str(fields.get("messageId") or ""),
+        person_id=str(fields.get("personId") or ""),
+        email="",
+        room_id=str(fields.get("roomId") or ""),
+        intake="webhook",
     )
-    if skipped is not None:
-        return 200, skipped
-    if not bot.state.claim_message(action_id, source="webhook"):
-        return 200, "duplicate"
-    if not bot.intake.submit_card_action(action_id, intake="webhook"):
-        bot.state.release_message(action_id)
-        return 503, "queue_full"
-    return 202, "accepted"
+    status = {"accepted": 202, "queue_full": 503}.get(outcome, 200)
+    return status, outcome
 
 
 def _too_old(bot: Bot, created: object) -> bool:

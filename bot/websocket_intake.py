@@ -13,9 +13,12 @@ One thread per process runs this loop:
    was open is answered; the message claims make sure nothing is answered twice.
 4. **Frames.** JSON ping every 15 s, pong within 14 s. `conversation.activity`: metadata drops
    what needs no REST call (not a new message, our own posts by id, spaces outside
-   `bot.allowed_spaces` for others, unknown cluster), the rest is claimed, hydrated with
+   `bot.allowed_spaces` for others, others' messages the screen drops: no command open to
+   them, beyond flood control; unknown cluster), the rest is claimed, hydrated with
    `GET /v1/messages/{id}` (id built with the activity's cluster), acked after the hydration
-   succeeded, and routed as every other intake does. Other frames are acked at once.
+   succeeded, and routed as every other intake does. `cardAction` (a card submit): the
+   webhook's checks and claim (`Bot.take_card_action`: our card, the screen, deduped across
+   intakes), then the dispatcher fetches the submit. Other frames are acked at once.
 5. **Close codes.** 1000/1001/1005/1006/1011, pong loss and network errors: reconnect with
    backoff (1 s doubling to 32 s). 4401: one token refresh through the store, then reconnect.
    4400/4403: stop and show why. 4000 `replaced`: another socket took our device; do not fight
@@ -44,6 +47,7 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect
 
+from tokenbot.bot.activity import Activity
 from tokenbot.bot.activity import parse_activity
 from tokenbot.bot.wdm import DeviceError
 from tokenbot.bot.wdm import DeviceManager
@@ -427,6 +431,9 @@ class WebsocketIntake:
     def _on_activity(self, session: _Session, frame: dict[str, Any], raw: Any) -> None:
         catalog = self.devices.catalog
         found = parse_activity(raw, catalog.host_clusters if catalog else {})
+        if found is not None and found.verb == "cardAction":
+            self._on_card_action(session, frame, found)
+            return
         outcome = self._settle(found)
         if outcome is not None:
             self._ack(session, frame)
@@ -435,6 +442,15 @@ class WebsocketIntake:
             return
         assert found is not None and found.message_id is not None
         message_id = found.message_id
+        # Others pass the webhook's screen (commands open to them, flood control by person id;
+        # it keeps its own books) before the fetch: their messages and presses share a bucket.
+        skipped = self.bot.screen(
+            message_id, found.person_id or "", found.actor_email or "", found.room_id or ""
+        )
+        if skipped is not None:
+            self._ack(session, frame)
+            self.bot.metrics.deliveries.labels(intake="websocket", outcome=skipped).inc()
+            return
         if not self.bot.state.claim_message(message_id, source="websocket"):
             self._ack(session, frame)
             self.bot.metrics.deliveries.labels(intake="websocket", outcome="duplicate").inc()
@@ -455,6 +471,29 @@ class WebsocketIntake:
         if not accepted:  # a full queue: not acked, so Mercury sends it again
             self.bot.state.release_message(message_id)
             self.bot.metrics.deliveries.labels(intake="websocket", outcome="queue_full").inc()
+
+    def _on_card_action(self, session: _Session, frame: dict[str, Any], found: Activity) -> None:
+        """Take a card submit as the webhook's `attachmentActions` does (the same checks).
+
+        Acked once queued or settled: the claim makes a redelivery a duplicate anyway. Not
+        acked on a full queue, so Mercury sends it again.
+        """
+        if found.action_id is None or found.room_id is None:
+            log.warning("websocket: a card submit without a cluster or ids; ignored")
+            outcome = "no_cluster"
+        else:
+            outcome = self.bot.take_card_action(
+                found.action_id,
+                card_id=found.card_id or "",
+                person_id=found.person_id or "",
+                email=found.actor_email or "",
+                room_id=found.room_id,
+                intake="websocket",
+            )
+        if outcome != "queue_full":
+            self._ack(session, frame)
+        if outcome != "accepted":
+            self.bot.metrics.deliveries.labels(intake="websocket", outcome=outcome).inc()
 
     def _settle(self, found: Any) -> str | None:
         """Return why an activity needs no REST call, or None to hydrate it."""

@@ -118,11 +118,16 @@ def dispatch(
     data: dict[str, Any],
     subject: Person | None = None,
     message: Message | None = None,
+    action: Any = None,
 ) -> int:
-    """Queue the event for every matching active webhook; return how many."""
+    """Queue the event for every matching active webhook; return how many.
+
+    `action` (a card submit) goes to the in-process listeners only (the Mercury hub).
+    """
     queued = 0
     with state.lock:
-        state.notify(resource, event, room, actor, subject=subject, message=message)
+        extra = {} if action is None else {"action": action}
+        state.notify(resource, event, room, actor, subject=subject, message=message, **extra)
         for webhook in list(state.webhooks.values()):
             if webhook.status != "active":
                 continue

@@ -43,7 +43,10 @@ def cmd_status(ctx: CommandContext) -> Replies:
         body.append(
             {
                 "type": "TextBlock",
-                "text": "Refresh now needs webhook intake (polling cannot see card presses).",
+                "text": (
+                    "Refresh now needs webhook or websocket intake "
+                    "(polling cannot see card presses)."
+                ),
                 "wrap": True,
             }
         )

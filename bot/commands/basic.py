@@ -35,7 +35,8 @@ def register(router: Router) -> None:
 
 HELP_RUN = "help.run"
 POLLING_NOTE = Markdown(
-    "Buttons need webhook intake: Webex cannot tell a polling bot about card presses. "
+    "Buttons need webhook or websocket intake: Webex cannot tell a polling bot about "
+    "card presses. "
     "Type the commands instead, or {}."
 )
 

@@ -13,12 +13,16 @@ import json
 import secrets
 import time
 import uuid
+from typing import TYPE_CHECKING
 from typing import Any
 
 from tokenbot.emulator.ids import iso
 from tokenbot.emulator.model import Message
 from tokenbot.emulator.model import Person
 from tokenbot.emulator.model import Room
+
+if TYPE_CHECKING:
+    from tokenbot.emulator.rest.attachment_actions import AttachmentAction
 
 _JWE_HEADER = (
     base64.urlsafe_b64encode(json.dumps({"alg": "dir", "enc": "A256GCM"}).encode())
@@ -68,16 +72,28 @@ def activity(
     published: str,
     message: Message | None = None,
     subject: Person | None = None,
+    action: AttachmentAction | None = None,
 ) -> dict[str, Any]:
-    """Return one activity (`verb`: post, share, update, delete, add, leave)."""
-    activity_id = message.uuid if message is not None and verb in ("post", "share") else None
+    """Return one activity (`verb`: post, share, update, delete, add, leave, cardAction).
+
+    A `cardAction` is a card submit (the JS SDK's `conversation.cardAction`): its id is the
+    submit's uuid (REST id `ATTACHMENT_ACTION/<id>` in the room's cluster), `object` is
+    `{objectType: "submit", inputs: <ciphertext>}` and `parent` names the card message with
+    type `cardAction`.
+    """
+    if message is not None and verb in ("post", "share"):
+        activity_id = message.uuid
+    elif action is not None and verb == "cardAction":
+        activity_id = action.uuid
+    else:
+        activity_id = str(uuid.uuid4())
     key = uuid.uuid5(uuid.NAMESPACE_URL, room.uuid)
     body: dict[str, Any] = {
-        "id": activity_id or str(uuid.uuid4()),
+        "id": activity_id,
         "objectType": "activity",
         "verb": verb,
         "published": published,
-        "url": f"{base_url}/conversation/api/v1/activities/{activity_id or uuid.uuid4()}",
+        "url": f"{base_url}/conversation/api/v1/activities/{activity_id}",
         "encryptionKeyUrl": f"kms://kms-cisco.wbx2.com/keys/{key}",
         "actor": actor_json(actor),
         "target": target_json(base_url, room),
@@ -105,6 +121,10 @@ def activity(
         body["object"] = obj
         if message.parent_uuid:
             body["parent"] = {"id": message.parent_uuid, "type": "reply"}
+    elif verb == "cardAction" and action is not None:
+        # The inputs travel encrypted like a comment's text; a client reads them by REST.
+        body["object"] = {"objectType": "submit", "inputs": ciphertext()}
+        body["parent"] = {"id": action.message_uuid, "type": "cardAction"}
     elif verb == "delete" and message is not None:
         body["object"] = {"id": message.uuid, "objectType": "activity"}
     elif verb in ("add", "leave") and subject is not None:

@@ -16,6 +16,7 @@ import socket
 import threading
 import uuid
 from collections import OrderedDict
+from collections import deque
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -35,6 +36,8 @@ log = logging.getLogger("emulator.mercury")
 
 # How many frames an offline device collects before the oldest are dropped.
 _MAX_PENDING = 2000
+# How many sent activity frames a device remembers for a replay.
+_RECENT = 20
 SEEDED_DEVICES = (
     ("DESKTOP", "Webex Desktop", "MacBookPro18,1"),
     ("IPHONE", "iPhone", "iPhone15,2"),
@@ -61,6 +64,8 @@ class Device:
     sequence: int = 0
     # envelope id -> (frame, when first queued); insertion order is sequence order.
     pending: OrderedDict[str, tuple[dict[str, Any], datetime]] = field(default_factory=OrderedDict)
+    # The last activity frames sent, acked or not: the control API's `replay` sends them again.
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=_RECENT))
 
 
 @dataclass
@@ -322,6 +327,35 @@ class MercuryHub:
             self.close(connection, code, reason)
         return len(victims)
 
+    def replay(self, email: str, count: int, verb: str | None = None) -> int:
+        """Send a person's last `count` activity frames (of `verb`) again.
+
+        Mercury delivers at least once: the frames go out unchanged (same envelope id and
+        sequence number) on the person's open sockets; return how many were sent.
+        """
+        person = self.state.person_by_email(email)
+        if person is None:
+            return 0
+
+        def chosen(device: Device) -> list[dict[str, Any]]:
+            frames = [
+                f
+                for f in device.recent
+                if verb is None or f["data"].get("activity", {}).get("verb") == verb
+            ]
+            return frames[-count:]
+
+        with self.lock:
+            work = [
+                (c, frame)
+                for c in self.connections.values()
+                if c.authorized and c.person_uuid == person.uuid
+                for device in [self.devices.get(c.device_uuid)]
+                if device is not None
+                for frame in chosen(device)
+            ]
+        return sum(self.send(connection, frame) for connection, frame in work)
+
     def sockets_json(self) -> list[dict[str, Any]]:
         """Describe the open sockets for the control API."""
         with self.lock:
@@ -357,15 +391,31 @@ class MercuryHub:
         *,
         subject: Person | None = None,
         message: Message | None = None,
+        action: Any = None,
     ) -> None:
-        """Turn an emulator event into activities for every member's listening devices."""
+        """Turn an emulator event into activities for every member's listening devices.
+
+        A card submit (`action`) reaches every member's devices like any other activity of
+        the space: the card's poster (the JS SDK's attachment-actions test listens as the
+        poster), the presser's own devices, and the space's other members (the sources are
+        silent on them; a client must check the card is its own).
+        """
         verb = _verb(resource, event, message)
-        if verb is None:
+        if verb is None or (verb == "cardAction" and action is None):
             return
         state = self.state
-        published = iso(state.clock.now())
+        # A submit's activity is published when the submit was created (the JS SDK reads the
+        # event's `created` from `published`).
+        published = iso(action.created if action is not None else state.clock.now())
         body = activity(
-            self.base_url, verb, room, actor, published=published, message=message, subject=subject
+            self.base_url,
+            verb,
+            room,
+            actor,
+            published=published,
+            message=message,
+            subject=subject,
+            action=action,
         )
         members = {p.uuid for p in state.room_members(room.uuid)}
         if subject is not None:
@@ -389,7 +439,10 @@ class MercuryHub:
                 )
                 if message is not None:
                     frame["_rest_id"] = message.id
+                elif action is not None:
+                    frame["_rest_id"] = action.id
                 device.pending[frame["id"]] = (frame, state.clock.now())
+                device.recent.append(frame)
                 while len(device.pending) > _MAX_PENDING:
                     device.pending.popitem(last=False)
                 if connection is not None:
@@ -412,4 +465,6 @@ def _verb(resource: str, event: str, message: Message | None) -> str | None:
         return {"updated": "update", "deleted": "delete"}.get(event)
     if resource == "memberships":
         return {"created": "add", "deleted": "leave"}.get(event)
+    if resource == "attachmentActions" and event == "created":
+        return "cardAction"
     return None

@@ -135,6 +135,18 @@ def conversation_message(message_uuid: str) -> Response:
         return json_response({"id": message.id, "objectType": "activity"})
 
 
+@conversation_bp.get("/attachment/actions/<action_uuid>")
+def conversation_action(action_uuid: str) -> Response:
+    """Answer the REST id of a card submit (webex_bot's way for a `cardAction`)."""
+    who = caller()
+    st = state()
+    with st.lock:
+        action = st.attachment_actions.get(action_uuid)
+        if action is None or not st.is_member(who.person.uuid, action.room_uuid):
+            raise WebexError(404, "The requested resource could not be found.")
+        return json_response({"id": action.id, "objectType": "activity"})
+
+
 # -- WDM -------------------------------------------------------------------------------------
 
 
@@ -361,3 +373,21 @@ def control_close() -> Response:
     reason = str(body.get("reason") or "")
     closed = hub_of(state()).close_all(code, reason, email=email)
     return json_response({"closed": closed})
+
+
+@control_bp.post("/websockets/replay")
+def control_replay() -> Response:
+    """Send a person's last activity frames again, unchanged: `{email, count, verb}`.
+
+    `count` defaults to 1; `verb` (e.g. `cardAction`) picks only activities of that verb.
+    """
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict) or not isinstance(body.get("email"), str):
+        return json_response({"error": "the body must be a JSON object with an email"}, 400)
+    count = body.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 20:
+        return json_response({"error": "count must be an integer from 1 to 20"}, 400)
+    verb = body.get("verb")
+    if verb is not None and not isinstance(verb, str):
+        return json_response({"error": "verb must be a string"}, 400)
+    return json_response({"sent": hub_of(state()).replay(body["email"], count, verb)})

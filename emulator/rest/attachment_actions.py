@@ -57,11 +57,14 @@ class AttachmentAction:
     person_uuid: str
     inputs: dict[str, Any]
     created: datetime
+    # The room's cluster: the JS SDK builds the action, message and room ids of a `cardAction`
+    # with the conversation's cluster (people ids are always `us`).
+    cluster: str = "us"
 
     @property
     def id(self) -> str:
-        """Return the Webex attachment action id."""
-        return make_id("ATTACHMENT_ACTION", self.uuid)
+        """Return the Webex attachment action id (its room's cluster inside)."""
+        return make_id("ATTACHMENT_ACTION", self.uuid, self.cluster)
 
 
 def action_data(action: AttachmentAction) -> dict[str, Any]:
@@ -69,9 +72,9 @@ def action_data(action: AttachmentAction) -> dict[str, Any]:
     return {
         "id": action.id,
         "type": "submit",
-        "messageId": make_id("MESSAGE", action.message_uuid),
+        "messageId": make_id("MESSAGE", action.message_uuid, action.cluster),
         "personId": make_id("PEOPLE", action.person_uuid),
-        "roomId": make_id("ROOM", action.room_uuid),
+        "roomId": make_id("ROOM", action.room_uuid, action.cluster),
         "created": iso(action.created),
     }
 
@@ -101,10 +104,21 @@ def submit(
             person_uuid=person.uuid,
             inputs=dict(inputs),
             created=st.clock.now(),
+            cluster=message.cluster,
         )
         st.attachment_actions[action.uuid] = action
         room = st.rooms[message.room_uuid]
-        dispatch(st, "attachmentActions", "created", room, person, action_data(action), person)
+        # Webhooks get the envelope; the Mercury hub a `cardAction` activity.
+        dispatch(
+            st,
+            "attachmentActions",
+            "created",
+            room,
+            person,
+            action_data(action),
+            person,
+            action=action,
+        )
         return action
 
 

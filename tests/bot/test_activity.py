@@ -53,6 +53,31 @@ def test_parse_activity_builds_ids_with_the_cluster() -> None:
     assert "/us/" not in decoded
 
 
+def test_a_card_action_names_its_submit_card_and_presser() -> None:
+    eu = "urn:TEAM:eu-central-1_k"
+    card_uuid = "1a2b3c4d-43bd-11e6-8ae9-dd5b3dfc565d"
+    person_uuid = "5e6f7a8b-43bd-11e6-8ae9-dd5b3dfc565d"
+    activity = {
+        "id": UUID,
+        "verb": "cardAction",
+        "actor": {"entryUUID": person_uuid, "emailAddress": "dave@example.com"},
+        "object": {"objectType": "submit", "inputs": "ciphertext"},
+        "parent": {"id": card_uuid, "type": "cardAction"},
+        "target": {"id": ROOM_UUID, "globalId": hydra_id("ROOM", ROOM_UUID, eu)},
+    }
+    found = parse_activity(activity, {})
+    assert found is not None
+    assert found.action_id == hydra_id("ATTACHMENT_ACTION", UUID, eu)
+    assert found.card_id == hydra_id("MESSAGE", card_uuid, eu)
+    assert found.person_id == hydra_id("PEOPLE", person_uuid, "us")  # people: always `us`
+    # A hostile parent or a post's parent (a thread) names no card.
+    for changed in ({"parent": "x"}, {"parent": {"id": "../etc"}}, {"parent": None}):
+        hostile = parse_activity({**activity, **changed}, {})
+        assert hostile is not None and hostile.card_id is None
+    post = parse_activity({**activity, "verb": "post"}, {})
+    assert post is not None and post.action_id is None and post.card_id is None
+
+
 @pytest.mark.parametrize(
     "activity",
     [None, [], {"verb": 1}, {"verb": "post"}, {"verb": "post", "target": "x"}],

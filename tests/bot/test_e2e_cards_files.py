@@ -125,10 +125,18 @@ def test_submits_that_must_do_nothing(env: BotEnv) -> None:
         "messages",
         {"roomId": room, "personEmail": "bob@example.com", "text": "x", "attachments": [card]},
     )
-    before = _posts(env)
+    wait_until(
+        lambda: env.bot.metrics.registry.get_sample_value(
+            "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "ignored"}
+        ),
+        timeout=15,
+        what="bob's card message handled",
+    )
+    env.emulator.control("DELETE", "calls")
     _press(env, foreign["id"], "dave@example.com", {"tb_callback": "help.run", "command": "ping"})
     _wait_outcome(env, "not_our_card")
-    assert _posts(env) == before
+    # The envelope's messageId settles it: not even the submit is fetched.
+    assert [c for c in env.emulator.calls() if c["path"].startswith("/v1/")] == []
     # 2. A person the command's policy refuses: dave on bob's status card.
     asked = env.say(room, "bob@example.com", "/status")
     (status,) = env.wait_replies(room, asked)
@@ -244,7 +252,7 @@ def test_polling_help_says_buttons_need_webhooks(bot_env_factory: Callable[..., 
     (card,) = env.wait_replies(room, asked)
     assert "cannot tell a polling bot about card presses" in card["markdown"]
     texts = [b.get("text", "") for b in card["attachments"][0]["content"]["body"]]
-    assert any("Buttons need webhook intake" in text for text in texts)
+    assert any("Buttons need webhook or websocket intake" in text for text in texts)
 
 
 def test_others_card_presses_pass_flood_control_before_any_webex_call(

@@ -78,7 +78,9 @@ def _close(env: BotEnv, code: int, reason: str = "") -> None:
 def test_every_command_is_answered_once_through_closes_expiry_and_pong_loss(
     bot_env_factory: Callable[..., BotEnv],
 ) -> None:
-    env = bot_env_factory("websocket", listener_lease_seconds=1.0)
+    # bob sends nine commands in a row: flood control (websocket intake screens too) is not
+    # what this test is about.
+    env = bot_env_factory("websocket", listener_lease_seconds=1.0, sender_burst=20)
     _connected(env)
     room = env.room("Team Space")
     asked = [_ask(env, room, "/ping")]
@@ -318,3 +320,27 @@ def test_4403_stops_the_intake_and_says_why(bot_env_factory: Callable[..., BotEn
     assert env.emulator.control("GET", "websockets")["items"] == []
     intake = env.bot.websocket
     assert intake is not None and not intake.alive
+
+
+def test_a_strangers_flood_is_silenced_beyond_their_bucket_without_a_call(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    # The websocket intake screens others' activities as the webhook does, before the fetch.
+    env = bot_env_factory("websocket", sender_burst=2, sender_per_minute=0.1)
+    _connected(env)
+    room = env.room("Project X")
+    answered = [_ask(env, room, "/ping", who="dave@example.com") for _ in range(2)]
+
+    def delivered(outcome: str) -> float:
+        value = env.bot.metrics.registry.get_sample_value(
+            "tokenbot_bot_deliveries_total", {"intake": "websocket", "outcome": outcome}
+        )
+        return value or 0.0
+
+    wait_until(lambda: delivered("own_post") >= 2, what="both pongs settled by id")
+    env.emulator.control("DELETE", "calls")
+    silenced = env.say(room, "dave@example.com", "/ping")
+    wait_until(lambda: delivered("throttled") >= 1, what="the third /ping throttled")
+    assert [c for c in env.emulator.calls() if c["path"].startswith("/v1/")] == []
+    assert env.replies(room, silenced) == []
+    assert all(len(env.replies(room, asked)) == 1 for asked in answered)

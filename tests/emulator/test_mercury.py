@@ -346,3 +346,57 @@ def test_non_us_cluster_ids(emulator: EmulatorHandle) -> None:
     asked = target["url"].replace(f"conversations/{target['id']}", f"messages/{activity['id']}")
     assert requests.get(asked, headers=headers, timeout=10).json()["id"] == posted["id"]
     ws.close()
+
+
+CARD = {
+    "contentType": "application/vnd.microsoft.card.adaptive",
+    "content": {"type": "AdaptiveCard", "version": "1.3", "body": [], "actions": []},
+}
+
+
+def test_a_card_submit_arrives_as_card_action_with_its_cluster(emulator: EmulatorHandle) -> None:
+    # A non-US space: every id of the submit carries the room's cluster, as the JS SDK builds.
+    emulator.settings(non_us_people=["alice@example.com"])
+    cluster = "urn:TEAM:eu-central-1_k"
+    token = _token(emulator)
+    ws = _open(_register(emulator, token), token)
+    room = emulator.room_id("Team Space")
+    card = emulator.control(
+        "POST",
+        "messages",
+        {"roomId": room, "personEmail": "alice@example.com", "text": "c", "attachments": [CARD]},
+    )
+    [posted] = _frames(ws, 1)
+    card_uuid = posted["data"]["activity"]["id"]
+    body = {"messageId": card["id"], "personEmail": "bob@example.com", "inputs": {"pin": "s3cr3t"}}
+    pressed = emulator.control("POST", "attachment-actions", body)
+    assert pressed["messageId"] == card["id"]  # the card's own id, cluster included
+    [frame] = _frames(ws, 1)
+    activity = frame["data"]["activity"]
+    assert frame["data"]["eventType"] == "conversation.activity"
+    assert frame["sequenceNumber"] == posted["sequenceNumber"] + 1
+    assert activity["verb"] == "cardAction"
+    assert _hydra("ATTACHMENT_ACTION", activity["id"], cluster) == pressed["id"]
+    assert activity["parent"] == {"id": card_uuid, "type": "cardAction"}
+    assert activity["object"]["objectType"] == "submit"
+    assert activity["actor"]["emailAddress"] == "bob@example.com"
+    assert activity["target"]["globalId"] == room
+    assert activity["published"] == pressed["created"]
+    assert "s3cr3t" not in json.dumps(frame)  # the inputs travel encrypted
+    headers = {"Authorization": f"Bearer {token}"}
+    # webex_bot's way: the conversation service answers the REST id.
+    target = activity["target"]
+    asked = target["url"].replace(
+        f"conversations/{target['id']}", f"attachment/actions/{activity['id']}"
+    )
+    assert requests.get(asked, headers=headers, timeout=10).json()["id"] == pressed["id"]
+    got = requests.get(
+        f"{emulator.api_url}attachment/actions/{pressed['id']}", headers=headers, timeout=10
+    )
+    assert got.json()["inputs"] == {"pin": "s3cr3t"}
+    # Mercury delivers at least once: the control API sends the same frame again.
+    assert emulator.control("POST", "websockets/replay", {"email": "alice@example.com"}) == {
+        "sent": 1
+    }
+    assert _frames(ws, 1) == [frame]
+    ws.close()

@@ -24,6 +24,7 @@ from tests.plugins.tokens import wait_until
 from tests.reliability.chat import AUTHOR
 from tests.reliability.chat import BOT_EMAIL
 from tests.reliability.chat import ROOM
+from tests.reliability.chat import UNTHROTTLED
 from tests.reliability.chat import replies_by_thread
 from tests.reliability.chat import wait_answered
 from tests.reliability.crowd import BOT_SCOPES
@@ -52,6 +53,9 @@ def _websocket_deployment(
             "workers": 8,
             "queue_size": 2000,
             "poll_api_budget_per_minute": 100_000,
+            # One author's command storm: flood control (which screens the websocket too) is
+            # not what these tests measure.
+            **UNTHROTTLED,
         },
     )
 

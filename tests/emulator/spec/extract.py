@@ -51,6 +51,8 @@ OPERATIONS = [
     ("get", "/team/memberships/{membershipId}"),
     ("put", "/team/memberships/{membershipId}"),
     ("delete", "/team/memberships/{membershipId}"),
+    ("post", "/attachment/actions"),
+    ("get", "/attachment/actions/{id}"),
 ]
 DROP = {"description", "example", "examples"}
 
@@ -85,7 +87,7 @@ def extract(spec: dict[str, Any], commit: str) -> dict[str, Any]:
     for method, path in OPERATIONS:
         operation = spec["paths"][path][method]
         responses = operation["responses"]
-        status = "200" if "200" in responses else "204"
+        status = next(code for code in ("200", "202", "204") if code in responses)
         content = responses[status].get("content", {}).get("application/json", {})
         operations[f"{method.upper()} {path}"] = {
             "status": int(status),
