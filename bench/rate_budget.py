@@ -6,7 +6,8 @@ Run: `.venv/bin/python -m bench.rate_budget [--commands 500] [--budget 300] [--w
 The emulator limits each token to `--budget` calls per `--window` seconds (Webex's budget is
 per minute; the default window of 15 s keeps the same budget per window and compresses time
 4x, so the default run takes about a minute: `--window 60` is the real thing and takes 4x as
-long; every figure below is per window or a ratio, so they compare). Five allowed senders post
+long; every figure below is per window or a ratio, so they compare; the bot's
+`bot.rate_window_seconds` is set to the same window). Five allowed senders post
 `--commands` `/echo` commands at once; we wait until every reply is visible. The ceiling is
 budget / (calls per answered command): no bot can answer more within the budget. Counted from
 the emulator's call log: the bot identity's successful calls and its 429s. Target: >= 90 % of
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bot = {
             "allowed_emails": SENDERS,
             "queue_size": args.queue_size,
+            # The bot's model of Webex's window, compressed like the emulator's.
+            "rate_window_seconds": args.window,
             **UNTHROTTLED,
         }
         serve = start_bot(emulator.url, args.intake, bot)

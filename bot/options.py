@@ -37,6 +37,7 @@ class BotOptions:
         poll_interval_seconds: Pause between two polling rounds.
         poll_rooms: How many recently active spaces a polling round looks at.
         poll_api_budget_per_minute: The most Webex calls polling may make in a minute.
+        rate_window_seconds: Webex's rate window for the token (`bot.budget.WebexBudget`).
         max_body_bytes: The largest webhook body accepted (413 beyond).
         max_event_age_seconds: Deliveries whose message is older than this are ignored
             (replays); 0 turns the check off.
@@ -75,6 +76,7 @@ class BotOptions:
     poll_interval_seconds: float = 5.0
     poll_rooms: int = 20
     poll_api_budget_per_minute: int = 120
+    rate_window_seconds: float = 60.0
     max_body_bytes: int = 256 * 1024
     max_event_age_seconds: float = 600.0
     webhook_path: str = "/webhooks/webex"
@@ -129,6 +131,7 @@ class BotOptions:
             poll_interval_seconds=bot.poll_interval_seconds,
             poll_rooms=bot.poll_rooms,
             poll_api_budget_per_minute=bot.poll_api_budget_per_minute,
+            rate_window_seconds=bot.rate_window_seconds,
             max_body_bytes=bot.max_body_bytes,
             max_event_age_seconds=bot.max_event_age_seconds,
             u2c_url=settings.webex.u2c_url,

@@ -566,6 +566,12 @@ class BotSettings(_Section):
     poll_api_budget_per_minute: int = Field(
         120, ge=1, le=100_000, description="Polling: most Webex calls per minute."
     )
+    rate_window_seconds: float = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Webex's rate window: after a 429, calls are paced to what one window held.",
+    )
     max_body_bytes: int = Field(
         262_144, ge=1024, le=1_048_576, description="Webhook: larger deliveries get 413."
     )
