@@ -135,6 +135,10 @@ def _rate(figures: dict[str, Any]) -> list[str]:
                 ("ratio to the ceiling", figures["ratio_to_ceiling"]),
                 ("429 answers", figures["calls_429"]),
                 ("429 per window", figures["429_per_window"]),
+                (
+                    "429 answers later than a round trip after the first",
+                    figures.get("429_after_the_first_burst"),
+                ),
                 ("bot.queue_size", figures.get("queue_size")),
                 ("bot's webhook at the end", figures.get("bot_webhook_status")),
                 ("deliveries the bot refused (503)", figures.get("bot_webhook_failed_deliveries")),
