@@ -65,7 +65,9 @@ def create_bot(
         proxy_url=options.proxy_url,
         budget=WebexBudget(window_seconds=options.rate_window_seconds),
     )
-    router = Router(prefix=options.prefix, policy=options.policy)
+    router = Router(
+        prefix=options.prefix, policy=options.policy, open_to_everyone=options.open_to_everyone
+    )
     register_builtins(router)
     load_plugins(router, options.plugins)
     janitor = WebhookJanitor(

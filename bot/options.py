@@ -32,6 +32,7 @@ class BotOptions:
         prefix: What starts a command.
         plugins: Modules whose `register(router)` adds commands.
         policy: Who besides the user may run commands.
+        open_to_everyone: Whether help, ping, whoami (commands open to everyone) answer anyone.
         workers: Threads processing messages.
         queue_size: Messages waiting for a worker before intake answers 503.
         poll_interval_seconds: Pause between two polling rounds.
@@ -71,6 +72,7 @@ class BotOptions:
     prefix: str = "/"
     plugins: tuple[str, ...] = ()
     policy: AccessPolicy = field(default_factory=AccessPolicy)
+    open_to_everyone: bool = True
     workers: int = 4
     queue_size: int = 100
     poll_interval_seconds: float = 5.0
@@ -126,6 +128,7 @@ class BotOptions:
             prefix=bot.prefix,
             plugins=bot.plugins,
             policy=AccessPolicy.of(bot.allowed_emails, bot.allowed_domains, bot.allowed_spaces),
+            open_to_everyone=bot.open_to_everyone,
             workers=bot.workers,
             queue_size=bot.queue_size,
             poll_interval_seconds=bot.poll_interval_seconds,

@@ -552,6 +552,11 @@ class BotSettings(_Section):
     allowed_emails: StrList = Field((), description="Who besides the user may run commands.")
     allowed_domains: StrList = Field((), description="Email domains whose people may.")
     allowed_spaces: StrList = Field((), description="Room ids where others' commands count.")
+    open_to_everyone: bool = Field(
+        True,
+        description="help, ping, whoami answer anyone in the allowed spaces; false: only the "
+        "user and the allowed people (anyone else's messages are ignored without a Webex call).",
+    )
     poll_interval_seconds: float = Field(
         5, ge=1, le=3600, description="Polling: how often to look for new messages."
     )

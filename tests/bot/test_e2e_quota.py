@@ -77,6 +77,24 @@ def test_messages_the_bot_ignores_cost_no_webex_call(
     assert env.replies(other, outside["id"]) == []
 
 
+def test_with_nothing_open_to_everyone_a_strangers_chatter_costs_no_webex_call(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("webhook", open_to_everyone=False)
+    hook_id = _quiet(env)
+    room = env.room("Project X")
+    chatter = _message(env, room, env.say(room, STRANGER, "/ping"))
+    answer = _deliver(env, hook_id, chatter)
+    assert answer.status_code == 200 and answer.json()["status"] == "no_command_open"
+    # The allowed people keep the commands open to everyone.
+    asked = _message(env, room, env.say(room, "bob@example.com", "/ping"))
+    assert _deliver(env, hook_id, asked).json()["status"] == "accepted"
+    env.wait_replies(room, asked["id"])
+    assert env.bot.pool.wait_idle(10)
+    assert _fetches(env, chatter["id"]) == 0
+    assert env.replies(room, chatter["id"]) == []
+
+
 def test_a_strangers_flood_is_silenced_beyond_their_bucket_without_a_call(
     bot_env_factory: Callable[..., BotEnv],
 ) -> None:
