@@ -262,12 +262,14 @@ def test_others_card_presses_pass_flood_control_before_any_webex_call(
     # of its id is fetched once to be recognized, and that call must not land below.
     wait_until(
         lambda: (
-            env.bot.metrics.registry.get_sample_value(
-                "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "own_post"}
+            (
+                env.bot.metrics.registry.get_sample_value(
+                    "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "own_post"}
+                )
+                or 0
             )
-            or 0
-        )
-        >= 2,
+            >= 2
+        ),
         timeout=15,
         what="both own posts screened",
     )
