@@ -414,7 +414,12 @@ class RefreshSettings(_Section):
     lease_seconds: int = Field(
         60, ge=5, le=3600, description="A refresher's claim; >= 2 x webex.timeout_seconds."
     )
-    max_concurrency: int = Field(8, ge=1, le=64, description="Refreshes running at once.")
+    max_concurrency: int = Field(
+        16,
+        ge=1,
+        le=64,
+        description="Refreshes running at once (each mostly waits on Webex's answer).",
+    )
     backoff_base_seconds: float = Field(
         30, ge=0.1, le=86400, description="First retry delay after a timeout, 5xx or 429."
     )
