@@ -8,9 +8,9 @@ call log, every Webex call the bot made for it.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import requests
