@@ -4,12 +4,15 @@ Webex counts calls per token within a rate window (about a minute: "around 300 r
 minute"). When one call meets 429, every other call on that token would meet it too. So:
 
 - The first 429 blocks every caller for its `Retry-After`.
-- It also teaches the budget: the calls counted here in the last window are what Webex allows
-  this token. From then on a call starts only while fewer than that many calls fall in the
-  last window, so every worker keeps going, as fast as the window frees room, and no call goes
-  out that Webex would refuse.
-- A later 429 lowers the learned budget to what the window holds then (someone else spent part
-  of it with the same token, or Webex lowered it).
+- It also teaches the budget. The window: Webex has room again after `Retry-After`, when the
+  oldest call it counted leaves its window, so the window is taken to reach from the oldest call
+  answered here (within `window_seconds`, the longest assumed) to the end of the wait. The
+  budget: the calls answered in that window. From then on a call starts only while fewer than
+  that many fall in the last window, so every worker keeps going, as fast as the window frees
+  room, and no call goes out that Webex would refuse. A 429 that comes before a whole window of
+  calls (an injected one, a burst) so teaches the rate of the calls before it, not less.
+- A later 429 teaches both again from what the window holds then (someone else spent part of
+  the budget with the same token, or Webex lowered it).
 - A whole window in which the learned budget was never used up (demand fell below it) forgets
   it: full speed again, and the next 429 teaches the budget afresh.
 
@@ -37,7 +40,8 @@ class WebexBudget:
     """Block every caller after a 429, then pace every caller to the budget it taught.
 
     Args:
-        window_seconds: The token's rate window at Webex (a minute).
+        window_seconds: The longest rate window assumed at Webex (a minute): how far back the
+            calls are remembered; a 429's `Retry-After` may teach a shorter one.
         monotonic: Injected for tests.
     """
 
@@ -55,6 +59,7 @@ class WebexBudget:
         self._answered: deque[float] = deque()
         self._in_flight = 0
         self._limit: int | None = None
+        self._span = window_seconds  # the window the learned budget counts in
         # The last moment the window held all the learned budget (or a 429's wait ended).
         self._full_at = 0.0
         self.rate_limited_total = 0
@@ -64,6 +69,12 @@ class WebexBudget:
         """Return the calls per window learned from a 429, or None (full speed)."""
         with self._condition:
             return self._limit
+
+    @property
+    def span(self) -> float:
+        """Return the seconds of the window the learned budget counts in."""
+        with self._condition:
+            return self._span
 
     def acquire(self, *, max_wait: float) -> float:
         """Wait for the right to make one call; return the seconds waited.
@@ -92,7 +103,9 @@ class WebexBudget:
         with self._condition:
             self._in_flight -= 1
             if not refused:
-                self._answered.append(self._monotonic())
+                now = self._monotonic()
+                self._answered.append(now)
+                self._forget_before(now - (self._span if self._limit else self._window))
             self._condition.notify_all()
 
     def rate_limited(self, retry_after: float) -> None:
@@ -101,10 +114,12 @@ class WebexBudget:
             now = self._monotonic()
             self._forget_before(now - self._window)
             self._blocked_until = max(self._blocked_until, now + retry_after)
+            oldest = self._answered[0] if self._answered else now
+            self._span = min(self._window, max(retry_after, self._blocked_until - oldest))
+            self._forget_before(now - self._span)
             # What Webex let through in the window: the calls answered, and those still in
             # flight but this one (each of them that is refused lowers it again).
-            counted = max(1, len(self._answered) + self._in_flight - 1)
-            self._limit = counted if self._limit is None else min(self._limit, counted)
+            self._limit = max(1, len(self._answered) + self._in_flight - 1)
             self._full_at = self._blocked_until
             self.rate_limited_total += 1
             self._condition.notify_all()
@@ -116,14 +131,15 @@ class WebexBudget:
 
     def _wait_needed(self, now: float) -> float | None:
         """Return None when a call may start now, else how long to wait at least."""
-        self._forget_before(now - self._window)
+        self._forget_before(now - (self._span if self._limit else self._window))
         if self._blocked_until > now:
             return self._blocked_until - now
         if self._limit is None:
             return None
-        if now - self._full_at > self._window:
+        if now - self._full_at > self._span:
             # A whole window in which the budget was never used up: demand is below it.
             self._limit = None
+            self._span = self._window
             return None
         used = len(self._answered) + self._in_flight
         if used + 1 >= self._limit:
@@ -132,8 +148,8 @@ class WebexBudget:
             return None
         if not self._answered:
             # All of the window's budget is in flight: room comes a window after an answer.
-            return self._window
-        return max(0.001, self._answered[0] + self._window - now)
+            return self._span
+        return max(0.001, self._answered[0] + self._span - now)
 
     def _forget_before(self, horizon: float) -> None:
         while self._answered and self._answered[0] <= horizon:

@@ -580,7 +580,8 @@ class BotSettings(_Section):
         60,
         ge=1,
         le=3600,
-        description="Webex's rate window: after a 429, calls are paced to what one window held.",
+        description="Longest rate window assumed at Webex: after a 429, calls are paced to "
+        "what the window before it held (the window learned from Retry-After, at most this).",
     )
     max_body_bytes: int = Field(
         262_144, ge=1024, le=1_048_576, description="Webhook: larger deliveries get 413."
