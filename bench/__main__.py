@@ -171,6 +171,20 @@ TARGETS += [
         "calls",
     ),
     Target(
+        "Economy: calls per message outside bot.allowed_spaces (webhook)",
+        "economy",
+        lambda r: r["webhook"]["other_space"],
+        0,
+        "calls",
+    ),
+    Target(
+        "Economy: calls per message from a sender with no command open (webhook)",
+        "economy",
+        lambda r: r["webhook"]["nothing_to_run"],
+        0,
+        "calls",
+    ),
+    Target(
         "10,000 refreshes at 100 ms per token call",
         "refresh_wan",
         lambda r: r["headline"]["predicted_10000_seconds"],

@@ -4,7 +4,8 @@ Run: `.venv/bin/python -m bench.economy [--messages 20] [--latency-ms 100]
 [--intakes webhook,polling]`.
 
 Counted from the emulator's call log (the bot identity's /v1 calls), one `tokenbot serve` per
-intake (bot.allowed_emails: bob; bot.allowed_spaces: Team Space):
+intake (bot.allowed_emails: bob; bot.allowed_spaces: Team Space; bot.open_to_everyone: false,
+so carol has no command open anywhere):
 - `idle`: calls per second with nothing posted (the poller's rounds; subtracted below);
 - `answered`: bob's `/echo` in Team Space, one after another, each reply awaited (with what
   the reply's own event costs when it comes back);
@@ -13,14 +14,20 @@ intake (bot.allowed_emails: bob; bot.allowed_spaces: Team Space):
   the bot's posts with the rest, at no call of their own);
 - `user_note`: alice (the bot's user) writes a note without the prefix in Team Space;
 - `other_space`: bob's `/echo` in Project X, a space outside bot.allowed_spaces;
-- `nothing_to_run`: carol (not allowed) chats in Team Space without the prefix.
+- `nothing_to_run`: carol (no command open to her) chats in Team Space without the prefix;
+- `chatter`: bob (commands open to him) chats in Team Space without the prefix.
 Which calls each kind caused (idle rounds and the sentinel included) is in `calls_seen`.
 An ignored message gives no reply to wait for, so each ignored batch ends with one `/echo`
-sentinel by bob in the same room, whose reply is awaited and whose cost (the `answered`
-figure) is subtracted. Target: 0 calls per ignored
-message where the event's metadata settles it: the bot's own posts (webhook intake: the
-event carries the message id the bot just posted). The other kinds need the text (`ping` and
-`help` are open to everyone, in any space), so they are reported without a target.
+sentinel in the same room, whose reply is awaited and whose cost (the `answered` figure) is
+subtracted. The sentinel is bob's where bob's commands count (Team Space), so it queues behind
+the batch; elsewhere the user's (the user's commands jump the queue: a batch still queued
+would be counted short, which is how an earlier run showed 0.5 calls per `nothing_to_run`
+message while half of them were still waiting for a worker).
+Target: 0 calls per ignored message where the event's metadata settles it: the bot's own posts
+(webhook intake: the event carries the message id the bot just posted), spaces outside
+bot.allowed_spaces, senders with no command open. A user's note and the chatter of someone
+with commands open need the text: on webhook intake each costs one GET (the delivery carries
+no text), reported without a target.
 Figures go to bench/results/economy.json.
 """
 
@@ -44,10 +51,12 @@ from bench.wan import start_bot
 _ID = re.compile(r"/[A-Za-z0-9_-]{40,}")
 ALLOWED = "bob@example.com"
 OUTSIDER = "carol@example.com"
+# kind: (sender, room, text, the sentinel's sender)
 IGNORED = {
-    "user_note": (BOT_EMAIL, TEAM, "just a note to self {n}"),
-    "other_space": (ALLOWED, OTHER, "/echo elsewhere {n}"),
-    "nothing_to_run": (OUTSIDER, TEAM, "hello everyone {n}"),
+    "user_note": (BOT_EMAIL, TEAM, "just a note to self {n}", BOT_EMAIL),
+    "other_space": (ALLOWED, OTHER, "/echo elsewhere {n}", BOT_EMAIL),
+    "nothing_to_run": (OUTSIDER, TEAM, "hello everyone {n}", ALLOWED),
+    "chatter": (ALLOWED, TEAM, "hello everyone {n}", ALLOWED),
 }
 
 
@@ -69,6 +78,7 @@ def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dic
     bot = {
         "allowed_emails": [ALLOWED],
         "allowed_spaces": [crowd.rooms[TEAM]],
+        "open_to_everyone": False,
         **UNTHROTTLED,
     }
     serve = start_bot(emulator.url, intake, bot)
@@ -96,14 +106,13 @@ def measure(emulator: WanEmulator, intake: str, args: argparse.Namespace) -> dic
         }
         if intake == "webhook":
             figures["own_post"] = round(per_command - 2, 3)
-        for name, (email, room, text) in IGNORED.items():
+        for name, (email, room, text, sentinel) in IGNORED.items():
             since = time.perf_counter()
             for n in range(args.messages):
                 crowd.post(email, text.format(n=n), room=room)
-            # In the same room, so a poller has read the batch when the sentinel is answered.
-            # The user sends it: outside bot.allowed_spaces nobody else gets any answer (issue
-            # 11), and the user's command costs what an answered command costs.
-            answer(f"/echo sentinel {name}", room=room, sender=BOT_EMAIL)
+            # In the same room, so a poller has read the batch when the sentinel is answered;
+            # the user's command costs what an answered command costs.
+            answer(f"/echo sentinel {name}", room=room, sender=sentinel)
             tally = Counter()
             calls, now = _counted(crowd, tally)
             figures["calls_seen"][name] = dict(tally)

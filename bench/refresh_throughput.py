@@ -1,6 +1,6 @@
 """Measure refresh throughput: N accounts due at once, one sweep, against the emulator.
 
-Run: `.venv/bin/python -m bench.refresh_throughput [--accounts 10000] [--workers 8]
+Run: `.venv/bin/python -m bench.refresh_throughput [--accounts 10000] [--workers N]
 [--database-url URL] [--emulator-server waitress]`. Without a URL it uses a SQLite file in a
 temporary folder. The emulator runs in its own process. Every account holds its own emulator
 grant (minted through the control API, stored encrypted as the store does, bulk-inserted);
@@ -34,6 +34,7 @@ from tokenbot.core.models import Account
 from tokenbot.core.models import AccountStatus
 from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.settings import RefreshSettings
 from tokenbot.core.store import TokenStore
 from tokenbot.core.store import token_context
 from tokenbot.core.sweep import sweep
@@ -167,7 +168,12 @@ def main() -> None:
     """Run the measurement, print the figures and write them to bench/results/."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=8, help="refresh.max_concurrency")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=RefreshSettings().max_concurrency,
+        help="refresh.max_concurrency (default: the config's)",
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--rotate", action="store_true", help="emulator rotates refresh tokens")
     parser.add_argument("--emulator-server", default="waitress", choices=["waitress", "werkzeug"])

@@ -1,6 +1,6 @@
 """The refresher at WAN latency: every token call takes `--latency-ms`; how does concurrency help?
 
-Run: `.venv/bin/python -m bench.refresh_wan [--accounts 10000] [--concurrency 16]
+Run: `.venv/bin/python -m bench.refresh_wan [--accounts 10000] [--concurrency N]
 [--scale 8,16,32,64] [--scale-accounts 500] [--latency-ms 100]`.
 
 Set-up as `bench.refresh_throughput` (read its docstring): `--accounts` accounts, each with its
@@ -37,6 +37,7 @@ from tokenbot.core.db import Database
 from tokenbot.core.db import upgrade
 from tokenbot.core.oauth import WebexOAuthClient
 from tokenbot.core.policy import RefreshPolicy
+from tokenbot.core.settings import RefreshSettings
 from tokenbot.core.store import TokenStore
 from tokenbot.core.sweep import sweep
 
@@ -122,7 +123,12 @@ def main() -> None:
     """Run the measurement, print and save the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=16, help="headline max_concurrency")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=RefreshSettings().max_concurrency,
+        help="headline max_concurrency (default: the config's)",
+    )
     parser.add_argument("--scale", default="8,16,32,64", help="max_concurrency series")
     parser.add_argument("--scale-accounts", type=int, default=500)
     parser.add_argument("--latency-ms", type=float, default=100.0)

@@ -135,6 +135,10 @@ def _rate(figures: dict[str, Any]) -> list[str]:
                 ("ratio to the ceiling", figures["ratio_to_ceiling"]),
                 ("429 answers", figures["calls_429"]),
                 ("429 per window", figures["429_per_window"]),
+                (
+                    "429 answers later than a round trip after the first",
+                    figures.get("429_after_the_first_burst"),
+                ),
                 ("bot.queue_size", figures.get("queue_size")),
                 ("bot's webhook at the end", figures.get("bot_webhook_status")),
                 ("deliveries the bot refused (503)", figures.get("bot_webhook_failed_deliveries")),
@@ -170,7 +174,14 @@ def _fairness(figures: dict[str, Any]) -> list[str]:
 
 def _economy(figures: dict[str, Any]) -> list[str]:
     intakes = [k for k, v in figures.items() if isinstance(v, dict)]
-    kinds = ["answered", "own_post", "user_note", "other_space", "nothing_to_run"]
+    kinds = {
+        "answered": "answered",
+        "own_post": "own_post",
+        "user_note": "user_note (the text decides)",
+        "other_space": "other_space",
+        "nothing_to_run": "nothing_to_run (no command open to the sender)",
+        "chatter": "chatter (a sender with commands open: the text decides)",
+    }
     lines = [
         f"Webex calls by the bot identity per message ({figures['messages']} of each kind), "
         "from the emulator's call log, idle polling subtracted; floor: 2 per answered command "
@@ -179,9 +190,9 @@ def _economy(figures: dict[str, Any]) -> list[str]:
         "| message | " + " | ".join(intakes) + " |",
         "|---|" + "---:|" * len(intakes),
     ]
-    for kind in kinds:
+    for kind, label in kinds.items():
         cells = [_fmt(figures[i].get(kind)) for i in intakes]
-        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     idle = [_fmt(figures[i].get("idle_calls_per_s")) for i in intakes]
     lines.append("| idle calls per second | " + " | ".join(idle) + " |")
     lines += ["", "The calls behind each row (raw counts, idle rounds and sentinel included):", ""]

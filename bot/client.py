@@ -61,7 +61,7 @@ class WebexClient:
         on_request: Called once for every HTTP request made (call budget, metrics).
         proxy_url: An http(s) proxy for every request, or None.
         budget: The shared view of the token's rate limit (one per token: give every client
-            on the same account the same one).
+            on the same account the same one); a fresh one with a minute's window when None.
     """
 
     def __init__(
@@ -106,9 +106,11 @@ class WebexClient:
             # Every caller on this token waits out a 429 any of them met (one shared view).
             max_wait = self._max_rate_limit_wait - waited if wait_on_rate_limit else 0.0
             waited += self.budget.acquire(max_wait=max(0.0, max_wait))
+            refused = False
             try:
                 return operation(self._api_for(token))
             except self.sdk.rate_limit_error as error:
+                refused = True
                 retry_after = float(getattr(error, "retry_after", 15) or 15)
                 self.budget.rate_limited(retry_after)
                 if not wait_on_rate_limit or waited + retry_after > self._max_rate_limit_wait:
@@ -131,7 +133,7 @@ class WebexClient:
                     f"Webex did not answer: {type(error).__name__}", status=0
                 ) from error
             finally:
-                self.budget.release()
+                self.budget.release(refused=refused)
         raise RateLimited("Webex kept answering 429", retry_after=15.0)
 
     def access_token(self) -> str:

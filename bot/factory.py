@@ -6,6 +6,7 @@ import dataclasses
 
 from prometheus_client import CollectorRegistry
 
+from tokenbot.bot.budget import WebexBudget
 from tokenbot.bot.client import WebexClient
 from tokenbot.bot.commands import register_builtins
 from tokenbot.bot.identity import IdentityCache
@@ -63,8 +64,11 @@ def create_bot(
         timeout=timeout,
         max_rate_limit_wait=max_rate_limit_wait,
         proxy_url=options.proxy_url,
+        budget=WebexBudget(window_seconds=options.rate_window_seconds),
     )
-    router = Router(prefix=options.prefix, policy=options.policy)
+    router = Router(
+        prefix=options.prefix, policy=options.policy, open_to_everyone=options.open_to_everyone
+    )
     register_builtins(router)
     load_plugins(router, options.plugins)
     janitor = WebhookJanitor(

@@ -32,11 +32,13 @@ class BotOptions:
         prefix: What starts a command.
         plugins: Modules whose `register(router)` adds commands.
         policy: Who besides the user may run commands.
+        open_to_everyone: Whether help, ping, whoami (commands open to everyone) answer anyone.
         workers: Threads processing messages.
         queue_size: Messages waiting for a worker before intake answers 503.
         poll_interval_seconds: Pause between two polling rounds.
         poll_rooms: How many recently active spaces a polling round looks at.
         poll_api_budget_per_minute: The most Webex calls polling may make in a minute.
+        rate_window_seconds: Webex's rate window for the token (`bot.budget.WebexBudget`).
         max_body_bytes: The largest webhook body accepted (413 beyond).
         max_event_age_seconds: Deliveries whose message is older than this are ignored
             (replays); 0 turns the check off.
@@ -74,11 +76,13 @@ class BotOptions:
     prefix: str = "/"
     plugins: tuple[str, ...] = ()
     policy: AccessPolicy = field(default_factory=AccessPolicy)
+    open_to_everyone: bool = True
     workers: int = 4
     queue_size: int = 100
     poll_interval_seconds: float = 5.0
     poll_rooms: int = 20
     poll_api_budget_per_minute: int = 120
+    rate_window_seconds: float = 60.0
     max_body_bytes: int = 256 * 1024
     max_event_age_seconds: float = 600.0
     webhook_path: str = "/webhooks/webex"
@@ -132,11 +136,13 @@ class BotOptions:
             prefix=bot.prefix,
             plugins=bot.plugins,
             policy=AccessPolicy.of(bot.allowed_emails, bot.allowed_domains, bot.allowed_spaces),
+            open_to_everyone=bot.open_to_everyone,
             workers=bot.workers,
             queue_size=bot.queue_size,
             poll_interval_seconds=bot.poll_interval_seconds,
             poll_rooms=bot.poll_rooms,
             poll_api_budget_per_minute=bot.poll_api_budget_per_minute,
+            rate_window_seconds=bot.rate_window_seconds,
             max_body_bytes=bot.max_body_bytes,
             max_event_age_seconds=bot.max_event_age_seconds,
             u2c_url=settings.webex.u2c_url,

@@ -136,13 +136,22 @@ class Router:
     Args:
         prefix: What starts a command (`/` by default).
         policy: Who besides the user may run `allowed` commands.
+        open_to_everyone: Whether `everyone` commands are open to anyone (False: only to the
+            user and the people `policy` allows, like `allowed` commands).
     """
 
-    def __init__(self, *, prefix: str = "/", policy: AccessPolicy | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        prefix: str = "/",
+        policy: AccessPolicy | None = None,
+        open_to_everyone: bool = True,
+    ) -> None:
         if not prefix or prefix.isspace():
             raise ValueError("the command prefix must be a visible character")
         self.prefix = prefix
         self.policy = policy or AccessPolicy()
+        self.open_to_everyone = open_to_everyone
         self._by_name: dict[str, Command] = {}
         self._commands: list[Command] = []
         self._callbacks: dict[str, CardCallback] = {}
@@ -222,13 +231,14 @@ class Router:
         """Return whether the sender may run `command` in the space `room_id`.
 
         Outside `bot.allowed_spaces` (when it lists any) nobody but the user may run anything,
-        `everyone` commands included: those spaces are not the bot's.
+        `everyone` commands included: those spaces are not the bot's. With
+        `bot.open_to_everyone` false, `everyone` commands are `allowed` ones.
         """
         if is_owner:
             return True
         if self.policy.spaces and room_id not in self.policy.spaces:
             return False
-        if command.access == "everyone":
+        if command.access == "everyone" and self.open_to_everyone:
             return True
         if command.access == "owner":
             return False

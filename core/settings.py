@@ -414,7 +414,12 @@ class RefreshSettings(_Section):
     lease_seconds: int = Field(
         60, ge=5, le=3600, description="A refresher's claim; >= 2 x webex.timeout_seconds."
     )
-    max_concurrency: int = Field(8, ge=1, le=64, description="Refreshes running at once.")
+    max_concurrency: int = Field(
+        16,
+        ge=1,
+        le=64,
+        description="Refreshes running at once (each mostly waits on Webex's answer).",
+    )
     backoff_base_seconds: float = Field(
         30, ge=0.1, le=86400, description="First retry delay after a timeout, 5xx or 429."
     )
@@ -552,6 +557,11 @@ class BotSettings(_Section):
     allowed_emails: StrList = Field((), description="Who besides the user may run commands.")
     allowed_domains: StrList = Field((), description="Email domains whose people may.")
     allowed_spaces: StrList = Field((), description="Room ids where others' commands count.")
+    open_to_everyone: bool = Field(
+        True,
+        description="help, ping, whoami answer anyone in the allowed spaces; false: only the "
+        "user and the allowed people (anyone else's messages are ignored without a Webex call).",
+    )
     poll_interval_seconds: float = Field(
         5, ge=1, le=3600, description="Polling: how often to look for new messages."
     )
@@ -565,6 +575,13 @@ class BotSettings(_Section):
     )
     poll_api_budget_per_minute: int = Field(
         120, ge=1, le=100_000, description="Polling: most Webex calls per minute."
+    )
+    rate_window_seconds: float = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Longest rate window assumed at Webex: after a 429, calls are paced to "
+        "what the window before it held (the window learned from Retry-After, at most this).",
     )
     max_body_bytes: int = Field(
         262_144, ge=1024, le=1_048_576, description="Webhook: larger deliveries get 413."

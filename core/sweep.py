@@ -53,7 +53,7 @@ def sweep(
     clock: Clock,
     policy: RefreshPolicy,
     owner: str,
-    max_workers: int = 8,
+    max_workers: int = 16,
     batch_limit: int = 500,
     lease_seconds: float = 60,
     stop: threading.Event | None = None,

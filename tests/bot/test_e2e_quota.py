@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -76,6 +77,24 @@ def test_messages_the_bot_ignores_cost_no_webex_call(
     assert env.replies(other, outside["id"]) == []
 
 
+def test_with_nothing_open_to_everyone_a_strangers_chatter_costs_no_webex_call(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    env = bot_env_factory("webhook", open_to_everyone=False)
+    hook_id = _quiet(env)
+    room = env.room("Project X")
+    chatter = _message(env, room, env.say(room, STRANGER, "/ping"))
+    answer = _deliver(env, hook_id, chatter)
+    assert answer.status_code == 200 and answer.json()["status"] == "no_command_open"
+    # The allowed people keep the commands open to everyone.
+    asked = _message(env, room, env.say(room, "bob@example.com", "/ping"))
+    assert _deliver(env, hook_id, asked).json()["status"] == "accepted"
+    env.wait_replies(room, asked["id"])
+    assert env.bot.pool.wait_idle(10)
+    assert _fetches(env, chatter["id"]) == 0
+    assert env.replies(room, chatter["id"]) == []
+
+
 def test_a_strangers_flood_is_silenced_beyond_their_bucket_without_a_call(
     bot_env_factory: Callable[..., BotEnv],
 ) -> None:
@@ -98,25 +117,43 @@ def test_a_strangers_flood_is_silenced_beyond_their_bucket_without_a_call(
 def test_after_a_429_every_worker_waits_so_each_window_meets_one_429_at_most(
     bot_env_factory: Callable[..., BotEnv],
 ) -> None:
-    env = bot_env_factory("webhook", workers=4)
+    window = 1.0
+    env = bot_env_factory("webhook", workers=4, rate_window_seconds=window)
     hook_id = _quiet(env)
     room = env.room("Project X")
-    commands = [_message(env, room, env.say(room, OWNER_EMAIL, f"/ping {n}")) for n in range(12)]
-    window = 1.0
-    env.emulator.calls()  # the log before the limit, for the count below
+    commands = [_message(env, room, env.say(room, OWNER_EMAIL, f"/ping {n}")) for n in range(30)]
     before = len(env.emulator.calls())
-    env.emulator.settings(rate_limit_per_minute=4, rate_limit_window_seconds=window)
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(pool.map(lambda m: _deliver(env, hook_id, m).status_code, commands))
-    assert answers == [202] * 12
-    for message in commands:
-        env.wait_replies(room, message["id"], timeout=60)
-    elapsed = time.monotonic() - started
-    env.emulator.settings(rate_limit_per_minute=None)
-    limited = [c for c in env.emulator.calls()[before:] if c["status"] == 429]
+    # 200 ms a call: one call at a time would make 5 a second, well below the budget of 12.
+    env.emulator.settings(
+        rate_limit_per_minute=12, rate_limit_window_seconds=window, latency_ms=200
+    )
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            answers = list(pool.map(lambda m: _deliver(env, hook_id, m).status_code, commands))
+        assert answers == [202] * 30
+        for message in commands:
+            env.wait_replies(room, message["id"], timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        env.emulator.settings(rate_limit_per_minute=None, latency_ms=0)
+    calls = env.emulator.calls()[before:]
+    limited = [c for c in calls if c["status"] == 429]
     windows = int(elapsed / window) + 1
     print(f"\n429s: {len(limited)} in {elapsed:.1f} s ({windows} windows of {window:g} s)")
     # Calls already in flight when the first 429 came may meet it too (at most one per
-    # worker); after that, one call at a time: at most one 429 per window.
-    assert len(limited) <= windows + 4 - 1, limited
+    # worker); after that, paced to the window: at most one 429 per window.
+    assert limited and len(limited) <= windows + 4 - 1, limited
+    # Paced, not one at a time: after the first 429, calls overlap (the next one leaves
+    # before the one before it is answered).
+    first = calls.index(limited[0])
+    spans = sorted(_span(c) for c in calls[first:] if c["status"] == 200)
+    overlapping = sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1] - 0.05)
+    assert overlapping >= 5, spans
+
+
+def _span(call: dict[str, Any]) -> tuple[float, float]:
+    """Return when a logged call left the bot and when its answer was back (seconds)."""
+    left = datetime.fromisoformat(call["time"].replace("Z", "+00:00")).timestamp()
+    # Logged half way (after 100 ms of the wire); the answer takes another 100 ms back.
+    return left, left + call["duration_ms"] / 1000 + 0.1

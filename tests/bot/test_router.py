@@ -109,6 +109,15 @@ def test_access_rules() -> None:
     assert not Router().may_run(allowed, email="bob@example.com", room_id="R", is_owner=False)
 
 
+def test_commands_open_to_everyone_can_be_closed_to_all_but_the_allowed() -> None:
+    closed = Router(policy=AccessPolicy.of(emails=["bob@example.com"]), open_to_everyone=False)
+    public = closed.add(Command("ping", _noop, access="everyone"))
+    assert closed.may_run(public, email="bob@example.com", room_id="R", is_owner=False)
+    assert closed.may_run(public, email="alice@example.com", room_id="R", is_owner=True)
+    assert not closed.may_run(public, email="dave@example.com", room_id="R", is_owner=False)
+    assert closed.open_commands(email="dave@example.com", room_id="R", is_owner=False) == []
+
+
 def test_plugins_load_from_module_names_and_bad_names_are_config_errors() -> None:
     from tokenbot.bot.plugins import load_plugins
     from tokenbot.core.errors import ConfigError

@@ -248,7 +248,9 @@ def make_bot(
         }
         values.update(overrides)
         options = BotOptions(**values)
-        router = Router(prefix=options.prefix, policy=options.policy)
+        router = Router(
+            prefix=options.prefix, policy=options.policy, open_to_everyone=options.open_to_everyone
+        )
         register_builtins(router)
         bot = Bot(
             options=options,
