@@ -186,9 +186,15 @@ class Bot:
         # Registers our webhook as soon as there is a bot identity, and again when it changes.
         self.upkeep = self.build_upkeep()
         self.upkeep.start()
-        if self.options.intake == "webhook" and self.options.webhook_url is not None:
+        webhook = self.options.intake == "webhook" and self.options.webhook_url is not None
+        if webhook or self.websocket is not None:
+            # Websocket: the same reconciliation and silence watch, on the listener's instance.
+            listener = self.websocket
             self.healer = IntakeHealer(
                 self,
+                check_webhook=webhook,
+                listening=(lambda: listener.holds_lease) if listener else None,
+                connected=(lambda: listener.connected) if listener else None,
                 check_seconds=self.options.webhook_check_seconds,
                 reconcile_seconds=self.options.reconcile_interval_seconds,
                 on_state=self.on_intake_state,

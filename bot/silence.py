@@ -92,6 +92,10 @@ class SilenceWatch:
         """Tell whether silence is watched at all."""
         return self.misses > 0
 
+    def reopened(self) -> None:
+        """Move the evidence window past a reconnect; the streak goes on (a socket reopened)."""
+        self.ready_at = self.clock.now()
+
     def restart(self) -> None:
         """Start a fresh evidence window (the intake was just re-registered or healed)."""
         self.ready_at = self.clock.now()
