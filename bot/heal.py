@@ -103,7 +103,6 @@ class IntakeHealer:
         self.silence = SilenceWatch(
             bot.state,
             bot.clock,
-            is_owner=bot.is_owner,
             grace_seconds=silence_grace_seconds,
             misses=silence_misses,
             set_state=self._tell,

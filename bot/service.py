@@ -283,8 +283,16 @@ class Bot:
         return self.screener.is_owner(person_id)
 
     def screen(self, message_id: str, person_id: str, email: str, room_id: str) -> str | None:
-        """Decide from an event's metadata alone whether to ignore it; None: go on."""
-        return self.screener.check(message_id, person_id, email, room_id)
+        """Decide from a push event's metadata alone whether to ignore it; None: go on.
+
+        A message flood control drops is claimed (source ``throttled``: one insert, no Webex
+        call), so neither the background reconciliation, reading the space later with a
+        refilled bucket, nor another instance answers a flood's leftovers in old threads.
+        """
+        skipped = self.screener.check(message_id, person_id, email, room_id)
+        if skipped == "throttled":
+            self.state.claim_message(message_id, source="throttled")
+        return skipped
 
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message (deliveries carry no text) and process it; return the outcome."""
