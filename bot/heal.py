@@ -1,9 +1,10 @@
 """Intake that heals itself: re-activate a webhook Webex disabled, then read what was missed.
 
-Webhook intake: Webex disables a webhook after 100 failed deliveries in 5 minutes and never says so. Every
-`webhook_check_seconds` the healer lists the user's webhooks (one call) and looks at ours: an
-``inactive`` one is re-registered (`Bot.register_webhook`, a PUT with ``status=active``), the
-bot card shows when, and ``intake.down`` / ``intake.up`` go to the notifications.
+Webhook intake: Webex disables a webhook after 100 failed deliveries in 5 minutes and never
+says so. Every `webhook_check_seconds` the healer lists the user's webhooks (one call) and looks
+at ours: an ``inactive`` one is re-registered (`Bot.register_webhook`, a PUT with
+``status=active``), the bot card shows when, and ``intake.down`` / ``intake.up`` go to the
+notifications.
 
 After a heal, and slowly in the background (`reconcile_interval_seconds`), a reconciliation
 round reads the recently active spaces from the polling cursors (the poller's own round, with
