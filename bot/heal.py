@@ -1,15 +1,22 @@
 """Intake that heals itself: re-activate a webhook Webex disabled, then read what was missed.
 
-Webex disables a webhook after 100 failed deliveries in 5 minutes and never says so. Every
-`webhook_check_seconds` the healer lists the user's webhooks (one call) and looks at ours: an
-``inactive`` one is re-registered (`Bot.register_webhook`, a PUT with ``status=active``), the
-bot card shows when, and ``intake.down`` / ``intake.up`` go to the notifications.
+Webhook intake: Webex disables a webhook after 100 failed deliveries in 5 minutes and never
+says so. Every `webhook_check_seconds` the healer lists the user's webhooks (one call) and looks
+at ours: an ``inactive`` one is re-registered (`Bot.register_webhook`, a PUT with
+``status=active``), the bot card shows when, and ``intake.down`` / ``intake.up`` go to the
+notifications.
 
 After a heal, and slowly in the background (`reconcile_interval_seconds`), a reconciliation
 round reads the recently active spaces from the polling cursors (the poller's own round, with
 its call budget), so messages whose delivery failed are answered. The message claims
 de-duplicate: a message a webhook delivered and the reconciliation read again is answered once.
 The first round only sets the cursors (history before the bot started is not replayed).
+
+Websocket intake: no webhook to check, but the same background reconciliation and silence
+watch, on the instance holding the websocket listener lease only (one listener, one
+reconciliation across instances; a standby's healer does nothing). Each (re)connect's backfill
+counts as a round (`intake_opened`), and a round counts as silence evidence only while the
+socket is connected; a socket that cannot connect is still reconciled, so commands are answered.
 
 The background rounds also tell whether the intake is *silent* (`bot.silence`): messages the
 intake should have delivered, found only by the reconciliation, while the intake delivered
@@ -60,6 +67,11 @@ class IntakeHealer:
         check_seconds: Pause between two webhook checks.
         reconcile_seconds: Pause between two background reconciliations (0: only after heals).
         on_state: Told "down"/"silent"/"up" when the intake breaks or heals (notifications).
+        check_webhook: Check our webhook at Webex (webhook intake); False: reconcile only.
+        listening: Whether this instance holds the intake (websocket: the listener lease);
+            None: always. While it says no, a round does nothing.
+        connected: Whether the intake is open now (websocket: the socket); a round while it
+            is not is no evidence of silence. None: always.
         silence_grace_seconds: How late a delivery may be before its absence counts.
         silence_misses: Missed messages (no delivery between) that make the intake silent.
         monotonic: Time source of the schedule (tests pass a fake).
@@ -74,9 +86,15 @@ class IntakeHealer:
         on_state: StateHook | None = None,
         silence_grace_seconds: float = 120,
         silence_misses: int = 2,
+        check_webhook: bool = True,
+        listening: Callable[[], bool] | None = None,
+        connected: Callable[[], bool] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot = bot
+        self.check_webhook = check_webhook
+        self.listening = listening
+        self.connected = connected
         self.check_seconds = check_seconds
         self.reconcile_seconds = reconcile_seconds
         self.on_state = on_state
@@ -86,7 +104,6 @@ class IntakeHealer:
         self.silence = SilenceWatch(
             bot.state,
             bot.clock,
-            is_owner=bot.is_owner,
             grace_seconds=silence_grace_seconds,
             misses=silence_misses,
             set_state=self._tell,
@@ -97,9 +114,25 @@ class IntakeHealer:
         self._loop = Repeater("bot-intake-heal", max(1.0, tick / 4), self.run_once)
 
     def start(self) -> None:
-        """Run the first round now (it sets the cursors), then keep going on a thread."""
-        self.run_once()
+        """Run the first round now (it sets the cursors), then keep going on a thread.
+
+        Websocket intake: the connect's backfill is the first round, so the next is due one
+        interval later.
+        """
+        if self.check_webhook:
+            self.run_once()
+        else:
+            self._reconciled_at = self._monotonic()
         self._loop.start(pause_first=True)
+
+    def intake_opened(self) -> None:
+        """Note a (re)connected socket: its backfill is this interval's round (on its thread).
+
+        What the backfill reads was posted while no socket was open: no evidence of silence,
+        so the watch's window starts now (the streak is kept).
+        """
+        self._reconciled_at = self._monotonic()
+        self.silence.reopened()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread and wait for the running round."""
@@ -107,10 +140,14 @@ class IntakeHealer:
 
     def run_once(self, *, force: bool = False) -> HealReport:
         """Check the webhook if due (or `force`), reconcile if due or after a heal; never raises."""
+        if self.listening is not None and not self.listening():
+            return HealReport()  # a standby: the listener's instance reconciles
         now = self._monotonic()
         checked = reactivated = False
         status = None
-        if force or self._checked_at is None or now - self._checked_at >= self.check_seconds:
+        if self.check_webhook and (
+            force or self._checked_at is None or now - self._checked_at >= self.check_seconds
+        ):
             self._checked_at = now
             checked = True
             try:
@@ -129,6 +166,7 @@ class IntakeHealer:
             self._evidence = (
                 self.silence.enabled
                 and not reactivated
+                and (self.connected is None or self.connected())
                 and self.bot.state.value("intake_state") != "down"
             )
             try:

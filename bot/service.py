@@ -186,9 +186,15 @@ class Bot:
         # Registers our webhook as soon as there is a bot identity, and again when it changes.
         self.upkeep = self.build_upkeep()
         self.upkeep.start()
-        if self.options.intake == "webhook" and self.options.webhook_url is not None:
+        webhook = self.options.intake == "webhook" and self.options.webhook_url is not None
+        if webhook or self.websocket is not None:
+            # Websocket: the same reconciliation and silence watch, on the listener's instance.
+            listener = self.websocket
             self.healer = IntakeHealer(
                 self,
+                check_webhook=webhook,
+                listening=(lambda: listener.holds_lease) if listener else None,
+                connected=(lambda: listener.connected) if listener else None,
                 check_seconds=self.options.webhook_check_seconds,
                 reconcile_seconds=self.options.reconcile_interval_seconds,
                 on_state=self.on_intake_state,
@@ -277,8 +283,16 @@ class Bot:
         return self.screener.is_owner(person_id)
 
     def screen(self, message_id: str, person_id: str, email: str, room_id: str) -> str | None:
-        """Decide from an event's metadata alone whether to ignore it; None: go on."""
-        return self.screener.check(message_id, person_id, email, room_id)
+        """Decide from a push event's metadata alone whether to ignore it; None: go on.
+
+        A message flood control drops is claimed (source ``throttled``: one insert, no Webex
+        call), so neither the background reconciliation, reading the space later with a
+        refilled bucket, nor another instance answers a flood's leftovers in old threads.
+        """
+        skipped = self.screener.check(message_id, person_id, email, room_id)
+        if skipped == "throttled":
+            self.state.claim_message(message_id, source="throttled")
+        return skipped
 
     def process_id(self, message_id: str, intake: str, received_at: float) -> str:
         """Fetch a message (deliveries carry no text) and process it; return the outcome."""

@@ -12,10 +12,10 @@ the healer already announced):
 - A **miss** is a message the round itself claimed and queued, i.e. one the intake would have
   claimed had it arrived (the screen let it through: the user's own typing, or someone else's
   message a command is open to), posted at least `grace_seconds` after the intake (re)started
-  and at least `grace_seconds` before the read. While flood control dropped messages since the
-  last round, others' messages are no evidence (the webhook may have throttled them unclaimed).
+  and at least `grace_seconds` before the read. A message flood control dropped is no miss: the
+  intake claimed it (``throttled``), so the reconciliation never reads it again.
 - A **delivery** is any message the webhook or websocket intake claimed since the previous
-  round began (one database query).
+  round began, throttled ones included (one database query).
 - A round with a delivery ends the streak. Otherwise its misses add to it; at `misses`
   (default 2) the intake is ``silent``: the bot state says so (bot card, JSON API,
   ``/metrics``) and the state hook is told, which the process turns into one ``intake.down``
@@ -43,11 +43,11 @@ __all__ = ["INTAKE_SOURCES", "SilenceWatch"]
 
 log = logging.getLogger(__name__)
 
-# Claim sources of the push intakes (the poller's own claims are "polling").
-INTAKE_SOURCES = ("webhook", "websocket")
+# Claim sources of the push intakes (the poller's own claims are "polling"); "throttled": what
+# a push intake dropped by flood control (`Bot.screen`), which reached it all the same.
+INTAKE_SOURCES = ("webhook", "websocket", "throttled")
 MISSED = "intake_missed"
 _BASE = "intake_missed_base"
-_THROTTLED = "messages_throttled"
 
 
 class SilenceWatch:
@@ -56,7 +56,6 @@ class SilenceWatch:
     Args:
         state: The bot state (claims, counters, the intake state).
         clock: Our clock (claims are stamped with it).
-        is_owner: Tells the user's person id from others'.
         grace_seconds: How old a message must be, and how long after a (re)start it must have
             been posted, before its absence from the intake counts.
         misses: Misses in rounds without any delivery that make the intake silent; 0: off.
@@ -68,29 +67,29 @@ class SilenceWatch:
         state: BotStateStore,
         clock: Clock,
         *,
-        is_owner: Callable[[str], bool],
         grace_seconds: float,
         misses: int,
         set_state: Callable[[str, str], None],
     ) -> None:
         self.state = state
         self.clock = clock
-        self.is_owner = is_owner
         self.grace = timedelta(seconds=grace_seconds)
         self.misses = misses
         self.set_state = set_state
         self.ready_at = clock.now()
         self._round_since = self.ready_at
         self._read_at = self.ready_at
-        self._owner_missed = 0
-        self._others_missed = 0
-        self._throttled = 0
+        self._missed = 0
         self._started = False
 
     @property
     def enabled(self) -> bool:
         """Tell whether silence is watched at all."""
         return self.misses > 0
+
+    def reopened(self) -> None:
+        """Move the evidence window past a reconnect; the streak goes on (a socket reopened)."""
+        self.ready_at = self.clock.now()
 
     def restart(self) -> None:
         """Start a fresh evidence window (the intake was just re-registered or healed)."""
@@ -103,27 +102,20 @@ class SilenceWatch:
         if not self._started:
             # Misses before this process watched are not part of its streak.
             self.state.set_values({_BASE: self.state.counter(MISSED)})
-            self._throttled = self.state.counter(_THROTTLED)
             self._started = True
         self._read_at = self.clock.now()
-        self._owner_missed = self._others_missed = 0
+        self._missed = 0
 
     def admitted(self, message: Message, outcome: str) -> None:
         """Note what the round did with one message it claimed (`IntakeQueue.admit_message`)."""
         if outcome != "queued" or not self._in_window(message.created):
             return
-        if self.is_owner(message.person_id):
-            self._owner_missed += 1
-        else:
-            self._others_missed += 1
+        self._missed += 1
 
     def end_round(self) -> None:
         """Draw the round's conclusion: a delivery clears, misses add to the streak."""
         since, self._round_since = self._round_since, self._read_at
-        throttled = self.state.counter(_THROTTLED)
-        others = self._others_missed if throttled == self._throttled else 0
-        self._throttled = throttled
-        missed = self._owner_missed + others
+        missed = self._missed
         if self.state.claimed_since(since, INTAKE_SOURCES):
             if missed:
                 self.state.add_counters({MISSED: missed})

@@ -10,7 +10,9 @@ One thread per process runs this loop:
 3. **Socket.** Connect (through `webex.proxy_url` when set), send the authorization frame with
    `Bearer <token>`, wait up to 30 s for `mercury.buffer_state`. Then **backfill** from the
    polling cursors on a worker (bounded by the poll budget), so what was posted while no socket
-   was open is answered; the message claims make sure nothing is answered twice.
+   was open is answered; the message claims make sure nothing is answered twice. The same
+   reconciliation runs every `bot.reconcile_interval_seconds` on the listener's instance
+   (`bot.heal`), which also tells a connected socket that delivers nothing (`bot.silence`).
 4. **Frames.** JSON ping every 15 s, pong within 14 s. `conversation.activity`: metadata drops
    what needs no REST call (not a new message, our own posts by id, spaces outside
    `bot.allowed_spaces` for others, others' messages the screen drops: no command open to
@@ -146,6 +148,16 @@ class WebsocketIntake:
     def alive(self) -> bool:
         """Tell whether the intake thread runs."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def holds_lease(self) -> bool:
+        """Tell whether this instance is the listener (holds the lease): it reconciles."""
+        return self._lease is not None
+
+    @property
+    def connected(self) -> bool:
+        """Tell whether the socket is open and authorized now."""
+        return self.state == "connected"
 
     def start(self) -> None:
         """Run the loop on a thread until `stop`."""
@@ -413,6 +425,9 @@ class WebsocketIntake:
             }
         )
         log.info("websocket: connected and authorized")
+        healer = self.bot.healer
+        if healer is not None:
+            healer.intake_opened()  # the backfill below is its round; a fresh evidence window
         # Whatever arrived while no socket was open: read it from the polling cursors.
         threading.Thread(target=self._backfill, name="bot-websocket-backfill", daemon=True).start()
 

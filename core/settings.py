@@ -600,14 +600,17 @@ class BotSettings(_Section):
         180, ge=10, le=86_400, description="Webhook intake: read its state at Webex this often."
     )
     reconcile_interval_seconds: float = Field(
-        600, ge=0, le=86_400, description="Read recently active spaces this often; 0: off."
+        600,
+        ge=0,
+        le=86_400,
+        description="Webhook and websocket intake: read recently active spaces this often; 0: off.",
     )
     silence_misses: int = Field(
         2,
         ge=0,
         le=1000,
-        description="Webhook intake: messages only the reconciliation found, with no delivery "
-        "between, that make the intake 'silent'; 0: off.",
+        description="Webhook and websocket intake: messages only the reconciliation found, "
+        "with no delivery between, that make the intake 'silent'; 0: off.",
     )
     silence_grace_seconds: float = Field(
         120,

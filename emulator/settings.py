@@ -71,6 +71,9 @@ class Settings:
     mercury_answer_pings: bool = True
     mercury_deliver_after_expiry: bool = False
     mercury_drop_while_offline: bool = False
+    # Keep every socket open and answering pings, deliver no activity (nor queue it): a
+    # connected socket that is silent.
+    mercury_drop_activities: bool = False
     # Files and cards.
     file_scan_seconds: float = 0.0
     file_max_bytes: int = 100 * 1024 * 1024

@@ -5,7 +5,7 @@ websocket ever opens: a client that deletes devices it does not own shows up as 
 seeded device. Frames for a device are numbered per device (`sequenceNumber`) and kept until
 acked; a device that reconnects within `mercury_redelivery_seconds` gets its unacked frames
 again. A device that once had a socket keeps collecting frames while it has none (unless
-`mercury_drop_while_offline`).
+`mercury_drop_while_offline`). `mercury_drop_activities` keeps sockets open and delivers nothing.
 """
 
 from __future__ import annotations
@@ -404,6 +404,8 @@ class MercuryHub:
         if verb is None or (verb == "cardAction" and action is None):
             return
         state = self.state
+        if state.settings.mercury_drop_activities:
+            return  # the socket stays open and answers pings; nothing reaches it
         # A submit's activity is published when the submit was created (the JS SDK reads the
         # event's `created` from `published`).
         published = iso(action.created if action is not None else state.clock.now())

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import SECRET
@@ -21,6 +22,7 @@ from tests.plugins.bot import BotEnv
 from tests.reliability.deliveries import envelope
 from tests.reliability.deliveries import sign
 from tokenbot.bot.router import AccessPolicy
+from tokenbot.core.botstate import ProcessedMessage
 
 STRANGER = "dave@example.com"
 
@@ -112,6 +114,46 @@ def test_a_strangers_flood_is_silenced_beyond_their_bucket_without_a_call(
     mine = _message(env, room, env.say(room, OWNER_EMAIL, "/ping"))
     assert _deliver(env, hook_id, mine).json()["status"] == "accepted"
     env.wait_replies(room, mine["id"])
+
+
+def test_a_floods_leftovers_are_not_answered_later_by_the_reconciliation(
+    bot_env_factory: Callable[..., BotEnv],
+) -> None:
+    # What flood control dropped is claimed: the background reconciliation, reading the space
+    # later with a refilled bucket, must not answer the rest of the flood in old threads.
+    env = bot_env_factory(
+        "webhook",
+        sender_burst=3,
+        sender_per_minute=120,  # refilled within 2 s
+        webhook_check_seconds=3600,
+        reconcile_interval_seconds=0,  # rounds only when the test runs them
+    )
+    healer = env.bot.healer
+    assert healer is not None
+    hook_id = _quiet(env)
+    room = env.room("Project X")
+    flood = [_message(env, room, env.say(room, STRANGER, f"/ping {n}")) for n in range(10)]
+    statuses = [_deliver(env, hook_id, m).json()["status"] for m in flood]
+    dropped = [m["id"] for m, status in zip(flood, statuses, strict=True) if status == "throttled"]
+    assert statuses[:3] == ["accepted"] * 3 and len(dropped) >= 5
+    assert env.bot.pool.wait_idle(10)
+    throttled = env.bot.metrics.throttled.labels(scope="sender")._value.get()
+    assert throttled == len(dropped)
+    with env.store.db.read() as session:
+        claimed = dict(
+            session.execute(
+                sa.select(ProcessedMessage.message_id, ProcessedMessage.source).where(
+                    ProcessedMessage.message_id.in_(dropped)
+                )
+            ).all()
+        )
+    assert claimed == dict.fromkeys(dropped, "throttled")  # one insert each, no Webex call
+    assert sum(_fetches(env, message_id) for message_id in dropped) == 0
+    time.sleep(2.0)  # the sender's bucket is full again
+    healer.run_once(force=True)  # the background reconciliation reads the space again
+    assert env.bot.pool.wait_idle(10)
+    assert all(env.replies(room, message_id) == [] for message_id in dropped)
+    assert env.bot.metrics.throttled.labels(scope="sender")._value.get() == throttled
 
 
 def test_after_a_429_every_worker_waits_so_each_window_meets_one_429_at_most(

@@ -343,4 +343,5 @@ def test_a_strangers_flood_is_silenced_beyond_their_bucket_without_a_call(
     wait_until(lambda: delivered("throttled") >= 1, what="the third /ping throttled")
     assert [c for c in env.emulator.calls() if c["path"].startswith("/v1/")] == []
     assert env.replies(room, silenced) == []
+    assert env.bot.state.is_processed(silenced)  # claimed: no reconciliation answers it later
     assert all(len(env.replies(room, asked)) == 1 for asked in answered)

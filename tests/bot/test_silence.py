@@ -20,32 +20,37 @@ def _watch(state: BotStateStore, clock: FrozenClock, told: list[str]) -> Silence
     return SilenceWatch(
         state,
         clock,
-        is_owner=lambda person: person == "me",
         grace_seconds=10,
         misses=2,
         set_state=lambda state, _reason: told.append(state),
     )
 
 
-def test_others_messages_are_no_evidence_while_flood_control_dropped_some(
+def test_a_message_flood_control_dropped_is_a_delivery(
     bot_state: BotStateStore, frozen_clock: FrozenClock
 ) -> None:
+    # The intake claims what it throttles (the reconciliation never reads it again): a
+    # throttled message reached the intake, so it ends a streak like any delivery.
     told: list[str] = []
     watch = _watch(bot_state, frozen_clock, told)
     frozen_clock.advance(120)
     watch.begin_round()
-    bot_state.add_counters({"messages_throttled": 3})  # the webhook dropped some unclaimed
-    for number in (1, 2):
-        watch.admitted(_message(frozen_clock, number, "bob"), "queued")
+    watch.admitted(_message(frozen_clock, 1, "bob"), "queued")
     watch.end_round()
-    assert told == [] and bot_state.counter("intake_missed") == 0
-
-    frozen_clock.advance(120)  # no throttling since: others' messages count again
+    frozen_clock.advance(120)
     watch.begin_round()
-    for number in (3, 4):
-        watch.admitted(_message(frozen_clock, number, "bob"), "queued")
+    assert bot_state.claim_message("flooded", source="throttled")
+    watch.admitted(_message(frozen_clock, 2, "bob"), "queued")
     watch.end_round()
-    assert told == ["silent"] and bot_state.counter("intake_missed") == 2
+    assert told == [] and bot_state.counter("intake_missed") == 2
+
+    for number in (3, 4, 5):  # the next round still sees it; then no delivery at all
+        frozen_clock.advance(120)
+        watch.begin_round()
+        watch.admitted(_message(frozen_clock, number, "bob"), "queued")
+        watch.end_round()
+        assert told == ([] if number < 5 else ["silent"])
+    assert bot_state.counter("intake_missed") == 5
 
 
 def test_screened_young_and_pre_start_messages_are_no_misses(

@@ -50,11 +50,13 @@ def _source(env: BotEnv, message_id: str) -> str | None:
         ).scalar_one_or_none()
 
 
-def _notifications(env: BotEnv, receiver: Receiver, secret: str) -> Dispatcher:
+def _notifications(
+    env: BotEnv, receiver: Receiver, secret: str, intake: str = "webhook"
+) -> Dispatcher:
     clock = SystemClock()
     outbox = Outbox(env.store.db, [Target.webhook(receiver.url)], clock=clock)
     assert env.bot.healer is not None
-    env.bot.healer.on_state = intake_state_hook(outbox, "webhook")
+    env.bot.healer.on_state = intake_state_hook(outbox, intake)
     sender = WebhookSender(notify_secret_key(secret), timeout_seconds=5)
     return Dispatcher(outbox, {"webhook": sender}, clock=clock, owner="test")
 
@@ -160,3 +162,91 @@ def test_one_missed_message_is_not_yet_silence(bot_env_factory: Callable[..., Bo
     env.wait_replies(room, lost)
     assert env.bot.state.counter("intake_missed") == 1
     assert env.bot.state.value("intake_state") != "silent"
+
+
+def test_a_connected_websocket_that_delivers_nothing_is_silent_answered_once_and_cleared(
+    bot_env_factory: Callable[..., BotEnv], receiver: Receiver, notify_secret: str
+) -> None:
+    # A real Mercury socket on loopback that stays open and answers pings but delivers no
+    # activity (`mercury_drop_activities`): only the background reconciliation sees the gap.
+    env = bot_env_factory(
+        "websocket",
+        reconcile_interval_seconds=0,  # rounds only when the test runs them
+        silence_grace_seconds=GRACE,
+        silence_misses=2,
+        **UNTHROTTLED,
+    )
+    healer = env.bot.healer
+    assert healer is not None and not healer.check_webhook
+    intake = env.bot.websocket
+    assert intake is not None
+    dispatcher = _notifications(env, receiver, notify_secret, "websocket")
+    wait_until(lambda: intake.connected and intake.holds_lease, timeout=15, what="the socket")
+    wait_until(lambda: env.bot.state.value("poll_watermark"), what="the backfill's first round")
+    room = _room(env)
+    started = healer.silence.ready_at + timedelta(seconds=GRACE)  # the connect's window
+    wait_until(lambda: SystemClock().now() > started, timeout=5, what="the connect's grace")
+
+    ok = env.say(room, "bob@example.com", "/echo delivered")
+    env.wait_replies(room, ok)
+    assert _source(env, ok) == "websocket"
+    _past_grace(env, ok)
+    assert healer.run_once(force=True).checked is False  # no webhook to check
+    assert env.bot.state.value("intake_state") != "silent"
+    assert env.bot.state.counter("intake_missed") == 0
+
+    env.emulator.settings(mercury_drop_activities=True)
+    lost = [env.say(room, "bob@example.com", f"/echo lost {i}") for i in range(3)]
+    _past_grace(env, lost[-1])
+    assert all(env.replies(room, message_id) == [] for message_id in lost)
+    assert intake.connected and env.emulator.control("GET", "websockets")["items"]
+    report = healer.run_once(force=True)  # the background reconciliation
+    assert report.reconciled == len(lost)
+    for message_id in lost:
+        env.wait_replies(room, message_id)  # answered by the reconciliation
+        assert _source(env, message_id) == "polling"
+    facts = bot_status_reader(env.bot.state)()
+    assert facts["intake_state"] == "silent"
+    assert facts["intake_missed"] == 3
+    assert facts["websocket_state"] == "connected"  # the socket itself looks fine
+
+    dispatcher.run()
+    wait_until(lambda: receiver.types() == ["intake.down"], timeout=10, what="intake.down")
+    (event,) = receiver.unique()
+    assert event.data["state"] == "silent" and event.data["intake"] == "websocket"
+    assert receiver.bad == []
+
+    more = env.say(room, "bob@example.com", "/echo lost again")
+    _past_grace(env, more)
+    healer.run_once(force=True)
+    env.wait_replies(room, more)
+    dispatcher.run()
+    assert receiver.types() == ["intake.down"]  # still silent: said once
+
+    env.emulator.settings(mercury_drop_activities=False)
+    back = env.say(room, "bob@example.com", "/echo back")
+    env.wait_replies(room, back)
+    assert _source(env, back) == "websocket"
+    healer.run_once()  # a tick: no reconciliation is due
+    assert env.bot.state.value("intake_state") == "up"
+    dispatcher.run()
+    wait_until(lambda: len(receiver.unique()) == 2, timeout=10, what="intake.up")
+    assert receiver.types() == ["intake.down", "intake.up"]
+
+    assert env.bot.pool.wait_idle(10)
+    for message_id in (*lost, more):
+        assert len(env.replies(room, message_id)) == 1  # every missed command answered once
+
+
+def test_a_standby_instance_does_not_reconcile(bot_env_factory: Callable[..., BotEnv]) -> None:
+    # Two instances of one bot: only the one holding the listener lease reads the spaces.
+    first = bot_env_factory("websocket", reconcile_interval_seconds=0)
+    listener = first.bot.websocket
+    assert listener is not None
+    wait_until(lambda: listener.holds_lease, timeout=15, what="the first's lease")
+    second = bot_env_factory("websocket", reconcile_interval_seconds=0)
+    assert second.bot.healer is not None and second.bot.websocket is not None
+    assert not second.bot.websocket.holds_lease
+    assert second.bot.healer.run_once(force=True).reconciled is None  # no round at all
+    assert first.bot.healer is not None
+    assert first.bot.healer.run_once(force=True).reconciled is not None
