@@ -12,11 +12,14 @@ import hmac
 import json
 import os
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import requests
 
+from tests.bot.cards import card_buttons
+from tests.bot.cards import delivered
+from tests.bot.cards import posts
+from tests.bot.cards import press
 from tests.plugins.bot import SECRET
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
@@ -27,32 +30,12 @@ def env(bot_env_factory: Callable[..., BotEnv]) -> BotEnv:
     return bot_env_factory("webhook")
 
 
-def _card_outcome(env: BotEnv, outcome: str) -> float:
-    value = env.bot.metrics.registry.get_sample_value(
-        "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": f"card_{outcome}"}
-    )
-    return value or 0.0
-
-
 def _wait_outcome(env: BotEnv, outcome: str, count: float = 1.0) -> None:
-    wait_until(lambda: _card_outcome(env, outcome) >= count, timeout=15, what=f"card {outcome}")
-
-
-def _buttons(card_message: dict[str, Any]) -> list[dict[str, Any]]:
-    (attachment,) = card_message["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-    actions: list[dict[str, Any]] = attachment["content"]["actions"]
-    return actions
-
-
-def _press(env: BotEnv, message_id: str, email: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    body = {"messageId": message_id, "personEmail": email, "inputs": inputs}
-    pressed: dict[str, Any] = env.emulator.control("POST", "attachment-actions", body)
-    return pressed
-
-
-def _posts(env: BotEnv) -> int:
-    return len(env.emulator.calls("/v1/messages", "POST"))
+    wait_until(
+        lambda: delivered(env, f"card_{outcome}", "webhook") >= count,
+        timeout=15,
+        what=f"card {outcome}",
+    )
 
 
 def test_help_card_has_exactly_the_senders_commands_and_a_button_runs_one(env: BotEnv) -> None:
@@ -60,7 +43,7 @@ def test_help_card_has_exactly_the_senders_commands_and_a_button_runs_one(env: B
     # dave is outside the policy: he may run only the `everyone` commands.
     asked = env.say(room, "dave@example.com", "/help")
     (card,) = env.wait_replies(room, asked)
-    buttons = _buttons(card)
+    buttons = card_buttons(card)
     assert [b["title"] for b in buttons] == ["/help", "/ping", "/whoami"]
     assert "**Commands**" in card["markdown"]  # the text fallback, always
     ping = next(b for b in buttons if b["title"] == "/ping")
@@ -74,7 +57,7 @@ def test_help_card_has_exactly_the_senders_commands_and_a_button_runs_one(env: B
         what="own card screened",
     )
     env.emulator.control("DELETE", "calls")
-    _press(env, card["id"], "dave@example.com", ping["data"])
+    press(env, card["id"], "dave@example.com", ping["data"])
     replies = env.wait_replies(room, asked, count=2)
     assert replies[1]["markdown"] == "pong"  # in the same thread as /help and its card
     # Webex calls for that submit: GET the action, the card message, the person; POST the answer.
@@ -101,7 +84,7 @@ def test_more_than_five_commands_go_into_a_picker(env: BotEnv) -> None:
     room = env.room("Team Space")
     asked = env.say(room, "bob@example.com", "/help")  # bob is in the policy: every command
     (card,) = env.wait_replies(room, asked)
-    buttons = _buttons(card)
+    buttons = card_buttons(card)
     assert len(buttons) == 5 and buttons[-1]["title"] == "Run selected"
     picker = next(
         item
@@ -109,7 +92,7 @@ def test_more_than_five_commands_go_into_a_picker(env: BotEnv) -> None:
         if item.get("type") == "Input.ChoiceSet"
     )
     assert "whoami" in [choice["value"] for choice in picker["choices"]]
-    _press(env, card["id"], "bob@example.com", {**buttons[-1]["data"], "command": "whoami"})
+    press(env, card["id"], "bob@example.com", {**buttons[-1]["data"], "command": "whoami"})
     assert "You are `bob@example.com`" in env.wait_replies(room, asked, count=2)[1]["markdown"]
 
 
@@ -133,21 +116,21 @@ def test_submits_that_must_do_nothing(env: BotEnv) -> None:
         what="bob's card message handled",
     )
     env.emulator.control("DELETE", "calls")
-    _press(env, foreign["id"], "dave@example.com", {"tb_callback": "help.run", "command": "ping"})
+    press(env, foreign["id"], "dave@example.com", {"tb_callback": "help.run", "command": "ping"})
     _wait_outcome(env, "not_our_card")
     # The envelope's messageId settles it: not even the submit is fetched.
     assert [c for c in env.emulator.calls() if c["path"].startswith("/v1/")] == []
     # 2. A person the command's policy refuses: dave on bob's status card.
     asked = env.say(room, "bob@example.com", "/status")
     (status,) = env.wait_replies(room, asked)
-    (refresh,) = _buttons(status)
+    (refresh,) = card_buttons(status)
     assert refresh["title"] == "Refresh now"
-    before = _posts(env)
-    _press(env, status["id"], "dave@example.com", refresh["data"])
+    before = posts(env)
+    press(env, status["id"], "dave@example.com", refresh["data"])
     _wait_outcome(env, "denied")
-    assert _posts(env) == before
+    assert posts(env) == before
     # 3. A replayed delivery of an accepted submit.
-    pressed = _press(env, status["id"], "bob@example.com", refresh["data"])
+    pressed = press(env, status["id"], "bob@example.com", refresh["data"])
     replies = env.wait_replies(room, asked, count=2)
     assert replies[1]["markdown"].startswith("Refresh: `refreshed`")
     assert len(env.emulator.calls("/v1/access_token")) >= 1  # through the store, for real
@@ -167,7 +150,7 @@ def test_submits_that_must_do_nothing(env: BotEnv) -> None:
         }
     ).encode()
     signature = hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
-    before = _posts(env)
+    before = posts(env)
     answer = requests.post(
         str(env.webhook_url),
         data=body,
@@ -175,10 +158,10 @@ def test_submits_that_must_do_nothing(env: BotEnv) -> None:
         timeout=10,
     )
     assert answer.status_code == 200 and answer.json() == {"status": "duplicate"}
-    assert _posts(env) == before
+    assert posts(env) == before
     # 4. Refresh now is not a refresh loop: a second press within a minute refreshes nothing.
     refreshes = len(env.emulator.calls("/v1/access_token"))
-    _press(env, status["id"], "bob@example.com", refresh["data"])
+    press(env, status["id"], "bob@example.com", refresh["data"])
     third = env.wait_replies(room, asked, count=3)[2]
     assert "try again in" in third["markdown"]
     assert len(env.emulator.calls("/v1/access_token")) == refreshes
@@ -230,9 +213,9 @@ def test_example_plugin_card_callback_escapes_inputs_and_sends_a_file(
     room = env.room("Project X")
     asked = env.say(room, "dave@example.com", "/greet")
     (card,) = env.wait_replies(room, asked)
-    (button,) = _buttons(card)
+    (button,) = card_buttons(card)
     hostile = "<@all> **bold** [x](http://evil.example)"
-    _press(env, card["id"], "dave@example.com", {**button["data"], "name": hostile})
+    press(env, card["id"], "dave@example.com", {**button["data"], "name": hostile})
     answer = env.wait_replies(room, asked, count=2)[1]
     assert "mentionedGroups" not in answer and "<@all>" not in answer["markdown"]
     # The input shows as the text it is: no bold, no link, whatever markdown it holds.
@@ -263,8 +246,8 @@ def test_others_card_presses_pass_flood_control_before_any_webex_call(
     room = env.room("Project X")
     asked = env.say(room, "dave@example.com", "/help")
     (card,) = env.wait_replies(room, asked)
-    ping = next(b for b in _buttons(card) if b["title"] == "/ping")
-    _press(env, card["id"], "dave@example.com", ping["data"])
+    ping = next(b for b in card_buttons(card) if b["title"] == "/ping")
+    press(env, card["id"], "dave@example.com", ping["data"])
     assert env.wait_replies(room, asked, count=2)[1]["markdown"] == "pong"
     # Both own posts (the card and "pong") screened: a post whose webhook outran the record
     # of its id is fetched once to be recognized, and that call must not land below.
@@ -282,7 +265,7 @@ def test_others_card_presses_pass_flood_control_before_any_webex_call(
         what="both own posts screened",
     )
     env.emulator.control("DELETE", "calls")
-    _press(env, card["id"], "dave@example.com", ping["data"])
+    press(env, card["id"], "dave@example.com", ping["data"])
     wait_until(
         lambda: env.bot.metrics.registry.get_sample_value(
             "tokenbot_bot_deliveries_total", {"intake": "webhook", "outcome": "throttled"}

@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 import requests
 
+from tests.bot.cards import card_buttons
+from tests.bot.cards import delivered
+from tests.bot.cards import posts
+from tests.bot.cards import press
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import SECRET
 from tests.plugins.bot import BotEnv
@@ -40,35 +44,12 @@ def _websocket(bot_env_factory: Callable[..., BotEnv], **overrides: Any) -> BotE
     return env
 
 
-def _delivered(env: BotEnv, outcome: str, intake: str = "websocket") -> float:
-    value = env.bot.metrics.registry.get_sample_value(
-        "tokenbot_bot_deliveries_total", {"intake": intake, "outcome": outcome}
-    )
-    return value or 0.0
-
-
 def _wait(env: BotEnv, outcome: str, count: float = 1.0, intake: str = "websocket") -> None:
     wait_until(
-        lambda: _delivered(env, outcome, intake) >= count,
+        lambda: delivered(env, outcome, intake) >= count,
         timeout=15,
         what=f"{intake} outcome {outcome} x{count}",
     )
-
-
-def _buttons(card_message: dict[str, Any]) -> list[dict[str, Any]]:
-    (attachment,) = card_message["attachments"]
-    actions: list[dict[str, Any]] = attachment["content"]["actions"]
-    return actions
-
-
-def _press(env: BotEnv, message_id: str, email: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    body = {"messageId": message_id, "personEmail": email, "inputs": inputs}
-    pressed: dict[str, Any] = env.emulator.control("POST", "attachment-actions", body)
-    return pressed
-
-
-def _posts(env: BotEnv) -> int:
-    return len(env.emulator.calls("/v1/messages", "POST"))
 
 
 def _rest_calls(env: BotEnv, *, skip: str = "") -> list[tuple[str, str]]:
@@ -91,12 +72,12 @@ def test_help_card_button_runs_the_command_in_the_thread(env: BotEnv) -> None:
     room = env.room("Project X")
     # dave is outside the policy: he may run only the `everyone` commands.
     asked, card = _help_card(env, room, "dave@example.com")
-    buttons = _buttons(card)
+    buttons = card_buttons(card)
     assert [b["title"] for b in buttons] == ["/help", "/ping", "/whoami"]
     assert "polling" not in card["markdown"]  # no "buttons need webhook or websocket" footer
     ping = next(b for b in buttons if b["title"] == "/ping")
     env.emulator.control("DELETE", "calls")
-    _press(env, card["id"], "dave@example.com", ping["data"])
+    press(env, card["id"], "dave@example.com", ping["data"])
     replies = env.wait_replies(room, asked, count=2)
     assert replies[1]["markdown"] == "pong"  # in the same thread as /help and its card
     _wait(env, "card_ok")
@@ -125,27 +106,27 @@ def test_presses_that_must_do_nothing(env: BotEnv) -> None:
     )
     _wait(env, "ignored")  # bob's card message: no command, fetched once
     env.emulator.control("DELETE", "calls")
-    _press(env, foreign["id"], "dave@example.com", {"tb_callback": "help.run", "command": "ping"})
+    press(env, foreign["id"], "dave@example.com", {"tb_callback": "help.run", "command": "ping"})
     _wait(env, "card_not_our_card")
     assert _rest_calls(env) == []
     # 2. A person the command's policy refuses: dave on bob's status card.
     asked = env.say(room, "bob@example.com", "/status")
     (status,) = env.wait_replies(room, asked)
-    (refresh,) = _buttons(status)
-    before = _posts(env)
-    _press(env, status["id"], "dave@example.com", refresh["data"])
+    (refresh,) = card_buttons(status)
+    before = posts(env)
+    press(env, status["id"], "dave@example.com", refresh["data"])
     _wait(env, "card_denied")
-    assert _posts(env) == before
+    assert posts(env) == before
     # 3. A press Mercury delivers twice: answered once.
-    _press(env, status["id"], "bob@example.com", refresh["data"])
+    press(env, status["id"], "bob@example.com", refresh["data"])
     replies = env.wait_replies(room, asked, count=2)
     assert replies[1]["markdown"].startswith("Refresh: `refreshed`")
-    duplicates = _delivered(env, "duplicate")
-    before = _posts(env)
+    duplicates = delivered(env, "duplicate", "websocket")
+    before = posts(env)
     replayed = {"email": OWNER_EMAIL, "verb": "cardAction"}
     assert env.emulator.control("POST", "websockets/replay", replayed) == {"sent": 1}
     _wait(env, "duplicate", duplicates + 1)
-    assert _posts(env) == before
+    assert posts(env) == before
     assert len(env.replies(room, asked)) == 2
 
 
@@ -154,12 +135,12 @@ def test_flood_limited_presses_cost_no_webex_call(bot_env_factory: Callable[...,
     env = _websocket(bot_env_factory, sender_burst=2, sender_per_minute=0.1)
     room = env.room("Project X")
     asked, card = _help_card(env, room, "dave@example.com")
-    ping = next(b for b in _buttons(card) if b["title"] == "/ping")
-    _press(env, card["id"], "dave@example.com", ping["data"])
+    ping = next(b for b in card_buttons(card) if b["title"] == "/ping")
+    press(env, card["id"], "dave@example.com", ping["data"])
     assert env.wait_replies(room, asked, count=2)[1]["markdown"] == "pong"
     _wait(env, "own_post", 2)  # the card and "pong", both settled by id
     env.emulator.control("DELETE", "calls")
-    _press(env, card["id"], "dave@example.com", ping["data"])
+    press(env, card["id"], "dave@example.com", ping["data"])
     _wait(env, "throttled")
     assert _rest_calls(env) == []  # not even the submit was fetched
 
@@ -185,7 +166,7 @@ def _webhook_server(env: BotEnv) -> Iterator[str]:
 def test_a_press_heard_by_webhook_and_websocket_is_answered_once(env: BotEnv) -> None:
     room = env.room("Project X")
     asked, card = _help_card(env, room, "dave@example.com")
-    ping = next(b for b in _buttons(card) if b["title"] == "/ping")
+    ping = next(b for b in card_buttons(card) if b["title"] == "/ping")
     with _webhook_server(env) as url:
         # alice also has an attachmentActions webhook on this bot: each press arrives twice,
         # as a signed webhook delivery and as a cardAction, racing.
@@ -203,17 +184,20 @@ def test_a_press_heard_by_webhook_and_websocket_is_answered_once(env: BotEnv) ->
             headers={"Authorization": f"Bearer {token['access_token']}"},
             timeout=10,
         ).raise_for_status()
-        before = _posts(env)
-        _press(env, card["id"], "dave@example.com", ping["data"])
+        before = posts(env)
+        press(env, card["id"], "dave@example.com", ping["data"])
         assert env.wait_replies(room, asked, count=2)[1]["markdown"] == "pong"
         # Both arrivals handled: one intake ran it, the other found it claimed.
         wait_until(
             lambda: (
-                (_delivered(env, "duplicate", "webhook") and _delivered(env, "card_ok"))
-                or (_delivered(env, "duplicate") and _delivered(env, "card_ok", "webhook"))
+                (delivered(env, "duplicate", "webhook") and delivered(env, "card_ok", "websocket"))
+                or (
+                    delivered(env, "duplicate", "websocket")
+                    and delivered(env, "card_ok", "webhook")
+                )
             ),
             timeout=15,
             what="the press by both intakes",
         )
-    assert _posts(env) == before + 1
+    assert posts(env) == before + 1
     assert len(env.replies(room, asked)) == 2

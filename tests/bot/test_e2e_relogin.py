@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
+from tests.bot.cards import press_button
 from tests.plugins.bot import OWNER_EMAIL
 from tests.plugins.bot import BotEnv
 from tests.plugins.tokens import wait_until
@@ -69,13 +69,6 @@ def _markdowns(env: BotEnv, room: str, parent: str) -> list[str]:
     return [str(reply.get("markdown") or "") for reply in env.replies(room, parent)]
 
 
-def _press_help_ping(env: BotEnv, card: dict[str, Any], email: str) -> None:
-    actions = card["attachments"][0]["content"]["actions"]
-    ping = next(action for action in actions if action["title"] == "/ping")
-    body = {"messageId": card["id"], "personEmail": email, "inputs": ping["data"]}
-    env.emulator.control("POST", "attachment-actions", body)
-
-
 def test_webhook_commands_and_presses_meeting_a_dead_token_are_answered_once_after_reconnect(
     bot_env_factory: Callable[..., BotEnv],
 ) -> None:
@@ -89,7 +82,7 @@ def test_webhook_commands_and_presses_meeting_a_dead_token_are_answered_once_aft
     in_thread = env.say(room, "carol@example.com", "/echo in its thread", parent_id=first)
     mine = env.say(room, OWNER_EMAIL, "/echo the user's own")
     chat = env.say(room, "bob@example.com", "just chatting, no command")
-    _press_help_ping(env, card, "bob@example.com")
+    press_button(env, card, "bob@example.com", "/ping")
     # Kept by id: four messages and the press (the chat too: nothing says what it is unfetched).
     wait_until(lambda: _waiting(env.bot) == 5, what="five kept for after the re-login")
     assert env.replies(room, first) == [] and env.replies(room, mine) == []
