@@ -16,6 +16,7 @@ import secrets
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,48 @@ from tokenbot.core.sweep import sweep
 
 REDIRECT_URI = "http://127.0.0.1:2000/redirect.html"
 SCOPES = ["spark:people_read"]
+
+
+@dataclass(frozen=True)
+class RefreshBench:
+    """A migrated store on a frozen clock, and an OAuth client of a fresh emulator integration."""
+
+    db: Database
+    clock: FrozenClock
+    policy: RefreshPolicy
+    cipher: TokenCipher
+    store: TokenStore
+    control: str  # the emulator's control API
+    client: WebexOAuthClient
+
+    @classmethod
+    def open(cls, url: str, emulator: EmulatorProcess) -> RefreshBench:
+        """Migrate `url`, build the store, register an integration at `emulator`."""
+        upgrade(url)
+        db = Database(url)
+        clock = FrozenClock()
+        policy = RefreshPolicy()
+        cipher = TokenCipher.from_spec(TokenCipher.generate_key_spec("kbench"))
+        control = f"{emulator.url}/_emulator/"
+        client_id, client_secret = "C" + secrets.token_hex(32), secrets.token_hex(32)
+        body = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uris": [REDIRECT_URI],
+            "scopes": SCOPES,
+        }
+        requests.post(control + "integrations", json=body, timeout=10).raise_for_status()
+        client = WebexOAuthClient(
+            client_id=client_id,
+            client_secret=client_secret,
+            authorize_url=f"{emulator.api_url}authorize",
+            token_url=f"{emulator.api_url}access_token",
+            api_base_url=emulator.api_url,
+            redirect_uri=REDIRECT_URI,
+            scopes=SCOPES,
+        )
+        store = TokenStore(db, cipher, clock=clock, policy=policy)
+        return cls(db, clock, policy, cipher, store, control, client)
 
 
 def _mint_all(control: str, client_id: str, count: int) -> list[dict[str, Any]]:
@@ -98,46 +141,30 @@ def run(
     """Fill a store with `accounts` due accounts and time one sweep over them."""
     with tempfile.TemporaryDirectory() as folder, EmulatorProcess(server) as emulator:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        upgrade(url)
-        db = Database(url)
-        clock = FrozenClock()
-        policy = RefreshPolicy()
-        cipher = TokenCipher.from_spec(TokenCipher.generate_key_spec("kbench"))
-        store = TokenStore(db, cipher, clock=clock, policy=policy)
-        control = f"{emulator.url}/_emulator/"
-        client_id, client_secret = "C" + secrets.token_hex(32), secrets.token_hex(32)
-        body = {
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "redirect_uris": [REDIRECT_URI],
-            "scopes": SCOPES,
-        }
-        requests.post(control + "integrations", json=body, timeout=10).raise_for_status()
+        bench = RefreshBench.open(url, emulator)
+        db, clock, cipher, store, control = (
+            bench.db,
+            bench.clock,
+            bench.cipher,
+            bench.store,
+            bench.control,
+        )
         settings = {"rotate_refresh_tokens": rotate}
         requests.post(control + "settings", json=settings, timeout=10).raise_for_status()
         started = time.perf_counter()
-        minted = _mint_all(control, client_id, accounts)
+        minted = _mint_all(control, bench.client.client_id, accounts)
         _insert(db, cipher, clock, minted)
         setup_s = time.perf_counter() - started
         del minted
-        client = WebexOAuthClient(
-            client_id=client_id,
-            client_secret=client_secret,
-            authorize_url=f"{emulator.api_url}authorize",
-            token_url=f"{emulator.api_url}access_token",
-            api_base_url=emulator.api_url,
-            redirect_uri=REDIRECT_URI,
-            scopes=SCOPES,
-        )
         clock.advance(24 * 3600 + 1)
         rss_before = peak_rss_mb()
         cpu_started = time.process_time()
         started = time.perf_counter()
         report = sweep(
             store,
-            client,
+            bench.client,
             clock=clock,
-            policy=policy,
+            policy=bench.policy,
             owner="bench",
             max_workers=workers,
             batch_limit=accounts,

@@ -17,7 +17,6 @@ Figures go to bench/results/refresh_wan.json.
 from __future__ import annotations
 
 import argparse
-import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -27,18 +26,10 @@ import requests
 
 from bench.emulator_process import EmulatorProcess
 from bench.figures import write_result
-from bench.refresh_throughput import REDIRECT_URI
-from bench.refresh_throughput import SCOPES
+from bench.refresh_throughput import RefreshBench
 from bench.refresh_throughput import _insert
 from bench.refresh_throughput import _mint_all
-from tokenbot.core.clock import FrozenClock
-from tokenbot.core.crypto import TokenCipher
-from tokenbot.core.db import Database
-from tokenbot.core.db import upgrade
-from tokenbot.core.oauth import WebexOAuthClient
-from tokenbot.core.policy import RefreshPolicy
 from tokenbot.core.settings import RefreshSettings
-from tokenbot.core.store import TokenStore
 from tokenbot.core.sweep import sweep
 
 
@@ -48,45 +39,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     threads = max([args.concurrency, *scale]) + 8
     with tempfile.TemporaryDirectory() as folder, EmulatorProcess(threads=threads) as emulator:
         url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        upgrade(url)
-        db = Database(url)
-        clock = FrozenClock()
-        policy = RefreshPolicy()
-        cipher = TokenCipher.from_spec(TokenCipher.generate_key_spec("kbench"))
-        store = TokenStore(db, cipher, clock=clock, policy=policy)
-        control = f"{emulator.url}/_emulator/"
-        client_id, client_secret = "C" + secrets.token_hex(32), secrets.token_hex(32)
-        body = {
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "redirect_uris": [REDIRECT_URI],
-            "scopes": SCOPES,
-        }
-        requests.post(control + "integrations", json=body, timeout=10).raise_for_status()
+        bench = RefreshBench.open(url, emulator)
+        db, clock, control = bench.db, bench.clock, bench.control
         started = time.perf_counter()
-        _insert(db, cipher, clock, _mint_all(control, client_id, args.accounts))
+        _insert(db, bench.cipher, clock, _mint_all(control, bench.client.client_id, args.accounts))
         setup_s = time.perf_counter() - started
         latency = {"latency_ms": args.latency_ms, "latency_jitter_ms": args.jitter_ms}
         requests.post(control + "settings", json=latency, timeout=10).raise_for_status()
-        client = WebexOAuthClient(
-            client_id=client_id,
-            client_secret=client_secret,
-            authorize_url=f"{emulator.api_url}authorize",
-            token_url=f"{emulator.api_url}access_token",
-            api_base_url=emulator.api_url,
-            redirect_uri=REDIRECT_URI,
-            scopes=SCOPES,
-        )
 
         def one_sweep(workers: int, limit: int) -> dict[str, Any]:
             clock.advance(24 * 3600 + 1)
             cpu_started = time.process_time()
             started = time.perf_counter()
             report = sweep(
-                store,
-                client,
+                bench.store,
+                bench.client,
                 clock=clock,
-                policy=policy,
+                policy=bench.policy,
                 owner="bench",
                 max_workers=workers,
                 batch_limit=limit,
